@@ -1,0 +1,103 @@
+import { CloseCode } from './constants.js';
+
+/**
+ * Stable machine-readable error codes. The string values are part of the public API: match on
+ * `err.code`, never on the message.
+ */
+export const ErrorCode = {
+  // Server handshake rejections (each carries the HTTP status that was sent).
+  BadMethod: 'ERR_HANDSHAKE_METHOD',
+  BadHttpVersion: 'ERR_HANDSHAKE_HTTP_VERSION',
+  MissingHost: 'ERR_HANDSHAKE_HOST',
+  NotUpgrade: 'ERR_HANDSHAKE_NOT_UPGRADE',
+  BadConnectionHeader: 'ERR_HANDSHAKE_CONNECTION',
+  BadKey: 'ERR_HANDSHAKE_KEY',
+  UnsupportedVersion: 'ERR_HANDSHAKE_VERSION',
+  BadProtocolHeader: 'ERR_HANDSHAKE_PROTOCOL',
+  BadExtensionsHeader: 'ERR_HANDSHAKE_EXTENSIONS',
+  OriginForbidden: 'ERR_HANDSHAKE_ORIGIN',
+  AlreadyUpgraded: 'ERR_ALREADY_UPGRADED',
+  UpgradeNotRouted: 'ERR_UPGRADE_NOT_ROUTED',
+  HandshakeTimeout: 'ERR_HANDSHAKE_TIMEOUT',
+
+  // Protocol violations by the peer (each carries the close code that was sent).
+  InvalidOpcode: 'ERR_INVALID_OPCODE',
+  ReservedBits: 'ERR_RESERVED_BITS',
+  UnmaskedFrame: 'ERR_UNMASKED_FRAME',
+  MaskedFrame: 'ERR_MASKED_FRAME',
+  ControlFrameTooLong: 'ERR_CONTROL_FRAME_TOO_LONG',
+  FragmentedControlFrame: 'ERR_FRAGMENTED_CONTROL_FRAME',
+  UnexpectedContinuation: 'ERR_UNEXPECTED_CONTINUATION',
+  ExpectedContinuation: 'ERR_EXPECTED_CONTINUATION',
+  InvalidLength: 'ERR_INVALID_LENGTH',
+  InvalidCloseCode: 'ERR_INVALID_CLOSE_CODE',
+  InvalidClosePayload: 'ERR_INVALID_CLOSE_PAYLOAD',
+  InvalidUtf8: 'ERR_INVALID_UTF8',
+  PayloadTooLarge: 'ERR_PAYLOAD_TOO_LARGE',
+  TooManyFragments: 'ERR_TOO_MANY_FRAGMENTS',
+  InvalidCompressedData: 'ERR_INVALID_COMPRESSED_DATA',
+
+  // Local API misuse and runtime conditions.
+  NotOpen: 'ERR_NOT_OPEN',
+  FragmentedSendInProgress: 'ERR_FRAGMENTED_SEND_IN_PROGRESS',
+  InvalidOption: 'ERR_INVALID_OPTION',
+  Timeout: 'ERR_TIMEOUT',
+  HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
+  ConnectionReset: 'ERR_CONNECTION_RESET',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Extra facts an error may carry. */
+export interface WebSocketErrorDetails {
+  /** The close code sent to the peer because of this error. */
+  closeCode?: number;
+  /** The HTTP status sent (server handshake) or received (client handshake). */
+  status?: number;
+  cause?: unknown;
+}
+
+/**
+ * Every failure wsup reports is a `WebSocketError` with a stable {@link ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * try { upgrade(req, res) } catch (err) {
+ *   if (err instanceof WebSocketError && err.code === ErrorCode.OriginForbidden) …
+ * }
+ * ```
+ */
+export class WebSocketError extends Error {
+  override readonly name = 'WebSocketError';
+  readonly code: ErrorCode;
+  readonly closeCode: number | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: WebSocketErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.closeCode = details.closeCode;
+    this.status = details.status;
+  }
+}
+
+/** An error caused by the peer breaking RFC 6455; `closeCode` is what the connection closes with. */
+export function protocolError(
+  code: ErrorCode,
+  message: string,
+  closeCode: number = CloseCode.ProtocolError,
+): WebSocketError {
+  return new WebSocketError(code, message, { closeCode });
+}
+
+/** Node-style argument errors keep the JS error class users expect and still carry a code. */
+export function rangeError(message: string): RangeError & { code: ErrorCode } {
+  const err = new RangeError(message) as RangeError & { code: ErrorCode };
+  err.code = ErrorCode.InvalidOption;
+  return err;
+}
+
+export function typeError(message: string): TypeError & { code: ErrorCode } {
+  const err = new TypeError(message) as TypeError & { code: ErrorCode };
+  err.code = ErrorCode.InvalidOption;
+  return err;
+}

@@ -1,0 +1,442 @@
+import { CloseCode, Opcode } from './constants.js';
+import { ErrorCode, protocolError, type WebSocketError } from './errors.js';
+import { unmask } from './mask.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Receives what the parser decodes. One object per connection, so no per-frame closures. */
+export interface FrameHandler {
+  /** A whole uncompressed message (message mode). Text has already passed UTF-8 validation. */
+  onMessage(binary: boolean, data: Buffer): void;
+  /** One data frame of a message (frame mode), with `fin` marking the last one. */
+  onFragment(binary: boolean, data: Buffer, fin: boolean): void;
+  /**
+   * A piece of a compressed message's payload (RSV1 set on its first frame). `fin` is true on the
+   * last piece of the message. Returns an error to fail the connection with, or null.
+   */
+  onCompressed(binary: boolean, piece: Buffer, fin: boolean): WebSocketError | null;
+  /** A close, ping or pong frame (payload ≤ 125 bytes, already unmasked). */
+  onControl(opcode: number, data: Buffer): void;
+  /** The peer broke the protocol; the parser has stopped and ignores further input. */
+  onError(err: WebSocketError): void;
+}
+
+export interface FrameParserOptions {
+  /** Frames must be masked (server side) or must not be (client side). */
+  expectMasked: boolean;
+  /** Largest message payload accepted, in bytes (inflated size is checked by the handler). */
+  maxPayload: number;
+  /** Most frames one message may consist of. */
+  maxFragments: number;
+  /** Deliver each data frame as it completes instead of whole messages. */
+  frameMode: boolean;
+}
+
+const enum State {
+  Header,
+  Payload,
+  Stopped,
+}
+
+/**
+ * Incremental RFC 6455 frame parser. Feed it socket chunks of any size and split with
+ * {@link FrameParser.push}; it yields identical results whatever the split. Payloads are unmasked
+ * in place and handed out as slices of the input chunk where the frame arrived whole; only frames
+ * that span chunks, and fragmented messages, are copied (once) into an accumulator.
+ */
+export class FrameParser {
+  /** Set by permessage-deflate negotiation: RSV1 marks a compressed message. */
+  rsv1Allowed = false;
+
+  private readonly handler: FrameHandler;
+  private readonly expectMasked: boolean;
+  private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly frameMode: boolean;
+
+  private state = State.Header;
+  /** Bytes of a header that straddles chunks. */
+  private readonly hdr = Buffer.allocUnsafe(14);
+  private hdrLen = 0;
+  private readonly mask = Buffer.allocUnsafe(4);
+
+  // Current frame.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private remaining = 0;
+  private maskPhase = 0;
+  /** Payload of the current frame collected so far, when it spans chunks. */
+  private frameBuf: Buffer = EMPTY;
+  private frameLen = 0;
+
+  // Current data message (between its first frame and the frame with FIN).
+  private inMessage = false;
+  private msgBinary = false;
+  private msgCompressed = false;
+  private msgLen = 0;
+  private fragments = 0;
+  /** Earlier frames of a fragmented message (message mode). */
+  private msgBuf: Buffer = EMPTY;
+  /** Whether text validation is streaming (message spans frames or chunks). */
+  private readonly utf8 = new Utf8Validator();
+  private utf8Streaming = false;
+
+  constructor(handler: FrameHandler, options: FrameParserOptions) {
+    this.handler = handler;
+    this.expectMasked = options.expectMasked;
+    this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments;
+    this.frameMode = options.frameMode;
+  }
+
+  /** Whether the parser has stopped after a protocol error (or {@link stop}). */
+  get stopped(): boolean {
+    return this.state === State.Stopped;
+  }
+
+  /** Ignore all further input, e.g. once a close frame has been received. */
+  stop(): void {
+    this.state = State.Stopped;
+    this.frameBuf = EMPTY;
+    this.msgBuf = EMPTY;
+  }
+
+  /** Whether a fragmented message has started and not finished. */
+  get midMessage(): boolean {
+    return this.inMessage;
+  }
+
+  push(chunk: Buffer): void {
+    const len = chunk.length;
+    let pos = 0;
+    while (pos < len) {
+      if (this.state === State.Header) {
+        if (this.hdrLen === 0) {
+          const n = this.parseHeader(chunk, pos, len);
+          if (n < 0) return;
+          if (n === 0) {
+            chunk.copy(this.hdr, 0, pos, len);
+            this.hdrLen = len - pos;
+            return;
+          }
+          pos += n;
+        } else {
+          const old = this.hdrLen;
+          const take = Math.min(14 - old, len - pos);
+          chunk.copy(this.hdr, old, pos, pos + take);
+          const n = this.parseHeader(this.hdr, 0, old + take);
+          if (n < 0) return;
+          if (n === 0) {
+            this.hdrLen = old + take;
+            return;
+          }
+          this.hdrLen = 0;
+          pos += n - old;
+        }
+        if (this.remaining === 0) {
+          this.frameComplete(EMPTY);
+          continue;
+        }
+        this.state = State.Payload;
+      }
+      if (this.state === State.Payload) {
+        const avail = len - pos;
+        if (this.frameLen === 0 && avail >= this.remaining) {
+          // Fast path: the whole payload is in this chunk.
+          const end = pos + this.remaining;
+          if (this.masked) unmask(chunk, pos, end, this.mask, 0, 0);
+          const payload = chunk.subarray(pos, end);
+          pos = end;
+          this.remaining = 0;
+          this.state = State.Header;
+          this.frameComplete(payload);
+        } else {
+          pos = this.payloadPiece(chunk, pos, Math.min(len, pos + this.remaining));
+        }
+      } else {
+        return; // Stopped.
+      }
+    }
+  }
+
+  /**
+   * Parses a frame header at `buf[at]`. Returns its length, 0 if more bytes are needed, or -1
+   * after failing the connection.
+   */
+  private parseHeader(buf: Buffer, at: number, end: number): number {
+    if (end - at < 2) return 0;
+    const b0 = buf[at]!;
+    const b1 = buf[at + 1]!;
+    const len7 = b1 & 0x7f;
+    const masked = (b1 & 0x80) !== 0;
+    const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+
+    // Validate what the first two bytes already tell, so a bad frame fails before its payload.
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x30) !== 0) {
+      return this.fail(ErrorCode.ReservedBits, 'RSV2 and RSV3 must be clear');
+    }
+    if (opcode >= 0x8) {
+      if (opcode > Opcode.Pong) return this.fail(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`);
+      if (!fin) return this.fail(ErrorCode.FragmentedControlFrame, 'control frames must not be fragmented');
+      if (len7 > 125) return this.fail(ErrorCode.ControlFrameTooLong, 'control frame payload over 125 bytes');
+      if (rsv1) return this.fail(ErrorCode.ReservedBits, 'RSV1 set on a control frame');
+    } else if (opcode === Opcode.Continuation) {
+      if (!this.inMessage) return this.fail(ErrorCode.UnexpectedContinuation, 'continuation frame without a message in progress');
+      if (rsv1) return this.fail(ErrorCode.ReservedBits, 'RSV1 set on a continuation frame');
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      if (this.inMessage) return this.fail(ErrorCode.ExpectedContinuation, 'new data frame while a fragmented message is in progress');
+      if (rsv1 && !this.rsv1Allowed) return this.fail(ErrorCode.ReservedBits, 'RSV1 set but no extension negotiated');
+    } else {
+      return this.fail(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`);
+    }
+    if (masked !== this.expectMasked) {
+      return this.expectMasked
+        ? this.fail(ErrorCode.UnmaskedFrame, 'frames from a client must be masked')
+        : this.fail(ErrorCode.MaskedFrame, 'frames from a server must not be masked');
+    }
+    if (end - at < need) return 0;
+
+    let length = len7;
+    let p = at + 2;
+    if (len7 === 126) {
+      length = (buf[p]! << 8) | buf[p + 1]!;
+      p += 2;
+    } else if (len7 === 127) {
+      const high = buf.readUInt32BE(p);
+      if (high > 0x7fffffff) return this.fail(ErrorCode.InvalidLength, 'the most significant bit of a 64-bit length must be 0');
+      // Anything past 2^53 is beyond any limit anyway; the multiplication stays exact below it.
+      length = high * 0x100000000 + buf.readUInt32BE(p + 4);
+      p += 8;
+    }
+
+    if (opcode < 0x8) {
+      if (this.msgLen + length > this.maxPayload && !(rsv1 || this.msgCompressed)) {
+        return this.fail(ErrorCode.PayloadTooLarge, `message exceeds maxPayload (${this.maxPayload} bytes)`, CloseCode.MessageTooBig);
+      }
+      if (opcode !== Opcode.Continuation) {
+        this.inMessage = true;
+        this.msgBinary = opcode === Opcode.Binary;
+        this.msgCompressed = rsv1;
+        this.msgLen = 0;
+        this.fragments = 0;
+        this.utf8Streaming = false;
+      }
+      if (++this.fragments > this.maxFragments) {
+        return this.fail(ErrorCode.TooManyFragments, `message split into more than ${this.maxFragments} frames`, CloseCode.MessageTooBig);
+      }
+    }
+
+    if (masked) {
+      this.mask[0] = buf[p]!;
+      this.mask[1] = buf[p + 1]!;
+      this.mask[2] = buf[p + 2]!;
+      this.mask[3] = buf[p + 3]!;
+      p += 4;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.remaining = length;
+    this.maskPhase = 0;
+    this.frameLen = 0;
+    return p - at;
+  }
+
+  /** Handles `chunk[start, end)`, part of a payload that spans chunks. Returns the new position. */
+  private payloadPiece(chunk: Buffer, start: number, end: number): number {
+    if (this.masked) this.maskPhase = unmask(chunk, start, end, this.mask, 0, this.maskPhase);
+    const n = end - start;
+    this.remaining -= n;
+    const isData = this.opcode < 0x8;
+
+    if (isData && this.msgCompressed) {
+      // Compressed payload goes to the inflater piece by piece, so an oversized or bomb message is
+      // caught while it streams in rather than after it has been buffered whole.
+      const err = this.handler.onCompressed(this.msgBinary, chunk.subarray(start, end), this.remaining === 0 && this.fin);
+      if (err) {
+        this.failWith(err);
+        return end;
+      }
+      if (this.remaining === 0) this.dataFrameDone();
+      return end;
+    }
+
+    if (isData && !this.msgBinary) {
+      if (!this.utf8Streaming) {
+        this.utf8Streaming = true;
+        this.utf8.reset();
+      }
+      if (!this.utf8.push(chunk, start, end)) {
+        this.failWith(protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload));
+        return end;
+      }
+    }
+
+    if (this.frameBuf === EMPTY) {
+      this.frameBuf = Buffer.allocUnsafe(n + this.remaining);
+    }
+    chunk.copy(this.frameBuf, this.frameLen, start, end);
+    this.frameLen += n;
+
+    if (this.remaining === 0) {
+      const payload = this.frameBuf;
+      this.frameBuf = EMPTY;
+      this.frameLen = 0;
+      this.state = State.Header;
+      this.frameComplete(payload, true);
+    }
+    return end;
+  }
+
+  /** A frame's payload is complete. `validated` means text was already checked while streaming. */
+  private frameComplete(payload: Buffer, validated = false): void {
+    const opcode = this.opcode;
+    if (opcode >= 0x8) {
+      this.handler.onControl(opcode, payload);
+      return;
+    }
+    const fin = this.fin;
+
+    if (this.msgCompressed) {
+      if (!validated) {
+        // Piece path already delivered partial payloads; a whole-frame payload arrives here.
+        const err = this.handler.onCompressed(this.msgBinary, payload, fin);
+        if (err) {
+          this.failWith(err);
+          return;
+        }
+      }
+      this.dataFrameDone();
+      return;
+    }
+
+    const binary = this.msgBinary;
+    if (!binary) {
+      if (fin && !this.utf8Streaming && this.msgBuf === EMPTY && !this.frameMode) {
+        // Whole text message in one frame: one simdutf pass.
+        if (!isValidUtf8(payload)) {
+          this.failWith(protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload));
+          return;
+        }
+      } else {
+        if (!this.utf8Streaming) {
+          this.utf8Streaming = true;
+          this.utf8.reset();
+        }
+        if (!validated && !this.utf8.push(payload)) {
+          this.failWith(protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload));
+          return;
+        }
+        if (fin && !this.utf8.end()) {
+          this.failWith(protocolError(ErrorCode.InvalidUtf8, 'text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload));
+          return;
+        }
+      }
+    }
+
+    if (this.frameMode) {
+      this.msgLen = fin ? 0 : this.msgLen + payload.length;
+      if (fin) this.inMessage = false;
+      this.handler.onFragment(binary, payload, fin);
+      return;
+    }
+
+    if (fin && this.msgBuf === EMPTY) {
+      this.inMessage = false;
+      this.msgLen = 0;
+      this.handler.onMessage(binary, payload);
+      return;
+    }
+    this.appendToMessage(payload);
+    if (fin) {
+      const data = this.msgBuf.subarray(0, this.msgLen);
+      this.msgBuf = EMPTY;
+      this.inMessage = false;
+      this.msgLen = 0;
+      this.handler.onMessage(binary, data);
+    }
+  }
+
+  private dataFrameDone(): void {
+    // The handler may have stopped the parser (a message handler that terminates the connection).
+    if (this.state === State.Stopped) return;
+    this.state = State.Header;
+    if (this.fin) {
+      this.inMessage = false;
+      this.msgCompressed = false;
+      this.msgLen = 0;
+    }
+  }
+
+  /** Appends a frame of a fragmented message, growing the accumulator geometrically. */
+  private appendToMessage(payload: Buffer): void {
+    const needed = this.msgLen + payload.length;
+    if (needed > this.msgBuf.length) {
+      const cap = this.fin ? needed : Math.min(Math.max(needed * 2, 1024), this.maxPayload);
+      const grown = Buffer.allocUnsafe(Math.max(cap, needed));
+      if (this.msgLen > 0) this.msgBuf.copy(grown, 0, 0, this.msgLen);
+      this.msgBuf = grown;
+    }
+    payload.copy(this.msgBuf, this.msgLen);
+    this.msgLen = needed;
+  }
+
+  private fail(code: ErrorCode, message: string, closeCode: number = CloseCode.ProtocolError): -1 {
+    this.failWith(protocolError(code, message, closeCode));
+    return -1;
+  }
+
+  private failWith(err: WebSocketError): void {
+    this.stop();
+    this.handler.onError(err);
+  }
+}
+
+/** Length of the header for a payload of `len` bytes. */
+export function headerSize(len: number, masked: boolean): number {
+  return (len < 126 ? 2 : len < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/**
+ * Writes a frame header at `dst[at]` and returns its length. When `masked`, the 4 mask key bytes
+ * are left for the caller to fill (they sit at the returned offset minus 4).
+ */
+export function writeHeader(
+  dst: Uint8Array,
+  at: number,
+  fin: boolean,
+  rsv1: boolean,
+  opcode: number,
+  len: number,
+  masked: boolean,
+): number {
+  dst[at] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const m = masked ? 0x80 : 0;
+  if (len < 126) {
+    dst[at + 1] = m | len;
+    return 2 + (masked ? 4 : 0);
+  }
+  if (len < 0x10000) {
+    dst[at + 1] = m | 126;
+    dst[at + 2] = len >>> 8;
+    dst[at + 3] = len & 0xff;
+    return 4 + (masked ? 4 : 0);
+  }
+  dst[at + 1] = m | 127;
+  const high = Math.floor(len / 0x100000000);
+  const low = len >>> 0;
+  dst[at + 2] = high >>> 24;
+  dst[at + 3] = (high >>> 16) & 0xff;
+  dst[at + 4] = (high >>> 8) & 0xff;
+  dst[at + 5] = high & 0xff;
+  dst[at + 6] = low >>> 24;
+  dst[at + 7] = (low >>> 16) & 0xff;
+  dst[at + 8] = (low >>> 8) & 0xff;
+  dst[at + 9] = low & 0xff;
+  return 10 + (masked ? 4 : 0);
+}

@@ -1,0 +1,117 @@
+import { randomFillSync } from 'node:crypto';
+import { endianness } from 'node:os';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Below this length a byte loop beats creating a typed-array view. */
+const WORD_THRESHOLD = 32;
+
+/**
+ * XORs `buf[start, end)` in place with the 4-byte `mask` (read from `maskBuf` at `maskAt`),
+ * starting at position `phase` (0–3) of the mask. Works 4 bytes at a time through an Int32Array
+ * over the aligned middle of the range, which is what makes a pure-JS unmask as fast as the native
+ * addon `ws` ships.
+ *
+ * @returns the mask phase after the last byte, for unmasking a payload that arrives in pieces.
+ */
+export function unmask(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  maskBuf: Uint8Array,
+  maskAt: number,
+  phase: number,
+): number {
+  const m0 = maskBuf[maskAt]!;
+  const m1 = maskBuf[maskAt + 1]!;
+  const m2 = maskBuf[maskAt + 2]!;
+  const m3 = maskBuf[maskAt + 3]!;
+  let i = start;
+  let p = phase & 3;
+
+  if (end - start >= WORD_THRESHOLD) {
+    // Byte loop until the absolute address is 4-aligned so an Int32Array view is legal.
+    const abs = buf.byteOffset + i;
+    let lead = (4 - (abs & 3)) & 3;
+    while (lead-- > 0) {
+      buf[i++]! ^= p === 0 ? m0 : p === 1 ? m1 : p === 2 ? m2 : m3;
+      p = (p + 1) & 3;
+    }
+    const words = (end - i) >>> 2;
+    if (words > 0) {
+      // The mask as seen from this aligned position, rotated by the current phase.
+      const b0 = maskBuf[maskAt + p]!;
+      const b1 = maskBuf[maskAt + ((p + 1) & 3)]!;
+      const b2 = maskBuf[maskAt + ((p + 2) & 3)]!;
+      const b3 = maskBuf[maskAt + ((p + 3) & 3)]!;
+      const word = LITTLE_ENDIAN
+        ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+        : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+      const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
+      for (let w = 0; w < words; w++) view[w]! ^= word;
+      i += words << 2;
+    }
+  }
+  while (i < end) {
+    buf[i++]! ^= p === 0 ? m0 : p === 1 ? m1 : p === 2 ? m2 : m3;
+    p = (p + 1) & 3;
+  }
+  return p;
+}
+
+/**
+ * Copies `src[srcStart, srcEnd)` into `dst` at `dstAt`, masked with the 4 bytes at
+ * `maskBuf[maskAt]`. Used by clients, which must not mutate the caller's buffer.
+ */
+export function maskInto(
+  src: Uint8Array,
+  srcStart: number,
+  srcEnd: number,
+  dst: Uint8Array,
+  dstAt: number,
+  maskBuf: Uint8Array,
+  maskAt: number,
+): void {
+  const m0 = maskBuf[maskAt]!;
+  const m1 = maskBuf[maskAt + 1]!;
+  const m2 = maskBuf[maskAt + 2]!;
+  const m3 = maskBuf[maskAt + 3]!;
+  let i = srcStart;
+  let o = dstAt;
+  const end4 = srcStart + ((srcEnd - srcStart) & ~3);
+  while (i < end4) {
+    dst[o] = src[i]! ^ m0;
+    dst[o + 1] = src[i + 1]! ^ m1;
+    dst[o + 2] = src[i + 2]! ^ m2;
+    dst[o + 3] = src[i + 3]! ^ m3;
+    i += 4;
+    o += 4;
+  }
+  let p = 0;
+  while (i < srcEnd) {
+    dst[o++] = src[i++]! ^ (p === 0 ? m0 : p === 1 ? m1 : m2);
+    p++;
+  }
+}
+
+const POOL_SIZE = 8192;
+let pool = Buffer.allocUnsafe(0);
+let poolAt = POOL_SIZE;
+
+/**
+ * Writes a fresh random 4-byte masking key at `dst[at]`. Keys come from a pooled
+ * `crypto.randomFillSync` so a client does not pay a syscall per frame (RFC 6455 §5.3 requires
+ * unpredictable keys, so a cheap PRNG is not an option).
+ */
+export function writeMaskKey(dst: Uint8Array, at: number): void {
+  if (poolAt + 4 > POOL_SIZE) {
+    if (pool.length === 0) pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  dst[at] = pool[poolAt]!;
+  dst[at + 1] = pool[poolAt + 1]!;
+  dst[at + 2] = pool[poolAt + 2]!;
+  dst[at + 3] = pool[poolAt + 3]!;
+  poolAt += 4;
+}

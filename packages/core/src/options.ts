@@ -1,0 +1,82 @@
+import { Defaults } from './constants.js';
+import { rangeError, typeError } from './errors.js';
+
+/** Options every WebSocket accepts, on the server (`upgrade`) and client (`connect`) side. */
+export interface WebSocketOptions {
+  /**
+   * Largest message accepted, in bytes, counted after decompression. A bigger message closes the
+   * connection with 1009. Default 16 MiB. `Infinity` disables the limit.
+   */
+  maxPayload?: number;
+  /** Most frames one message may be split into; more closes with 1009. Default 100,000. */
+  maxFragments?: number;
+  /**
+   * Seconds to wait for the close handshake to finish (the peer's close frame and the end of the
+   * TCP connection) before the socket is destroyed. Default 3, as lua-http.
+   */
+  closeTimeout?: number;
+  /** Answer pings with pongs automatically. Default true. */
+  autoPong?: boolean;
+  /**
+   * Frame mode: `receive()`, the iterator and `message` events yield each data frame as it
+   * arrives, with `fin: false` while more frames of the message follow, so a huge message can be
+   * processed without being buffered whole. `maxPayload` then limits each frame. Default false.
+   */
+  frames?: boolean;
+}
+
+/** Options after defaults and validation; durations in milliseconds. */
+export interface ResolvedOptions {
+  maxPayload: number;
+  maxFragments: number;
+  closeTimeoutMs: number;
+  autoPong: boolean;
+  frames: boolean;
+}
+
+export function checkObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object') throw typeError(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** A positive number (or Infinity where allowed) with a default. */
+export function positiveNumber(value: unknown, name: string, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw rangeError(`${name} must be a positive number${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A duration in seconds (0 allowed when `allowZero`), returned in milliseconds. */
+export function seconds(value: unknown, name: string, fallbackSeconds: number, allowZero = false): number {
+  if (value === undefined) return fallbackSeconds * 1000;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0) ||
+    value > 2_147_483
+  ) {
+    throw rangeError(`${name} must be a number of seconds${allowZero ? ' (0 or more)' : ' above 0'}, got ${String(value)}`);
+  }
+  return value * 1000;
+}
+
+export function boolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw typeError(`${name} must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOptions {
+  const o = checkObject(opts, 'options');
+  return {
+    maxPayload: positiveNumber(o.maxPayload, 'maxPayload', Defaults.maxPayload, true),
+    maxFragments: positiveNumber(o.maxFragments, 'maxFragments', Defaults.maxFragments, true),
+    closeTimeoutMs: seconds(o.closeTimeout, 'closeTimeout', Defaults.closeTimeout),
+    autoPong: boolean(o.autoPong, 'autoPong', true),
+    frames: boolean(o.frames, 'frames', false),
+  };
+}

@@ -1,0 +1,142 @@
+import type { Duplex } from 'node:stream';
+import { headerSize, writeHeader } from './frame.js';
+import { maskInto, unmask, writeMaskKey } from './mask.js';
+
+/**
+ * Payloads at least this large are written as their own chunk (header copied into the batch,
+ * payload passed by reference) instead of being copied into the batch buffer.
+ */
+const COPY_LIMIT = 16 * 1024;
+
+/** Strings this long are encoded once at send time rather than measured and encoded at flush. */
+const STRING_ENCODE_LIMIT = 16 * 1024;
+
+const senders: Sender[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  // New sends made during a flush (from 'drain' handlers, say) schedule the next round.
+  const batch = senders.splice(0, senders.length);
+  for (let i = 0; i < batch.length; i++) batch[i]!.flush();
+}
+
+/**
+ * Frames outgoing messages and writes them in batches: every frame queued during one turn of the
+ * event loop leaves in a single `socket.write` (a single syscall), scheduled by one shared
+ * `setImmediate` for all connections. Small payloads are copied into the batch; strings are
+ * encoded straight into it, so a text message costs no intermediate Buffer.
+ */
+export class Sender {
+  /** Bytes queued here and not yet handed to the socket. */
+  queuedBytes = 0;
+
+  private readonly socket: Duplex;
+  private readonly masked: boolean;
+  private heads: number[] = [];
+  private payloads: (string | Buffer)[] = [];
+  private lengths: number[] = [];
+  private count = 0;
+  private scheduled = false;
+
+  constructor(socket: Duplex, masked: boolean) {
+    this.socket = socket;
+    this.masked = masked;
+  }
+
+  /** Queues one frame. `len` is the payload's byte length (precomputed for strings). */
+  frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): void {
+    if (typeof payload === 'string' && len >= STRING_ENCODE_LIMIT) payload = Buffer.from(payload, 'utf8');
+    const i = this.count++;
+    this.heads[i] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+    this.payloads[i] = payload;
+    this.lengths[i] = len;
+    this.queuedBytes += headerSize(len, this.masked) + len;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      senders.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  /** Writes everything queued now. */
+  flush(): void {
+    this.scheduled = false;
+    const count = this.count;
+    if (count === 0) return;
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) {
+      this.discard();
+      return;
+    }
+    const masked = this.masked;
+    const heads = this.heads;
+    const payloads = this.payloads;
+    const lengths = this.lengths;
+
+    // Size of the contiguous batch: every header plus every payload small enough to copy.
+    let size = 0;
+    let large = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      size += headerSize(len, masked);
+      if (len < COPY_LIMIT || masked) size += len;
+      else large++;
+    }
+
+    if (large > 0) socket.cork();
+    let buf = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      const payload = payloads[i]!;
+      const head = heads[i]!;
+      at += writeHeader(buf, at, (head & 0x80) !== 0, (head & 0x40) !== 0, head & 0x0f, len, masked);
+      if (masked) {
+        const keyAt = at - 4;
+        writeMaskKey(buf, keyAt);
+        if (typeof payload === 'string') {
+          buf.utf8Write(payload, at, len);
+          unmask(buf, at, at + len, buf, keyAt, 0);
+        } else {
+          maskInto(payload, 0, len, buf, at, buf, keyAt);
+        }
+        at += len;
+      } else if (typeof payload === 'string') {
+        at += buf.utf8Write(payload, at, len);
+      } else if (len < COPY_LIMIT) {
+        payload.copy(buf, at);
+        at += len;
+      } else {
+        // Header joins the batch so far; the payload goes by reference, no copy.
+        socket.write(buf.subarray(0, at));
+        socket.write(payload);
+        buf = buf.subarray(at);
+        at = 0;
+      }
+      payloads[i] = '';
+    }
+    if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
+    if (large > 0) socket.uncork();
+    this.count = 0;
+    this.queuedBytes = 0;
+    if (payloads.length > 64) {
+      // Let a burst's arrays shrink back so idle connections stay small.
+      this.heads = [];
+      this.payloads = [];
+      this.lengths = [];
+    }
+  }
+
+  /** Drops everything queued (the connection is gone). */
+  discard(): void {
+    this.count = 0;
+    this.queuedBytes = 0;
+    this.heads = [];
+    this.payloads = [];
+    this.lengths = [];
+  }
+}
