@@ -140,6 +140,7 @@ export class FrameParser {
           continue;
         }
         this.state = State.Payload;
+        if (pos === len) return;
       }
       if (this.state === State.Payload) {
         const avail = len - pos;
@@ -199,7 +200,8 @@ export class FrameParser {
         ? this.fail(ErrorCode.UnmaskedFrame, 'frames from a client must be masked')
         : this.fail(ErrorCode.MaskedFrame, 'frames from a server must not be masked');
     }
-    if (end - at < need) return 0;
+    const extLen = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+    if (end - at < 2 + extLen) return 0;
 
     let length = len7;
     let p = at + 2;
@@ -213,11 +215,16 @@ export class FrameParser {
       length = high * 0x100000000 + buf.readUInt32BE(p + 4);
       p += 8;
     }
-
-    if (opcode < 0x8) {
-      if (this.msgLen + length > this.maxPayload && !(rsv1 || this.msgCompressed)) {
+    // Checked before the mask key arrives, so an oversized message fails on its length alone.
+    if (opcode < 0x8 && !(rsv1 || (opcode === Opcode.Continuation && this.msgCompressed))) {
+      const total = (opcode === Opcode.Continuation ? this.msgLen : 0) + length;
+      if (total > this.maxPayload) {
         return this.fail(ErrorCode.PayloadTooLarge, `message exceeds maxPayload (${this.maxPayload} bytes)`, CloseCode.MessageTooBig);
       }
+    }
+    if (end - at < need) return 0;
+
+    if (opcode < 0x8) {
       if (opcode !== Opcode.Continuation) {
         this.inMessage = true;
         this.msgBinary = opcode === Opcode.Binary;
@@ -244,6 +251,7 @@ export class FrameParser {
     this.remaining = length;
     this.maskPhase = 0;
     this.frameLen = 0;
+    this.frameBuf = EMPTY;
     return p - at;
   }
 
@@ -340,7 +348,7 @@ export class FrameParser {
     }
 
     if (this.frameMode) {
-      this.msgLen = fin ? 0 : this.msgLen + payload.length;
+      // msgLen stays 0: in frame mode maxPayload limits each frame, not the whole message.
       if (fin) this.inMessage = false;
       this.handler.onFragment(binary, payload, fin);
       return;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CloseCode, isValidCloseCode, Opcode, ReadyState } from './constants.js';
 import { ErrorCode, protocolError, rangeError, typeError, WebSocketError } from './errors.js';
-import { FrameParser, type FrameHandler } from './frame.js';
+import { FrameParser } from './frame.js';
 import type { ResolvedOptions } from './options.js';
 import { Sender } from './sender.js';
 import { isValidUtf8 } from './utf8.js';
@@ -90,6 +90,9 @@ function onSocketError(this: SocketWithWs, err: Error): void {
 function onSocketClose(this: SocketWithWs): void {
   this[kWebSocket]!.handleSocketClose();
 }
+function replyToClose(ws: WebSocket): void {
+  ws.replyToClose();
+}
 function onNewListener(this: WebSocket, event: string | symbol): void {
   if (event === 'message') this.handleNewMessageListener();
 }
@@ -136,7 +139,7 @@ function fitReason(reason: string): string {
  * Messages are buffered from the first frame, so none is lost while the code that will read them
  * is still busy. Write with `send()`; finish with `await ws.close()`.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHandler {
+export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CONNECTING = ReadyState.Connecting;
   static readonly OPEN = ReadyState.Open;
   static readonly CLOSING = ReadyState.Closing;
@@ -167,6 +170,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
   private inputEnded = false;
   private closeSent = false;
   private closeReceived = false;
+  private closeReplyPending = false;
   private receivedCode: number = CloseCode.Abnormal;
   private receivedReason = '';
   private failure: WebSocketError | undefined;
@@ -254,7 +258,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
    *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished.
    */
   send(data: SendData, binary?: boolean): boolean {
-    if (this.state !== ReadyState.Open) return this.notOpen();
+    if (!this.canSend()) return this.notOpen();
     if (this.sendingFragmented !== -1) {
       throw new WebSocketError(ErrorCode.FragmentedSendInProgress, 'finish the fragmented message sent with sendFrame() first');
     }
@@ -291,7 +295,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
     if (opcode === Opcode.Ping || opcode === Opcode.Pong) {
       if (!fin) throw rangeError('control frames cannot be fragmented');
       const buf = controlPayload(payload, opcode === Opcode.Ping ? 'ping' : 'pong');
-      if (this.state !== ReadyState.Open) return this.notOpen();
+      if (!this.canSend()) return this.notOpen();
       this.sender.frame(opcode, buf, buf.length, true, false);
       return true;
     }
@@ -306,7 +310,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
     }
     const buf = payload === undefined ? EMPTY : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : toBuffer(payload);
     if (buf === null) throw typeError('sendFrame() payload must be a string or bytes');
-    if (this.state !== ReadyState.Open) return this.notOpen();
+    if (!this.canSend()) return this.notOpen();
     this.sendingFragmented = fin ? -1 : opcode === Opcode.Continuation ? this.sendingFragmented : opcode;
     this.sender.frame(opcode, buf, buf.length, fin, false);
     return true;
@@ -318,7 +322,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
    */
   ping(data?: string | SendData): boolean {
     const buf = controlPayload(data, 'ping');
-    if (this.state !== ReadyState.Open) return this.notOpen();
+    if (!this.canSend()) return this.notOpen();
     this.sender.frame(Opcode.Ping, buf, buf.length, true, false);
     return true;
   }
@@ -330,7 +334,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
    */
   pong(data?: string | SendData): boolean {
     const buf = controlPayload(data, 'pong');
-    if (this.state !== ReadyState.Open) return this.notOpen();
+    if (!this.canSend()) return this.notOpen();
     this.sender.frame(Opcode.Pong, buf, buf.length, true, false);
     return true;
   }
@@ -344,7 +348,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
    */
   receive(timeout?: number): Promise<Message | null> {
     const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
+    if (queued !== undefined) {
+      if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
+      return Promise.resolve(queued);
+    }
     if (this.inputEnded) return Promise.resolve(null);
     let ms: number | undefined;
     if (timeout !== undefined) {
@@ -395,6 +402,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
       this.sendClose(code, reason);
       this.state = ReadyState.Closing;
       this.armCloseTimer();
+    } else if (this.closeReceived && !this.closeSent && this.state === ReadyState.Closing) {
+      // The peer closed first and our reply was waiting: this is the reply.
+      this.closeReplyPending = false;
+      this.sendClose(code, reason);
+      this.finishClose();
     }
     return this.closed;
   }
@@ -533,6 +545,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
     while (this.queue.length > 0 && this.listenerCount('message') > 0) {
       this.emit('message', this.queue.shift()!);
     }
+    if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
   }
 
   /** No more messages: pending `receive()` calls get null. */
@@ -571,17 +584,49 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
     this.receivedReason = reason;
     this.parser.stop();
     this.endInput();
-    if (!this.closeSent) {
-      // Echo the peer's code (RFC 6455 §5.5.1).
-      this.sendClose(code === CloseCode.NoStatus ? undefined : code, '');
+    if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
+    if (this.closeSent) {
+      // Our close was answered: the handshake is complete.
+      this.finishClose();
+    } else if (this.queue.length > 0) {
+      // Messages that arrived before the close frame are still unread. The reply waits until the
+      // application has read them (or closeTimeout passes), so that what it sends in response to
+      // them still goes out before our close frame, as the peer expects (RFC 6455 §5.5.1).
+      this.closeReplyPending = true;
+      this.armCloseTimer();
+    } else {
+      this.scheduleCloseReply();
     }
-    this.state = ReadyState.Closing;
+  }
+
+  private scheduleCloseReply(): void {
+    this.closeReplyPending = false;
+    // One turn of the event loop lets code reacting to the last message (a `for await` body)
+    // send its answer before the close frame.
+    setImmediate(replyToClose, this);
+  }
+
+  /** @internal */
+  replyToClose(): void {
+    if (this.closeSent || this.state === ReadyState.Closed) return;
+    // Echo the peer's code (RFC 6455 §5.5.1).
+    this.sendClose(this.receivedCode === CloseCode.NoStatus ? undefined : this.receivedCode, '');
+    this.finishClose();
+  }
+
+  /** Both close frames have been sent: the server ends TCP first (RFC 6455 §7.1.1). */
+  private finishClose(): void {
     this.sender.flush();
-    if (!this.isClient) {
-      // The server ends the TCP connection first (RFC 6455 §7.1.1).
-      this.socket.end();
+    if (!this.isClient && !this.socket.writableEnded) this.socket.end();
+    if (this.closeTimer) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = undefined;
     }
     this.armCloseTimer();
+  }
+
+  private canSend(): boolean {
+    return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.closeReceived && !this.closeSent);
   }
 
   private sendClose(code: number | undefined, reason: string): void {
@@ -610,7 +655,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements FrameHan
     if (this.closeTimer || this.state === ReadyState.Closed) return;
     this.closeTimer = setTimeout(() => {
       this.closeTimer = undefined;
-      this.socket.destroy();
+      if (this.closeReplyPending) {
+        // The application did not read its queue in time: answer the close anyway.
+        this.closeReplyPending = false;
+        this.replyToClose();
+      } else {
+        this.socket.destroy();
+      }
     }, this.options.closeTimeoutMs);
     this.closeTimer.unref();
   }

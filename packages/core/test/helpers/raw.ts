@@ -115,7 +115,7 @@ export function handshakeRequest(path = '/', extra: Record<string, string> = {},
  */
 export class RawPeer {
   readonly socket: Socket;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiting: (() => void) | undefined;
   private frameQueue: RawFrame[] = [];
   private inHandshake = true;
@@ -171,7 +171,21 @@ export class RawPeer {
       let body = '';
       if (status !== 101) {
         const len = Number(headers['content-length'] ?? NaN);
-        if (Number.isFinite(len)) {
+        if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
+          const endAt = rest.indexOf('0\r\n\r\n');
+          if (endAt === -1) return;
+          let p = 0;
+          const parts: Buffer[] = [];
+          for (;;) {
+            const eol = rest.indexOf('\r\n', p);
+            const size = parseInt(rest.subarray(p, eol).toString(), 16);
+            if (!(size > 0)) break;
+            parts.push(rest.subarray(eol + 2, eol + 2 + size));
+            p = eol + 2 + size + 2;
+          }
+          body = Buffer.concat(parts).toString();
+          rest = rest.subarray(endAt + 5);
+        } else if (Number.isFinite(len)) {
           if (rest.length < len) return;
           body = rest.subarray(0, len).toString();
           rest = rest.subarray(len);
