@@ -1,6 +1,9 @@
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { CloseCode } from './constants.js';
+import { rangeError } from './errors.js';
+import { seconds } from './options.js';
 import type { WebSocket } from './websocket.js';
 
 /** An upgrade request that {@link handleUpgrades} passed to the request listeners. */
@@ -25,6 +28,17 @@ export interface HandleUpgradesOptions {
    * server's HMR socket, say). Default: all.
    */
   filter?: (req: IncomingMessage) => boolean;
+  /**
+   * Seconds a request handler has to either upgrade a routed request or answer it. After that the
+   * client gets a 503 and the socket is closed, so a handler that forgets a request cannot leak
+   * sockets. Default 10.
+   */
+  upgradeTimeout?: number;
+  /**
+   * Close live WebSockets (code 1001) when `server.close()` is called, so the server can
+   * actually finish closing. Default true.
+   */
+  closeOnServerClose?: boolean;
 }
 
 type AnyServer = HttpServer | HttpsServer;
@@ -36,19 +50,33 @@ function swallow(): void {
 
 /**
  * The link between a server and the WebSockets its request handlers create: routes upgrade
- * requests into the request listeners and tracks the live connections.
+ * requests into the request listeners and keeps the registry of live connections.
  */
 export class UpgradeRouter {
   readonly server: AnyServer;
   private readonly live = new Set<WebSocket>();
   private readonly filter: ((req: IncomingMessage) => boolean) | undefined;
+  private readonly upgradeTimeoutMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  private readonly originalClose: AnyServer['close'] | undefined;
 
   constructor(server: AnyServer, options: HandleUpgradesOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.server = server;
     this.filter = options.filter;
+    this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', 10);
     this.onUpgrade = (req, socket, head) => this.route(req, socket, head);
     server.on('upgrade', this.onUpgrade);
+    if (options.closeOnServerClose !== false) {
+      // net.Server counts upgraded sockets as connections, so server.close() would wait for every
+      // WebSocket to end on its own. Start their close handshakes instead.
+      const original = server.close;
+      this.originalClose = original;
+      server.close = ((callback?: (err?: Error) => void) => {
+        void this.closeAll(CloseCode.GoingAway, 'server shutting down');
+        return original.call(server, callback);
+      }) as AnyServer['close'];
+    }
   }
 
   /** The open WebSockets created from this server's requests. */
@@ -56,9 +84,20 @@ export class UpgradeRouter {
     return this.live;
   }
 
-  /** Stops routing upgrades (live connections stay open). */
+  /**
+   * Closes every live WebSocket with `code` (default 1001) and resolves once all are closed;
+   * connections that do not finish the handshake within their `closeTimeout` are destroyed.
+   */
+  async closeAll(code: number = CloseCode.GoingAway, reason = ''): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const ws of this.live) closing.push(ws.close(code, reason));
+    await Promise.all(closing);
+  }
+
+  /** Stops routing upgrades and restores `server.close` (live connections stay open). */
   detach(): void {
     this.server.removeListener('upgrade', this.onUpgrade);
+    if (this.originalClose) this.server.close = this.originalClose;
   }
 
   private route(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -67,12 +106,23 @@ export class UpgradeRouter {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
+    const timer = setTimeout(() => {
+      if (record.upgraded || res.writableEnded) return;
+      if (!res.headersSent) {
+        res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+        res.end('The WebSocket route did not answer in time');
+      } else {
+        socket.destroy();
+      }
+    }, this.upgradeTimeoutMs);
+    timer.unref();
     const record: RoutedUpgrade = {
       head,
       socket,
       upgraded: false,
       accepted: (ws) => {
         record.upgraded = true;
+        clearTimeout(timer);
         socket.removeListener('error', swallow);
         this.live.add(ws);
         ws.once('close', () => this.live.delete(ws));
@@ -80,13 +130,15 @@ export class UpgradeRouter {
     };
     routed.set(req, record);
     res.on('finish', () => {
+      clearTimeout(timer);
+      if (record.upgraded) return;
       // An ordinary response to an upgrade request ends the connection: the client is waiting
       // for a 101 and cannot reuse it.
-      if (record.upgraded) return;
       const s = socket as Duplex & { destroySoon?: () => void };
       if (s.destroySoon) s.destroySoon();
       else s.end();
     });
+    socket.once('close', () => clearTimeout(timer));
     if (this.server.listenerCount('request') === 0) {
       res.statusCode = 404;
       res.end();
@@ -99,7 +151,8 @@ export class UpgradeRouter {
 /**
  * Routes a server's upgrade requests into its ordinary request listeners, so that WebSocket
  * routes are plain request handlers that call {@link upgrade}. A handler that answers normally
- * instead (401, 404, …) sends that HTTP response and the socket is closed.
+ * instead (401, 404, …) sends that HTTP response and the socket is closed. Also keeps the
+ * registry of live connections for {@link UpgradeRouter.closeAll} and graceful `server.close()`.
  *
  * @example
  * ```ts
