@@ -1,0 +1,95 @@
+/** Messages exchanged over IPC between the orchestrator, the echo servers and the generator. */
+
+/** What a server child is told through its environment. */
+export interface ServerOptions {
+  /** Offer permessage-deflate (the compressed scenario). */
+  deflate: boolean;
+}
+
+export interface ServerReady {
+  type: 'ready';
+  port: number;
+  /** Anything worth printing about how the server runs (native addons loaded, say). */
+  info?: string;
+}
+
+export interface ServerStats {
+  type: 'stats';
+  rss: number;
+  heapUsed: number;
+  /** Peak RSS of the process so far (VmHWM where /proc has it). */
+  peakRss: number;
+  /** CPU time of all the process's threads, microseconds. */
+  cpuMicros: number;
+  /** performance.now() in the server when the numbers were taken. */
+  at: number;
+  /** The same moment on the monotonic clock, in µs: the time base of V8's CPU profiles. */
+  monotonicMicros: number;
+}
+
+export type ToServer = { type: 'stats'; gc?: boolean } | { type: 'exit' };
+
+/** A throughput run: pipelined echo of one message shape. */
+export interface EchoJob {
+  kind: 'echo';
+  port: number;
+  connections: number;
+  /** Messages in flight per connection. */
+  inflight: number;
+  payloadBytes: number;
+  binary: boolean;
+  /** How payloads are filled: random bytes, ASCII text, or JSON-like text that compresses. */
+  content: 'random' | 'ascii' | 'json';
+  deflate: boolean;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** The idle run: open many connections, hold them while the server is measured, then close. */
+export interface IdleJob {
+  kind: 'idle';
+  port: number;
+  connections: number;
+  /** Handshakes in progress at once, kept under the listen backlog. */
+  concurrency: number;
+}
+
+export type Job = EchoJob | IdleJob;
+
+export interface EchoResult {
+  kind: 'echo';
+  /** False when deflate was asked for and the server did not agree to it. */
+  negotiated: boolean;
+  extensions: string;
+  messages: number;
+  seconds: number;
+  msgsPerSec: number;
+  /** Payload megabytes (10^6) echoed per second, counted once (server to generator). */
+  mbPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Generator CPU time over the measured window, as a fraction of one core. */
+  genCpu: number;
+  /** Echoes decoded and compared, warm-up and drain included. */
+  verified: number;
+  /** Messages per generator write and per read during the window (syscall amortisation). */
+  msgsPerWrite: number;
+  msgsPerRead: number;
+}
+
+export interface IdleResult {
+  kind: 'idle';
+  opened: number;
+  acceptMs: number;
+  /** Why fewer connections than asked were opened, if so. */
+  shortfall?: string;
+}
+
+export type ToGenerator = { type: 'run'; job: Job } | { type: 'release' } | { type: 'exit' };
+
+export type FromGenerator =
+  | { type: 'ready' }
+  | { type: 'mark'; phase: 'measure-start' | 'measure-end' }
+  | { type: 'idle-open'; opened: number; acceptMs: number; shortfall?: string }
+  | { type: 'result'; result: EchoResult | IdleResult }
+  | { type: 'error'; message: string };

@@ -1,0 +1,312 @@
+/** Aggregation (medians over rounds), the text tables, and the SVG chart of the ratios. */
+import type { EchoScenario, IdleScenario, Scenario } from './scenarios.js';
+import { BASELINE, CEILING, SUBJECT } from './servers.js';
+
+export interface EchoRound {
+  round: number;
+  msgsPerSec: number;
+  mbPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRss: number;
+  /** Server CPU over the measured window, fraction of one core (all its threads). */
+  serverCpu: number;
+  genCpu: number;
+  verified: number;
+  /** Generator-side messages per socket write / per read in the window. */
+  msgsPerWrite: number;
+  msgsPerRead: number;
+}
+
+export interface IdleRound {
+  round: number;
+  opened: number;
+  acceptMs: number;
+  rssPerConn: number;
+  heapPerConn: number;
+  peakRss: number;
+  shortfall?: string;
+}
+
+export interface ServerEntry<R> {
+  name: string;
+  about: string;
+  info?: string;
+  /** 'n/a' when the server did not negotiate what the scenario needs (deflate). */
+  status: 'ok' | 'n/a';
+  note?: string;
+  rounds: R[];
+  median?: R;
+  /** This server ÷ ws: msgs/s for echo scenarios, RSS per connection for idle. */
+  ratio?: number;
+}
+
+export interface EchoScenarioResult {
+  scenario: EchoScenario;
+  servers: ServerEntry<EchoRound>[];
+  target: { ratio: number | null; min: number; met: boolean | null; text: string };
+}
+
+export interface IdleScenarioResult {
+  scenario: IdleScenario;
+  servers: ServerEntry<IdleRound>[];
+  target: { ratio: number | null; max: number; met: boolean | null; text: string };
+  notes: string[];
+}
+
+export type ScenarioResult = EchoScenarioResult | IdleScenarioResult;
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memory: string;
+  node: string;
+  os: string;
+  pinning: string;
+}
+
+export interface BenchReport {
+  date: string;
+  machine: Machine;
+  config: { rounds: number; warmupMs: number; durationMs: number; scenarios: string[]; servers: string[] };
+  scenarios: ScenarioResult[];
+  elapsedSeconds: number;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Median of every numeric field, except peak RSS which is the peak over the rounds. */
+export function medianRound<R extends { round: number; peakRss: number }>(rounds: R[]): R | undefined {
+  if (rounds.length === 0) return undefined;
+  const out: Record<string, unknown> = { ...rounds[0]!, round: 0 };
+  for (const key of Object.keys(rounds[0]!)) {
+    const values = rounds.map((r) => (r as Record<string, unknown>)[key]);
+    if (key === 'peakRss') out[key] = Math.max(...(values as number[]));
+    else if (key !== 'round' && values.every((v) => typeof v === 'number')) out[key] = median(values as number[]);
+  }
+  return out as R;
+}
+
+export function finishEcho(scenario: EchoScenario, servers: ServerEntry<EchoRound>[]): EchoScenarioResult {
+  for (const s of servers) s.median = medianRound(s.rounds);
+  const base = servers.find((s) => s.name === BASELINE && s.status === 'ok')?.median?.msgsPerSec;
+  for (const s of servers) if (base && s.status === 'ok' && s.median) s.ratio = s.median.msgsPerSec / base;
+  const subject = servers.find((s) => s.name === SUBJECT);
+  const ratio = subject?.ratio ?? null;
+  let text: string;
+  let met: boolean | null = null;
+  if (!subject) text = `target wsup ≥ ${scenario.minRatio}× ws: not run`;
+  else if (subject.status === 'n/a') text = `target wsup ≥ ${scenario.minRatio}× ws: n/a (${subject.note})`;
+  else if (ratio === null) text = `target wsup ≥ ${scenario.minRatio}× ws: no ws baseline in this run`;
+  else {
+    met = ratio >= scenario.minRatio;
+    text = `target wsup ≥ ${scenario.minRatio}× ws: ${ratio.toFixed(2)}× — ${met ? 'MET' : 'NOT MET'}`;
+  }
+  return { scenario, servers, target: { ratio, min: scenario.minRatio, met, text } };
+}
+
+export function finishIdle(scenario: IdleScenario, servers: ServerEntry<IdleRound>[], notes: string[]): IdleScenarioResult {
+  for (const s of servers) s.median = medianRound(s.rounds);
+  const base = servers.find((s) => s.name === BASELINE)?.median?.rssPerConn;
+  for (const s of servers) if (base && s.median) s.ratio = s.median.rssPerConn / base;
+  const ratio = servers.find((s) => s.name === SUBJECT)?.ratio ?? null;
+  const met = ratio === null ? null : ratio <= scenario.maxRatio;
+  const text =
+    ratio === null
+      ? 'target wsup memory/connection ≤ ws: not measured'
+      : `target wsup memory/connection ≤ ws: ${ratio.toFixed(2)}× ws — ${met ? 'MET' : 'NOT MET'}`;
+  return { scenario, servers, target: { ratio, max: scenario.maxRatio, met, text }, notes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const pct = (v: number): string => `${Math.round(v * 100)}%`;
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+function table(head: string[], rows: string[][], leftCols = 1): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < leftCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function echoTable(r: EchoScenarioResult, rounds: number): string {
+  const s = r.scenario;
+  const title = `${s.name}: ${s.title}, ${s.connections} connections × ${s.inflight} in flight, median of ${rounds} round${rounds === 1 ? '' : 's'}`;
+  const rows = r.servers.map((e) => {
+    const m = e.median;
+    if (e.status !== 'ok' || !m) return [e.name, `n/a (${e.note ?? 'not run'})`, '', '', '', '', '', '', ''];
+    return [
+      e.name,
+      int(m.msgsPerSec),
+      m.mbPerSec.toFixed(1),
+      ms(m.p50Ms),
+      ms(m.p99Ms),
+      mb(m.peakRss),
+      pct(m.serverCpu),
+      pct(m.genCpu),
+      e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`,
+    ];
+  });
+  const head = ['server', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'peak RSS', 'srv CPU', 'gen CPU', 'vs ws'];
+  return `${title}\n${table(head, rows)}\n${r.target.text}`;
+}
+
+export function idleTable(r: IdleScenarioResult, rounds: number): string {
+  const s = r.scenario;
+  const title = `${s.name}: ${s.title} (${s.concurrency} handshakes at a time), median of ${rounds} round${rounds === 1 ? '' : 's'}`;
+  const rows = r.servers.map((e) => {
+    const m = e.median;
+    if (!m) return [e.name, 'not run', '', '', '', '', ''];
+    return [e.name, int(m.opened), `${int(m.acceptMs)} ms`, kib(m.rssPerConn), kib(m.heapPerConn), mb(m.peakRss), e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`];
+  });
+  const head = ['server', 'connections', 'accept all', 'RSS/conn', 'heap/conn', 'peak RSS', 'RSS/conn vs ws'];
+  return [title, table(head, rows), r.target.text, ...r.notes.map((n) => `note: ${n}`)].join('\n');
+}
+
+/**
+ * The evidence that the generator is not what limits the WebSocket servers: the same generator
+ * drives the ceiling server faster than them, and while it drives them the server process is the
+ * one whose core is saturated.
+ */
+export function generatorProof(results: ScenarioResult[]): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    if (r.scenario.kind !== 'echo') continue;
+    const servers = (r as EchoScenarioResult).servers.filter((s) => s.status === 'ok' && s.median);
+    const ceiling = servers.find((s) => s.name === CEILING);
+    const others = servers.filter((s) => s.name !== CEILING).sort((a, b) => b.median!.msgsPerSec - a.median!.msgsPerSec);
+    if (others.length === 0) continue;
+    const parts = others.map((o) => {
+      const m = o.median!;
+      const vs = ceiling ? `, ceiling ÷ it ${(ceiling.median!.msgsPerSec / m.msgsPerSec).toFixed(2)}×` : '';
+      return `    ${o.name.padEnd(10)} ${int(m.msgsPerSec).padStart(10)} msgs/s  server CPU ${pct(m.serverCpu).padStart(4)}  generator CPU ${pct(m.genCpu).padStart(4)}${vs}`;
+    });
+    const head = ceiling
+      ? `${r.scenario.name}: ${CEILING} ceiling ${int(ceiling.median!.msgsPerSec)} msgs/s (server CPU ${pct(ceiling.median!.serverCpu)}, generator CPU ${pct(ceiling.median!.genCpu)})`
+      : `${r.scenario.name}: no ceiling server in this scenario (${CEILING} cannot negotiate deflate); generator CPU shows its headroom`;
+    lines.push(head, ...parts);
+    const top = others[0]!;
+    if (ceiling) {
+      const f = ceiling.median!.msgsPerSec / top.median!.msgsPerSec;
+      lines.push(
+        f >= 1.1
+          ? `    => the generator sustains ${f.toFixed(2)}× the fastest WebSocket server (${top.name})`
+          : `    => ${CEILING} and ${top.name} meet the same wall (${f.toFixed(2)}×): the loopback TCP stack both ends share, see README`,
+      );
+    }
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG
+
+const COLORS: Record<string, string> = {
+  'raw-net': '#9e9e9e',
+  uws: '#6a51a3',
+  ws: '#3182bd',
+  'ws-native': '#6baed6',
+  wsup: '#e6550d',
+  'wsup-iter': '#fd8d3c',
+};
+const FALLBACK = ['#31a354', '#74c476', '#d6616b', '#e7969c', '#8c6d31', '#bd9e39'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Grouped horizontal bars: one group per scenario, one bar per server, length = ratio to ws.
+ * Throughput groups read "higher is better"; the idle group charts memory per connection, where
+ * lower is better, and says so. The dashed line in each group is its target.
+ */
+export function ratiosSvg(report: BenchReport): string {
+  const groups = report.scenarios.map((r) => {
+    const idle = r.scenario.kind === 'idle';
+    const bars = r.servers.map((s) => ({ name: s.name, ratio: s.ratio, na: s.status !== 'ok' ? (s.note ?? 'n/a') : s.ratio === undefined ? 'no data' : null }));
+    const target = idle ? (r as IdleScenarioResult).target.max : (r as EchoScenarioResult).target.min;
+    const label = idle
+      ? `${r.scenario.name}: memory per connection ÷ ws (lower is better, target ≤ ${target}×)`
+      : `${r.scenario.name} (${r.scenario.title}): msgs/s ÷ ws (target wsup ≥ ${target}×)`;
+    return { label, bars, target };
+  });
+  const names = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.name)))];
+  const color = (name: string): string => COLORS[name] ?? FALLBACK[names.indexOf(name) % FALLBACK.length]!;
+  const maxRatio = Math.max(1, ...groups.flatMap((g) => [g.target, ...g.bars.map((b) => b.ratio ?? 0)]));
+  const scaleMax = Math.ceil(maxRatio * 1.05);
+
+  const width = 900;
+  const left = 110;
+  const right = 70;
+  const plot = width - left - right;
+  const barH = 16;
+  const gap = 4;
+  const x = (v: number): number => left + (v / scaleMax) * plot;
+  const parts: string[] = [];
+  let y = 64;
+
+  for (const g of groups) {
+    parts.push(`<text x="${left}" y="${y}" class="group">${esc(g.label)}</text>`);
+    y += 10;
+    const top = y;
+    for (const b of g.bars) {
+      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" class="name" text-anchor="end">${esc(b.name)}</text>`);
+      if (b.na !== null || b.ratio === undefined) {
+        parts.push(`<text x="${left + 6}" y="${y + barH - 4}" class="na">${esc(b.na ?? 'n/a')}</text>`);
+      } else {
+        const w = Math.max(1, x(b.ratio) - left);
+        parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${color(b.name)}"/>`);
+        parts.push(`<text x="${(left + w + 5).toFixed(1)}" y="${y + barH - 4}" class="value">${b.ratio.toFixed(2)}×</text>`);
+      }
+      y += barH + gap;
+    }
+    const tx = x(g.target).toFixed(1);
+    parts.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${y}" class="target"/>`);
+    const one = x(1).toFixed(1);
+    parts.push(`<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${y}" class="one"/>`);
+    y += 26;
+  }
+
+  const axisY = y - 10;
+  const ticks: string[] = [];
+  const step = scaleMax <= 6 ? 1 : scaleMax <= 15 ? 2 : 5;
+  for (let v = 0; v <= scaleMax; v += step) {
+    ticks.push(`<line x1="${x(v).toFixed(1)}" y1="${axisY}" x2="${x(v).toFixed(1)}" y2="${axisY + 5}" class="axis"/>`);
+    ticks.push(`<text x="${x(v).toFixed(1)}" y="${axisY + 18}" class="tick" text-anchor="middle">${v}×</text>`);
+  }
+  const height = axisY + 30;
+  const m = report.machine;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">
+<style>
+  .title { font-size: 16px; font-weight: 600; }
+  .sub { font-size: 11px; fill: #555; }
+  .group { font-size: 13px; font-weight: 600; }
+  .name, .value, .tick { font-size: 11px; }
+  .na { font-size: 11px; fill: #888; font-style: italic; }
+  .target { stroke: #c00; stroke-dasharray: 4 3; stroke-width: 1.5; }
+  .one { stroke: #3182bd; stroke-width: 1; stroke-dasharray: 1 2; }
+  .axis { stroke: #333; }
+</style>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${left}" y="24" class="title">wsup echo benchmark: ratio to ws (pure JS), same run</text>
+<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×`)}</text>
+${parts.join('\n')}
+<line x1="${left}" y1="${axisY}" x2="${left + plot}" y2="${axisY}" class="axis"/>
+${ticks.join('\n')}
+</svg>
+`;
+}
+
+export function isEcho(s: Scenario): s is EchoScenario {
+  return s.kind === 'echo';
+}

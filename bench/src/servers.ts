@@ -1,0 +1,40 @@
+/**
+ * The servers under test. Adding one is a file in servers/ (a few lines around `serve()` from
+ * ../src/harness.ts) plus one line here. Every server runs in every scenario it can, interleaved
+ * with the others round by round.
+ */
+export interface ServerSpec {
+  /** Column name in the results; `ws` and `wsup` are the two every ratio is made of. */
+  name: string;
+  /** Path relative to bench/. */
+  file: string;
+  /** What it is, for the README-style legend printed with the results. */
+  about: string;
+  /** Extra environment for the server process. */
+  env?: Record<string, string>;
+  /**
+   * False for a server that can never negotiate permessage-deflate, so the compressed scenario
+   * skips it. Leave unset for anything that might: a server that does not agree to deflate at run
+   * time is reported n/a for that scenario, which is how wsup shows until `compress` lands.
+   */
+  deflate?: false;
+}
+
+export const SERVERS: ServerSpec[] = [
+  { name: 'raw-net', file: 'servers/raw-net.ts', about: 'node:net, canned 101, in-place frame echo: the ceiling for any Node server', deflate: false },
+  { name: 'uws', file: 'servers/uws.ts', about: 'uWebSockets.js (npm uwebsockets), native C++ reference' },
+  { name: 'ws', file: 'servers/ws.ts', about: 'ws, pure JS (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE): the baseline of every ratio', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' } },
+  { name: 'ws-native', file: 'servers/ws.ts', about: 'ws with its native addons bufferutil and utf-8-validate installed' },
+  { name: 'wsup', file: 'servers/wsup.ts', about: "wsup on node:http, echo from the 'message' event" },
+  { name: 'wsup-iter', file: 'servers/wsup-iter.ts', about: 'wsup on node:http, echo from `for await (const msg of ws)`' },
+  // Framework adapters: one file each (the adapter's route calling upgrade() and echoing) and one
+  // line here, once the packages exist in packages/. Deliberately not stubbed until then.
+  // { name: 'wsup-express', file: 'servers/wsup-express.ts', about: '@wsup/express route' },
+  // { name: 'wsup-fastify', file: 'servers/wsup-fastify.ts', about: '@wsup/fastify route' },
+  // { name: 'wsup-koa', file: 'servers/wsup-koa.ts', about: '@wsup/koa route' },
+];
+
+/** The numerator and the denominator of every ratio. */
+export const SUBJECT = 'wsup';
+export const BASELINE = 'ws';
+export const CEILING = 'raw-net';

@@ -1,0 +1,90 @@
+/**
+ * WebSocket wire helpers shared by the load generator and the raw ceiling server. Written for
+ * this harness on purpose: the generator must not depend on any library under test.
+ */
+import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
+
+/**
+ * Every generator connection sends the same key. Servers do not care (the key only proves the
+ * peer speaks WebSocket), and it lets the raw ceiling server answer with one canned 101.
+ */
+export const BENCH_KEY = 'd3N1cC1iZW5jaC1rZXkhIQ==';
+export const BENCH_ACCEPT = createHash('sha1').update(`${BENCH_KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+
+export const DEFLATE_OFFER = 'permessage-deflate; client_no_context_takeover';
+/** The bytes RFC 7692 §7.2.1 strips from the end of every compressed message. */
+export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+export const OP_TEXT = 0x1;
+export const OP_BINARY = 0x2;
+export const OP_CLOSE = 0x8;
+
+export function handshakeRequest(port: number, deflate: boolean): Buffer {
+  return Buffer.from(
+    'GET /echo HTTP/1.1\r\n' +
+      `Host: 127.0.0.1:${port}\r\n` +
+      'Upgrade: websocket\r\n' +
+      'Connection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: ${BENCH_KEY}\r\n` +
+      'Sec-WebSocket-Version: 13\r\n' +
+      (deflate ? `Sec-WebSocket-Extensions: ${DEFLATE_OFFER}\r\n` : '') +
+      '\r\n',
+    'latin1',
+  );
+}
+
+/** A client frame, masked with `key`, ready to be written as is any number of times. */
+export function maskedFrame(opcode: number, payload: Buffer, rsv1: boolean, key: number): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 0x10000 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(head + 4 + len);
+  frame[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
+  if (len < 126) {
+    frame[1] = 0x80 | len;
+  } else if (len < 0x10000) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+  frame.writeUInt32BE(key >>> 0, head);
+  payload.copy(frame, head + 4);
+  xorMask(frame, head + 4, head + 4 + len, frame[head]!, frame[head + 1]!, frame[head + 2]!, frame[head + 3]!, 0);
+  return frame;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * XORs `buf[start, end)` in place with the mask bytes, beginning at mask position `phase`, and
+ * returns the phase after the last byte (payloads can arrive in pieces). The aligned middle goes
+ * through an Int32Array four bytes at a time; a byte loop alone would make the ceiling server
+ * slower than the servers it is meant to bound on the 1 MiB scenario.
+ */
+export function xorMask(buf: Buffer, start: number, end: number, m0: number, m1: number, m2: number, m3: number, phase: number): number {
+  // The mask as one little-endian word, so byte k of the mask is (word >>> 8k) & 0xff.
+  const word = (m0 | (m1 << 8) | (m2 << 16) | (m3 << 24)) >>> 0;
+  let i = start;
+  let p = phase & 3;
+  if (LITTLE_ENDIAN && end - start >= 64) {
+    while (((buf.byteOffset + i) & 3) !== 0) {
+      buf[i] = buf[i]! ^ ((word >>> (p << 3)) & 0xff);
+      i++;
+      p = (p + 1) & 3;
+    }
+    const words = (end - i) >>> 2;
+    const rotated = p === 0 ? word | 0 : (word >>> (p << 3)) | (word << (32 - (p << 3)));
+    const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
+    for (let w = 0; w < words; w++) view[w] = view[w]! ^ rotated;
+    i += words << 2;
+  }
+  while (i < end) {
+    buf[i] = buf[i]! ^ ((word >>> (p << 3)) & 0xff);
+    i++;
+    p = (p + 1) & 3;
+  }
+  return p;
+}
