@@ -44,6 +44,27 @@ export const ErrorCode = {
   Timeout: 'ERR_TIMEOUT',
   HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
   ConnectionReset: 'ERR_CONNECTION_RESET',
+
+  // Client connection failures (`connect()` and `createClient()`). Response errors carry the
+  // HTTP `status` that was received.
+  InvalidUrl: 'ERR_INVALID_URL',
+  InvalidPort: 'ERR_INVALID_PORT',
+  DnsLookupFailed: 'ERR_DNS_LOOKUP',
+  ConnectionRefused: 'ERR_CONNECTION_REFUSED',
+  ConnectFailed: 'ERR_CONNECT_FAILED',
+  ConnectTimeout: 'ERR_CONNECT_TIMEOUT',
+  Aborted: 'ERR_ABORTED',
+  TlsFailed: 'ERR_TLS',
+  HandshakeClosed: 'ERR_HANDSHAKE_CLOSED',
+  ResponseHeadTooLarge: 'ERR_RESPONSE_HEAD_TOO_LARGE',
+  MalformedResponse: 'ERR_MALFORMED_RESPONSE',
+  NotSwitchingProtocols: 'ERR_NOT_SWITCHING_PROTOCOLS',
+  ResponseUpgrade: 'ERR_RESPONSE_UPGRADE',
+  ResponseConnection: 'ERR_RESPONSE_CONNECTION',
+  BadAcceptKey: 'ERR_BAD_ACCEPT_KEY',
+  SubprotocolMismatch: 'ERR_SUBPROTOCOL_MISMATCH',
+  ExtensionMismatch: 'ERR_EXTENSION_MISMATCH',
+  ClientBusy: 'ERR_CLIENT_BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -14,3 +14,8 @@ export {
   type TextMessage,
   type WebSocketEvents,
 } from './websocket.js';
+export type { ReconnectOptions } from './backoff.js';
+export { connect } from './client.js';
+export { BODY_EXCERPT_BYTES, HandshakeResponseError } from './client-handshake.js';
+export type { ConnectOptions } from './client-options.js';
+export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
