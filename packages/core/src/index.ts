@@ -19,3 +19,4 @@ export { connect } from './client.js';
 export { BODY_EXCERPT_BYTES, HandshakeResponseError } from './client-handshake.js';
 export type { ConnectOptions } from './client-options.js';
 export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
+export { attachUpgrades, failUpgradedRequest, wantsWebSocket, webSocketOfRequest } from './adapter.js';

@@ -1,0 +1,70 @@
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { CloseCode, ReadyState } from './constants.js';
+import { handleUpgrades, routedUpgrade, type HandleUpgradesOptions, type UpgradeRouter } from './routing.js';
+import { webSocketOf, type WebSocket } from './websocket.js';
+
+// What the framework adapters (@wsup/express, @wsup/fastify, @wsup/koa) share. Each adapter only
+// translates its framework's request/response objects; the rules live here.
+
+const routers = new WeakMap<HttpServer | HttpsServer, UpgradeRouter>();
+
+/**
+ * Routes a server's upgrade requests into its request listeners, once: a second call for the same
+ * server returns the first call's router (its options win). Adapters use this instead of
+ * {@link handleUpgrades} because two routers on one server would run every upgrade request
+ * through the app twice, and a plugin may well be registered twice.
+ *
+ * It also ends a WebSocket with 1011 when the framework answers its request after the upgrade:
+ * frameworks send their error page (or 404, when a handler calls `next()` after upgrading) on the
+ * response object, which `upgrade()` has detached from the socket, so the route is known to have
+ * failed but the client would otherwise never hear of it.
+ */
+export function attachUpgrades(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
+  let router = routers.get(server);
+  if (!router) {
+    router = handleUpgrades(server, options);
+    routers.set(server, router);
+    server.prependListener('request', watchLateResponse);
+  }
+  return router;
+}
+
+function watchLateResponse(req: IncomingMessage, res: ServerResponse): void {
+  if (!routedUpgrade(req)) return;
+  const end = res.end;
+  res.end = function endUnlessUpgraded(this: ServerResponse, ...args: unknown[]) {
+    if (failUpgradedRequest(req)) return this;
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['end'];
+}
+
+/**
+ * Whether the request asks for a WebSocket (`Upgrade: websocket`), whatever else is wrong with its
+ * handshake: a route that checks this before calling `upgrade()` lets `upgrade()` answer a broken
+ * handshake with its precise 400 instead of serving the page meant for plain GETs.
+ */
+export function wantsWebSocket(req: IncomingMessage): boolean {
+  const upgradeHeader = req.headers.upgrade;
+  if (typeof upgradeHeader !== 'string') return false;
+  return upgradeHeader.split(',').some((token) => token.trim().toLowerCase() === 'websocket');
+}
+
+/** The WebSocket that `upgrade()` made of this request, if it was upgraded. */
+export function webSocketOfRequest(req: IncomingMessage): WebSocket | undefined {
+  if (!routedUpgrade(req)?.upgraded) return undefined;
+  return webSocketOf(req.socket);
+}
+
+/**
+ * Ends the WebSocket of a request whose route failed after upgrading, with 1011: the framework
+ * can no longer send the client an error response, and a connection nobody reads must not stay
+ * open. Returns whether the request had been upgraded (so the caller knows no HTTP response is
+ * possible).
+ */
+export function failUpgradedRequest(req: IncomingMessage): boolean {
+  const ws = webSocketOfRequest(req);
+  if (!ws) return false;
+  if (ws.readyState === ReadyState.Open) void ws.close(CloseCode.InternalError, 'internal error');
+  return true;
+}

@@ -1,0 +1,76 @@
+/**
+ * WebSocket routes for Express 4 and 5. Upgrade requests run through the app like any request
+ * (middleware, router, params, error handlers); the route handler turns one into a WebSocket:
+ *
+ * ```ts
+ * const app = express();
+ * app.get('/echo', requireLogin, (req, res) => {
+ *   const ws = res.upgrade();                     // or upgrade(req, res, options)
+ *   ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+ * });
+ * attach(app.listen(3000));
+ * ```
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import {
+  attachUpgrades,
+  upgrade,
+  wantsWebSocket,
+  type HandleUpgradesOptions,
+  type UpgradeOptions,
+  type UpgradeRouter,
+  type WebSocket,
+} from '@wsup/core';
+
+export { upgrade, wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
+export type { HandleUpgradesOptions, UpgradeOptions, UpgradeRouter, WebSocket, Message } from '@wsup/core';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Whether the client asks for a WebSocket (`Upgrade: websocket`); set by {@link attach}. */
+    isUpgrade: boolean;
+  }
+  interface Response {
+    /**
+     * Turns this request into a WebSocket: `upgrade(req, res, options)`. A request that is not a
+     * valid handshake is answered (400/403/405/426) and the call throws a `WebSocketError`.
+     * Set by {@link attach}.
+     */
+    upgrade(options?: UpgradeOptions): WebSocket;
+  }
+}
+
+type Server = HttpServer | HttpsServer;
+
+function upgradeThis(this: ServerResponse & { req: IncomingMessage }, options?: UpgradeOptions): WebSocket {
+  return upgrade(this.req, this, options);
+}
+
+// Own properties survive Express swapping the prototypes of req and res for app.request and
+// app.response, so this works for any app, router or wrapper listening on the server.
+function decorate(req: IncomingMessage, res: ServerResponse): void {
+  Object.defineProperty(req, 'isUpgrade', { value: wantsWebSocket(req), configurable: true, writable: true });
+  Object.defineProperty(res, 'upgrade', { value: upgradeThis, configurable: true, writable: true });
+}
+
+const decorated = new WeakSet<Server>();
+
+/**
+ * Routes the server's WebSocket upgrade requests through the Express app listening on it, and
+ * gives every request `req.isUpgrade` and every response `res.upgrade(options)`. Returns the
+ * server's {@link UpgradeRouter} (live `clients`, `closeAll()`); `server.close()` closes live
+ * WebSockets with 1001. Calling it again for the same server returns the same router.
+ *
+ * It takes the server rather than the app because the server is what receives upgrades, and so
+ * it works the same for `app.listen()`, `http.createServer(app)` and `https.createServer(opts, app)`.
+ */
+export function attach(server: Server, options?: HandleUpgradesOptions): UpgradeRouter {
+  if (!decorated.has(server)) {
+    decorated.add(server);
+    server.prependListener('request', decorate);
+  }
+  return attachUpgrades(server, options);
+}

@@ -1,0 +1,100 @@
+/**
+ * WebSocket routes for Koa 2 and 3. Upgrade requests run through the whole middleware chain
+ * (auth, sessions, @koa/router and its params); the route turns one into a WebSocket:
+ *
+ * ```ts
+ * const app = new Koa();
+ * app.use(websockets());
+ * app.use(auth);
+ * router.get('/rooms/:room', (ctx) => {
+ *   const ws = ctx.upgrade();                     // or upgrade(ctx, options)
+ *   ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+ * });
+ * app.use(router.routes());
+ * attach(app.listen(3000));
+ * ```
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Context, Middleware, Next } from 'koa';
+import {
+  attachUpgrades,
+  upgrade as upgradeRequest,
+  wantsWebSocket,
+  WebSocketError,
+  type HandleUpgradesOptions,
+  type UpgradeOptions,
+  type UpgradeRouter,
+  type WebSocket,
+} from '@wsup/core';
+
+export { wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
+export type { HandleUpgradesOptions, UpgradeOptions, UpgradeRouter, WebSocket, Message } from '@wsup/core';
+
+declare module 'koa' {
+  interface ExtendableContext {
+    /** Whether the client asks for a WebSocket (`Upgrade: websocket`). Set by {@link websockets}. */
+    isUpgrade: boolean;
+    /**
+     * Turns the request into a WebSocket; Koa then sends no response. A request that is not a valid
+     * handshake is answered (400/403/405/426) and the call throws a `WebSocketError`. Set by
+     * {@link websockets}.
+     */
+    upgrade(options?: UpgradeOptions): WebSocket;
+  }
+}
+
+/** The parts of a Koa context an upgrade needs (any Koa major has them). */
+export interface UpgradableContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  respond?: boolean;
+}
+
+/**
+ * Turns the request into a WebSocket and tells Koa not to respond (`ctx.respond = false`): the
+ * connection now belongs to the WebSocket.
+ */
+export function upgrade(ctx: UpgradableContext, options?: UpgradeOptions): WebSocket {
+  try {
+    const ws = upgradeRequest(ctx.req, ctx.res, options);
+    ctx.respond = false;
+    return ws;
+  } catch (err) {
+    if (err instanceof WebSocketError && ctx.res.headersSent) {
+      // The rejection is already on the wire. Koa must not answer again, and, as for any error
+      // with a 4xx status, it should not log the client's mistake.
+      ctx.respond = false;
+      if (err.status !== undefined && err.status < 500) Object.assign(err, { expose: true });
+    }
+    throw err;
+  }
+}
+
+function upgradeContext(this: Context, options?: UpgradeOptions): WebSocket {
+  return upgrade(this, options);
+}
+
+/**
+ * Middleware that gives every context `ctx.upgrade(options)` and `ctx.isUpgrade`. Put it before
+ * the routes that upgrade; the server also needs {@link attach} so upgrade requests reach Koa.
+ */
+export function websockets(): Middleware {
+  return function wsup(ctx: Context, next: Next) {
+    ctx.isUpgrade = wantsWebSocket(ctx.req);
+    ctx.upgrade = upgradeContext;
+    return next();
+  };
+}
+
+/**
+ * Routes the server's WebSocket upgrade requests through the Koa app listening on it:
+ * `attach(app.listen(3000))`. Returns the server's {@link UpgradeRouter} (live `clients`,
+ * `closeAll()`); `server.close()` closes live WebSockets with 1001. Calling it again for the same
+ * server returns the same router.
+ */
+export function attach(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
+  return attachUpgrades(server, options);
+}

@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import Koa from 'koa';
+import { attach, upgrade, websockets } from '@wsup/koa';
+import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
+
+/** Koa 3's class; Koa 2's is passed in its place (the tests use API both share). */
+export type KoaClass = typeof Koa;
+
+/** Serves `app` on 127.0.0.1 and an ephemeral port, upgrades attached. */
+export async function listen(app: Koa, tls?: { key: string; cert: string }): Promise<SuiteApp> {
+  const server = tls ? createHttpsServer(tls, app.callback()) : createServer(app.callback());
+  attach(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function requireToken(ctx: Context, next: Next): Promise<void> {
+  if (ctx.path.startsWith('/private/') && ctx.query['token'] !== 'secret') {
+    ctx.status = 401;
+    ctx.body = 'unauthorized';
+    return;
+  }
+  await next();
+}
+
+/** The suite's app: auth middleware, then @koa/router. */
+export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): Promise<SuiteApp> {
+  const app = new KoaClass();
+  // Koa logs every 5xx to stderr; the suite provokes some on purpose.
+  app.silent = true;
+  const router = new Router();
+  const echo = (ctx: Context) => {
+    let ws;
+    try {
+      ws = upgrade(ctx, options.echoOptions);
+    } catch (err) {
+      options.onUpgradeError(err);
+      throw err;
+    }
+    ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+  };
+  router.get('/', (ctx) => {
+    ctx.body = 'home';
+  });
+  router.get('/echo', echo);
+  router.get('/private/echo', echo);
+  router.get('/rooms/:room', (ctx) => {
+    ctx.upgrade().send(`room:${ctx.params['room']}`);
+  });
+  router.get('/either', (ctx) => {
+    if (ctx.isUpgrade) ctx.upgrade().send('websocket');
+    else ctx.body = 'plain';
+  });
+  router.get('/fail-before-upgrade', async () => {
+    await Promise.resolve();
+    throw new Error('route failed before upgrading');
+  });
+  router.get('/fail-after-upgrade', async (ctx) => {
+    ctx.upgrade().send('upgraded');
+    await Promise.resolve();
+    throw new Error('route failed after upgrading');
+  });
+  app.use(websockets());
+  app.use(requireToken);
+  app.use(router.routes());
+  return listen(app, options.tls);
+}

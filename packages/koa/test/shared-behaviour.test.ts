@@ -1,0 +1,13 @@
+import Koa from 'koa';
+import Koa2 from 'koa2';
+import { vi } from 'vitest';
+import { describeAdapter } from '../../../test-support/adapter-suite.js';
+import { makeSuiteApp } from './apps.js';
+
+vi.mock('@wsup/core', async (importOriginal) => {
+  const core = await importOriginal<typeof import('@wsup/core')>();
+  return { ...core, upgrade: vi.fn(core.upgrade) };
+});
+
+describeAdapter('Koa 3', (options) => makeSuiteApp(Koa, options));
+describeAdapter('Koa 2', (options) => makeSuiteApp(Koa2, options));
