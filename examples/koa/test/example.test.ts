@@ -1,0 +1,7 @@
+import { describeExample } from '../../../test-support/example-suite.js';
+import { start } from '../src/app.js';
+
+describeExample('Koa', async () => {
+  const server = await start(0);
+  return { server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+});

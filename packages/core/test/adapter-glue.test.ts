@@ -1,0 +1,128 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocketClient from 'ws';
+import { attachUpgrades, failUpgradedRequest, upgrade, wantsWebSocket, webSocketOfRequest, type WebSocket } from '@wsup/core';
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+const servers: ReturnType<typeof createServer>[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+async function serve(listener: Listener, attachTimes = 1) {
+  const server = createServer(listener);
+  servers.push(server);
+  const routers = Array.from({ length: attachTimes }, () => attachUpgrades(server));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, routers, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+function open(url: string): Promise<WebSocketClient> {
+  const client = new WebSocketClient(url);
+  return new Promise((resolve, reject) => {
+    client.once('open', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+function closeCode(client: WebSocketClient): Promise<number> {
+  return new Promise((resolve) => client.once('close', (code: number) => resolve(code)));
+}
+
+describe('attachUpgrades', () => {
+  it('routes each upgrade once however often it is attached, and returns one router', async () => {
+    let requests = 0;
+    const { routers, url } = await serve((req, res) => {
+      requests++;
+      upgrade(req, res);
+    }, 3);
+    expect(new Set(routers).size).toBe(1);
+    const client = await open(`${url}/`);
+    expect(requests).toBe(1);
+    expect(routers[0]!.clients.size).toBe(1);
+    client.terminate();
+  });
+
+  it('closes the WebSocket with 1011 when the app answers the request after upgrading', async () => {
+    const { url } = await serve((req, res) => {
+      upgrade(req, res).send('upgraded');
+      // What a framework's error handler does when the route fails after upgrading.
+      setImmediate(() => {
+        res.statusCode = 500;
+        res.end('Internal Server Error');
+      });
+    });
+    const client = new WebSocketClient(`${url}/`);
+    const code = closeCode(client);
+    const [first] = (await once(client, 'message')) as [Buffer];
+    expect(first.toString()).toBe('upgraded');
+    expect(await code).toBe(1011);
+  });
+
+  it('leaves responses to requests that were not upgraded alone', async () => {
+    const { server } = await serve((_req, res) => {
+      res.statusCode = 401;
+      res.end('unauthorized');
+    });
+    const { port } = server.address() as AddressInfo;
+    const client = new WebSocketClient(`ws://127.0.0.1:${port}/`);
+    const [, res] = (await once(client, 'unexpected-response')) as [unknown, IncomingMessage];
+    expect(res.statusCode).toBe(401);
+    const body: Buffer[] = [];
+    for await (const chunk of res) body.push(chunk as Buffer);
+    expect(Buffer.concat(body).toString()).toBe('unauthorized');
+  });
+});
+
+describe('webSocketOfRequest and failUpgradedRequest', () => {
+  it('find the WebSocket of an upgraded request and close it with 1011', async () => {
+    let seen: WebSocket | undefined;
+    let failedBefore: boolean | undefined;
+    const { url } = await serve((req, res) => {
+      failedBefore = failUpgradedRequest(req);
+      const ws = upgrade(req, res);
+      seen = webSocketOfRequest(req);
+      expect(seen).toBe(ws);
+      expect(failUpgradedRequest(req)).toBe(true);
+    });
+    const client = new WebSocketClient(`${url}/`);
+    expect(await closeCode(client)).toBe(1011);
+    expect(failedBefore).toBe(false);
+    expect(seen).toBeDefined();
+  });
+
+  it('know nothing of plain requests', async () => {
+    const results: unknown[] = [];
+    const { server } = await serve((req, res) => {
+      results.push(webSocketOfRequest(req), failUpgradedRequest(req));
+      res.end('plain');
+    });
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(await res.text()).toBe('plain');
+    expect(results).toEqual([undefined, false]);
+  });
+});
+
+describe('wantsWebSocket', () => {
+  const req = (upgradeHeader?: string) => ({ headers: upgradeHeader === undefined ? {} : { upgrade: upgradeHeader } }) as IncomingMessage;
+
+  it('is true when the Upgrade header lists websocket, in any case', () => {
+    expect(wantsWebSocket(req('websocket'))).toBe(true);
+    expect(wantsWebSocket(req('WebSocket'))).toBe(true);
+    expect(wantsWebSocket(req('h2c, websocket'))).toBe(true);
+  });
+
+  it('is false without it', () => {
+    expect(wantsWebSocket(req())).toBe(false);
+    expect(wantsWebSocket(req('h2c'))).toBe(false);
+    expect(wantsWebSocket(req('websockets'))).toBe(false);
+  });
+});

@@ -1,0 +1,123 @@
+import type { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
+import Fastify4 from 'fastify4';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import wsup from '@wsup/fastify';
+import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
+import type { FastifyFactory } from './apps.js';
+
+const apps: FastifyInstance[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+async function serve(app: FastifyInstance) {
+  apps.push(app);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return wsUrl(app.server);
+}
+
+const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4);
+
+for (const [name, fastify] of [['Fastify 5', Fastify], ['Fastify 4', Fastify4 as unknown as FastifyFactory]] as const) {
+  describe(`${name} specifics`, () => {
+    it.each(['onRequest', 'preValidation', 'preHandler'] as const)('refuses an upgrade from a %s hook with its real response', async (hook) => {
+      const app = fastify();
+      await app.register(wsup);
+      app.get('/ws', {
+        [hook]: async (request: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: string): unknown } }) => {
+          if (request.headers['authorization'] !== 'Bearer ok') await reply.code(401).send(`refused in ${hook}`);
+        },
+        handler: (_request, reply) => void reply.upgrade().send('in'),
+      });
+      const url = await serve(app);
+      const refused = await refusal(`${url}/ws`);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toBe(`refused in ${hook}`);
+      const client = await openClient(`${url}/ws`, [], { headers: { Authorization: 'Bearer ok' } });
+      expect((await nextMessage(client)).data.toString()).toBe('in');
+      client.terminate();
+    });
+
+    it("sends a hook's thrown error through the scope's error handler", async () => {
+      const app = fastify();
+      await app.register(wsup);
+      app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+        await reply.code(error.statusCode ?? 500).send({ refused: error.message });
+      });
+      app.addHook('preHandler', async () => {
+        throw Object.assign(new Error('banned'), { statusCode: 403 });
+      });
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      const url = await serve(app);
+      const raw = await rawHandshake(app.server, '/ws');
+      expect(statusOf(raw)).toBe(403);
+      expect(JSON.parse(bodyOf(raw))).toEqual({ refused: 'banned' });
+      expect((await refusal(`${url}/ws`)).status).toBe(403);
+    });
+
+    it('serves every scope when registered at the root, with hooks staying in their scope', async () => {
+      const app = fastify();
+      await app.register(wsup);
+      await app.register(async (admin) => {
+        admin.addHook('onRequest', async (_request, reply) => {
+          await reply.code(403).send('admins only');
+        });
+        admin.get('/admin/ws', (_request, reply) => void reply.upgrade());
+      });
+      await app.register(async (pub) => {
+        pub.get('/public/ws', (request, reply) => void reply.upgrade().send(`upgrade=${request.isUpgrade}`));
+      });
+      const url = await serve(app);
+      expect((await refusal(`${url}/admin/ws`)).status).toBe(403);
+      const client = await openClient(`${url}/public/ws`);
+      expect((await nextMessage(client)).data.toString()).toBe('upgrade=true');
+      client.terminate();
+    });
+
+    it('routes each upgrade once when registered in two sibling scopes', async () => {
+      const app = fastify();
+      let handled = 0;
+      await app.register(async (a) => {
+        await a.register(wsup);
+        a.get('/a', (_request, reply) => {
+          handled++;
+          reply.upgrade().send('a');
+        });
+      });
+      await app.register(async (b) => {
+        await b.register(wsup);
+      });
+      const url = await serve(app);
+      const client = await openClient(`${url}/a`);
+      expect((await nextMessage(client)).data.toString()).toBe('a');
+      expect(handled).toBe(1);
+      client.terminate();
+    });
+
+    it('closes live WebSockets with 1001 on close, and lists them in fastify.websockets', async () => {
+      const app = fastify();
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const client = await openClient(`${wsUrl(app.server)}/ws`);
+      expect(app.websockets.clients.size).toBe(1);
+      const end = closed(client);
+      await app.close();
+      expect(await end).toMatchObject({ code: 1001 });
+      expect(app.websockets.clients.size).toBe(0);
+    });
+
+    it("answers upgrades to unknown routes with the not-found handler's response", async () => {
+      const app = fastify();
+      await app.register(wsup);
+      app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ missing: true }));
+      await serve(app);
+      const raw = await rawHandshake(app.server, '/nowhere');
+      expect(statusOf(raw)).toBe(404);
+      expect(JSON.parse(bodyOf(raw))).toEqual({ missing: true });
+      expect((await request(app.server).get('/nowhere')).body).toEqual({ missing: true });
+    });
+  });
+}

@@ -1,0 +1,143 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import KoaClass from 'koa';
+import Koa2 from 'koa2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { attach, websockets } from '@wsup/koa';
+import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
+import { listen, type KoaClass as KoaConstructor } from './apps.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+async function serve(app: Koa) {
+  const served = await listen(app);
+  closers.push(served.close);
+  return { ...served, url: wsUrl(served.server) };
+}
+
+for (const [name, Koa] of [['Koa 3', KoaClass], ['Koa 2', Koa2 as KoaConstructor]] as const) {
+  describe(`${name} specifics`, () => {
+    it('answers ctx.throw(401) before upgrading with a real 401', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use(async (ctx, next) => {
+        if (ctx.get('authorization') !== 'Bearer ok') ctx.throw(401, 'who are you?');
+        await next();
+      });
+      app.use((ctx) => void ctx.upgrade().send('in'));
+      const { server, url } = await serve(app);
+      const raw = await rawHandshake(server, '/');
+      expect(statusOf(raw)).toBe(401);
+      expect(raw.endsWith('\r\n\r\nwho are you?')).toBe(true);
+      const client = await openClient(url, [], { headers: { Authorization: 'Bearer ok' } });
+      expect((await nextMessage(client)).data.toString()).toBe('in');
+      client.terminate();
+    });
+
+    it('gives the route ctx.state from earlier middleware and nested router params', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use(async (ctx, next) => {
+        ctx.state['user'] = 'ada';
+        await next();
+      });
+      const rooms = new Router({ prefix: '/orgs/:org' });
+      rooms.get('/rooms/:room', (ctx) => {
+        ctx.upgrade().send(`${ctx.state['user']}@${ctx.params['org']}/${ctx.params['room']}`);
+      });
+      app.use(rooms.routes());
+      const { url } = await serve(app);
+      const client = await openClient(`${url}/orgs/acme/rooms/lobby`);
+      expect((await nextMessage(client)).data.toString()).toBe('ada@acme/lobby');
+      client.terminate();
+    });
+
+    it('sends nothing after upgrading, even when upstream middleware sets a body afterwards', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use(async (ctx, next) => {
+        await next();
+        // A typical "wrap every response" middleware: Koa must not write this into the WebSocket.
+        ctx.body = { wrapped: ctx.body ?? null };
+        ctx.set('X-After', 'yes');
+      });
+      app.use((ctx) => {
+        const ws = ctx.upgrade();
+        ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+      });
+      const { url } = await serve(app);
+      const client = await openClient(url);
+      client.send('first');
+      expect((await nextMessage(client)).data.toString()).toBe('first');
+      client.send('second');
+      expect((await nextMessage(client)).data.toString()).toBe('second');
+      client.close(1000);
+      expect((await closed(client)).code).toBe(1000);
+    });
+
+    it("lets an upstream error middleware render a refusal Koa's way", async () => {
+      const app = new Koa();
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (err) {
+          ctx.status = (err as { status?: number }).status ?? 500;
+          ctx.body = { error: (err as Error).message };
+        }
+      });
+      app.use(websockets());
+      app.use((ctx) => {
+        if (!ctx.query['room']) ctx.throw(400, 'which room?');
+        ctx.upgrade();
+      });
+      const { server } = await serve(app);
+      const raw = await rawHandshake(server, '/');
+      expect(statusOf(raw)).toBe(400);
+      expect(raw.endsWith('{"error":"which room?"}')).toBe(true);
+    });
+
+    it("keeps the 426 a plain GET gets from ctx.upgrade() even when an upstream middleware catches errors", async () => {
+      const app = new Koa();
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch {
+          ctx.status = 500;
+          ctx.body = 'should not be sent';
+        }
+      });
+      app.use(websockets());
+      app.use((ctx) => void ctx.upgrade());
+      const { url } = await serve(app);
+      const res = await fetch(url.replace('ws:', 'http:'));
+      expect(res.status).toBe(426);
+      expect(res.headers.get('upgrade')).toBe('websocket');
+    });
+
+    it('needs attach() only once per server', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use((ctx) => void ctx.upgrade().send('once'));
+      const { server, url } = await serve(app);
+      expect(attach(server)).toBe(attach(server));
+      const client = await openClient(url);
+      expect((await nextMessage(client)).data.toString()).toBe('once');
+      client.terminate();
+    });
+
+    it("answers a broken handshake with core's refusal and nothing from Koa", async () => {
+      const app = new Koa();
+      app.silent = true;
+      app.use(websockets());
+      app.use((ctx) => void ctx.upgrade());
+      const { url } = await serve(app);
+      const refused = await refusal(url, { protocolVersion: 8 });
+      expect(refused.status).toBe(426);
+      expect(refused.headers['sec-websocket-version']).toBe('13');
+      expect(refused.body).toMatch(/version/i);
+    });
+  });
+}
