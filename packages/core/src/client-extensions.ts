@@ -3,7 +3,8 @@
  * server's answer is acceptable. The only place the client deals with extensions, so that
  * permessage-deflate plugs in here.
  */
-import { ErrorCode, rangeError, typeError, WebSocketError } from './errors.js';
+import { acceptResponse, clientOffer, PerMessageDeflate, resolveDeflateOptions } from './deflate.js';
+import { ErrorCode, WebSocketError } from './errors.js';
 import { formatExtensions, parseExtensions, type ExtensionOffer } from './extensions.js';
 
 /**
@@ -12,12 +13,23 @@ import { formatExtensions, parseExtensions, type ExtensionOffer } from './extens
  * @throws {RangeError | TypeError} `ERR_INVALID_OPTION` for an option that cannot be honoured.
  */
 export function clientExtensionOffers(options: { compress?: unknown } | undefined): ExtensionOffer[] {
-  const compress = options?.compress;
-  if (compress === undefined || compress === false) return [];
-  if (compress === true || (typeof compress === 'object' && compress !== null)) {
-    throw rangeError('compress (permessage-deflate) is not supported by the wsup client yet');
-  }
-  throw typeError(`compress must be a boolean, got ${typeof compress}`);
+  const deflate = resolveDeflateOptions(options?.compress);
+  const offer = deflate && clientOffer(deflate);
+  return offer ? parseExtensions(offer)! : [];
+}
+
+/**
+ * The codec for what the server accepted (already checked by {@link acceptExtensionAnswer}), or
+ * undefined when it accepted nothing.
+ * @throws {WebSocketError} `ERR_EXTENSION_MISMATCH` for permessage-deflate parameters the offer
+ *   does not allow.
+ */
+export function extensionCodec(accepted: readonly ExtensionOffer[], options: { compress?: unknown } | undefined): PerMessageDeflate | undefined {
+  if (accepted.length === 0) return undefined;
+  const opts = resolveDeflateOptions(options?.compress)!;
+  const params = acceptResponse(accepted, opts);
+  if (params instanceof WebSocketError) throw params;
+  return new PerMessageDeflate(params, opts);
 }
 
 /** The `Sec-WebSocket-Extensions` request header for `offers`, or undefined when there are none. */

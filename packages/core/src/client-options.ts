@@ -6,11 +6,6 @@ import { boolean, checkObject, positiveNumber, seconds, type WebSocketOptions } 
 /** Options for {@link connect} (and {@link createClient}). */
 export interface ConnectOptions extends WebSocketOptions {
   /**
-   * Offer permessage-deflate (RFC 7692). Not supported by the client yet: `true` is refused with
-   * `ERR_INVALID_OPTION` rather than silently ignored.
-   */
-  compress?: boolean;
-  /**
    * Extra request headers (`Authorization`, `Cookie`, …). Names must be tokens and values free
    * of CR, LF and NUL; the handshake's own headers (`Host`, `Upgrade`, `Connection`,
    * `Sec-WebSocket-*`, `Origin`, and body framing headers) cannot be set here.

@@ -1,6 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { clientExtensionOffers } from './client-extensions.js';
+import { clientExtensionOffers, extensionCodec } from './client-extensions.js';
 import {
   BodyExcerpt,
   buildRequest,
@@ -79,7 +79,7 @@ export async function connect(url: string | URL, options?: ConnectOptions): Prom
   }
   const socket = dial(target, resolved);
   return new Promise<WebSocket>((resolve, reject) => {
-    new ConnectAttempt(socket, target, resolved, wsOptions, offer, resolve, reject);
+    new ConnectAttempt(socket, target, resolved, wsOptions, offer, options, resolve, reject);
   });
 }
 
@@ -136,6 +136,7 @@ class ConnectAttempt {
     private readonly options: ResolvedConnectOptions,
     private readonly wsOptions: ResolvedOptions,
     private readonly offer: ClientOffer,
+    private readonly connectOptions: ConnectOptions | undefined,
     private readonly resolve: (ws: WebSocket) => void,
     private readonly reject: (err: Error) => void,
   ) {
@@ -197,8 +198,10 @@ class ConnectAttempt {
 
   private succeed(head: ResponseHead, rest: Buffer): void {
     let agreement;
+    let deflate;
     try {
       agreement = checkResponse(head, this.offer);
+      deflate = extensionCodec(agreement.accepted, this.connectOptions);
     } catch (err) {
       this.fail(err as WebSocketError);
       return;
@@ -213,6 +216,7 @@ class ConnectAttempt {
         protocol: agreement.protocol,
         extensions: agreement.extensions,
         options: this.wsOptions,
+        deflate,
       });
     } catch (err) {
       this.socket.destroy();

@@ -12,10 +12,11 @@ export interface FrameHandler {
   /** One data frame of a message (frame mode), with `fin` marking the last one. */
   onFragment(binary: boolean, data: Buffer, fin: boolean): void;
   /**
-   * A piece of a compressed message's payload (RSV1 set on its first frame). `fin` is true on the
-   * last piece of the message. Returns an error to fail the connection with, or null.
+   * A piece of a compressed message's payload (RSV1 set on its first frame). `frameEnd` is true on
+   * the last piece of a frame and `fin` on the last piece of the message. Returns an error to
+   * fail the connection with, or null.
    */
-  onCompressed(binary: boolean, piece: Buffer, fin: boolean): WebSocketError | null;
+  onCompressed(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): WebSocketError | null;
   /** A close, ping or pong frame (payload ≤ 125 bytes, already unmasked). */
   onControl(opcode: number, data: Buffer): void;
   /** The peer broke the protocol; the parser has stopped and ignores further input. */
@@ -67,6 +68,8 @@ export class FrameParser {
   private masked = false;
   private remaining = 0;
   private maskPhase = 0;
+  /** Payload bytes of the current frame consumed so far (compressed pieces are not kept). */
+  private payloadSeen = 0;
   /** Payload of the current frame collected so far, when it spans chunks. */
   private frameBuf: Buffer = EMPTY;
   private frameLen = 0;
@@ -144,7 +147,7 @@ export class FrameParser {
       }
       if (this.state === State.Payload) {
         const avail = len - pos;
-        if (this.frameLen === 0 && avail >= this.remaining) {
+        if (this.payloadSeen === 0 && avail >= this.remaining) {
           // Fast path: the whole payload is in this chunk.
           const end = pos + this.remaining;
           if (this.masked) unmask(chunk, pos, end, this.mask, 0, 0);
@@ -250,6 +253,7 @@ export class FrameParser {
     this.masked = masked;
     this.remaining = length;
     this.maskPhase = 0;
+    this.payloadSeen = 0;
     this.frameLen = 0;
     this.frameBuf = EMPTY;
     return p - at;
@@ -260,12 +264,13 @@ export class FrameParser {
     if (this.masked) this.maskPhase = unmask(chunk, start, end, this.mask, 0, this.maskPhase);
     const n = end - start;
     this.remaining -= n;
+    this.payloadSeen += n;
     const isData = this.opcode < 0x8;
 
     if (isData && this.msgCompressed) {
       // Compressed payload goes to the inflater piece by piece, so an oversized or bomb message is
       // caught while it streams in rather than after it has been buffered whole.
-      const err = this.handler.onCompressed(this.msgBinary, chunk.subarray(start, end), this.remaining === 0 && this.fin);
+      const err = this.handler.onCompressed(this.msgBinary, chunk.subarray(start, end), this.remaining === 0, this.remaining === 0 && this.fin);
       if (err) {
         this.failWith(err);
         return end;
@@ -313,7 +318,7 @@ export class FrameParser {
     if (this.msgCompressed) {
       if (!validated) {
         // Piece path already delivered partial payloads; a whole-frame payload arrives here.
-        const err = this.handler.onCompressed(this.msgBinary, payload, fin);
+        const err = this.handler.onCompressed(this.msgBinary, payload, true, fin);
         if (err) {
           this.failWith(err);
           return;

@@ -1,4 +1,5 @@
 import { Defaults } from './constants.js';
+import type { DeflateOptions } from './deflate.js';
 import { rangeError, typeError } from './errors.js';
 
 /** Options every WebSocket accepts, on the server (`upgrade`) and client (`connect`) side. */
@@ -23,6 +24,11 @@ export interface WebSocketOptions {
    * processed without being buffered whole. `maxPayload` then limits each frame. Default false.
    */
   frames?: boolean;
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, or options. On the server it is
+   * accepted when the client offers it; on the client it is offered. Default off.
+   */
+  compress?: boolean | DeflateOptions;
 }
 
 /** Options after defaults and validation; durations in milliseconds. */

@@ -1,5 +1,6 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { acceptOffer, PerMessageDeflate, resolveDeflateOptions, type ResolvedDeflateOptions } from './deflate.js';
 import { ErrorCode, typeError, WebSocketError } from './errors.js';
 import { isToken } from './extensions.js';
 import { acceptKey, checkHandshake, rawRejection, rejectionHeaders, type HandshakeOffer } from './handshake.js';
@@ -150,8 +151,10 @@ export function upgrade(
   // Options are checked before anything is written: a bad option is the caller's bug, answered 500.
   let resolved;
   let extra;
+  let deflateOptions: ResolvedDeflateOptions | null;
   try {
     resolved = resolveOptions(options);
+    deflateOptions = resolveDeflateOptions(options?.compress);
     extra = extraHeaders(options?.headers);
   } catch (err) {
     refuse(new WebSocketError(ErrorCode.InvalidOption, 'invalid WebSocket options', { status: 500, cause: err }), socket, res);
@@ -179,7 +182,9 @@ export function upgrade(
     throw refuse(err as WebSocketError, socket, res);
   }
 
-  const ws = accept(offer, socket, head, protocol, '', extra, resolved, res);
+  const agreed = deflateOptions ? acceptOffer(offer.extensions, deflateOptions) : null;
+  const deflate = agreed ? new PerMessageDeflate(agreed.params, deflateOptions!) : undefined;
+  const ws = accept(offer, socket, head, protocol, agreed?.response ?? '', extra, resolved, res, deflate);
   routed?.accepted(ws);
   return ws;
 }
@@ -193,6 +198,7 @@ function accept(
   extra: string,
   options: ReturnType<typeof resolveOptions>,
   res: ServerResponse | undefined,
+  deflate: PerMessageDeflate | undefined,
 ): WebSocket {
   if (res) {
     // The socket leaves the ServerResponse: whatever the framework does with `res` afterwards can
@@ -209,5 +215,5 @@ function accept(
   const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
   s.setNoDelay?.(true);
   s.setTimeout?.(0);
-  return new WebSocket({ socket, head, client: false, protocol, extensions, options });
+  return new WebSocket({ socket, head, client: false, protocol, extensions, options, deflate });
 }

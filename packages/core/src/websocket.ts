@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CloseCode, isValidCloseCode, Opcode, ReadyState } from './constants.js';
+import type { PerMessageDeflate } from './deflate.js';
 import { ErrorCode, protocolError, rangeError, typeError, WebSocketError } from './errors.js';
 import { FrameParser } from './frame.js';
 import type { ResolvedOptions } from './options.js';
 import { Sender } from './sender.js';
-import { isValidUtf8 } from './utf8.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 /** A text message: `data` is the decoded string. */
 export interface TextMessage {
@@ -58,6 +59,8 @@ export interface WebSocketInit {
   protocol: string;
   extensions: string;
   options: ResolvedOptions;
+  /** The permessage-deflate codec when the extension was negotiated. */
+  deflate?: PerMessageDeflate | undefined;
 }
 
 interface Waiter {
@@ -181,6 +184,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Opcode of an outgoing message being sent in fragments with `sendFrame`, or -1. */
   private sendingFragmented = -1;
   private textDecoder: StringDecoder | undefined;
+  private readonly deflate: PerMessageDeflate | undefined;
+  /** Inflated pieces of the compressed message (or frame) being received. */
+  private inflated: Buffer[] | undefined;
+  private inflatedUtf8: Utf8Validator | undefined;
 
   /** @internal Use `upgrade()` or `connect()`. */
   constructor(init: WebSocketInit) {
@@ -197,6 +204,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       frameMode: init.options.frames,
     });
     this.sender = new Sender(init.socket, init.client);
+    this.deflate = init.deflate;
+    if (init.deflate) this.parser.rsv1Allowed = true;
     (this as EventEmitter).on('newListener', onNewListener);
 
     const socket = init.socket as SocketWithWs;
@@ -264,20 +273,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (typeof data === 'string') {
       if (binary === true) {
-        const buf = Buffer.from(data, 'utf8');
-        this.sender.frame(Opcode.Binary, buf, buf.length, true, false);
-      } else {
-        this.sender.frame(Opcode.Text, data, data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data), true, false);
+        this.sendBytes(Opcode.Binary, Buffer.from(data, 'utf8'));
+        return true;
       }
+      const len = data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data);
+      if (this.deflate && len >= this.deflate.threshold) this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
+      else this.sender.frame(Opcode.Text, data, len, true, false);
       return true;
     }
     const buf = toBuffer(data);
     if (buf === null) throw typeError('send() takes a string, Buffer, ArrayBuffer or typed array');
     if (binary === false) {
       if (!isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
-      this.sender.frame(Opcode.Text, buf, buf.length, true, false);
+      this.sendBytes(Opcode.Text, buf);
     } else {
-      this.sender.frame(Opcode.Binary, buf, buf.length, true, false);
+      this.sendBytes(Opcode.Binary, buf);
     }
     return true;
   }
@@ -440,8 +450,41 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   /** @internal */
-  onCompressed(): WebSocketError | null {
-    return protocolError(ErrorCode.ReservedBits, 'compressed message without permessage-deflate');
+  onCompressed(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): WebSocketError | null {
+    const deflate = this.deflate;
+    if (!deflate) return protocolError(ErrorCode.ReservedBits, 'compressed message without permessage-deflate');
+    const frames = this.options.frames;
+    let out: Buffer;
+    try {
+      out = deflate.inflate(piece, fin, frames ? frameEnd : fin, this.options.maxPayload);
+    } catch (err) {
+      this.inflated = undefined;
+      return err as WebSocketError;
+    }
+    if (!binary) {
+      // Inflated text is validated as it is produced, so invalid UTF-8 fails fast here too.
+      const v = (this.inflatedUtf8 ??= new Utf8Validator());
+      if (!v.push(out) || (fin && !v.end())) {
+        this.inflated = undefined;
+        v.reset();
+        return protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload);
+      }
+    }
+    const unitEnd = frames ? frameEnd : fin;
+    if (!unitEnd) {
+      if (out.length > 0) (this.inflated ??= []).push(out);
+      return null;
+    }
+    let data = out;
+    if (this.inflated) {
+      this.inflated.push(out);
+      data = Buffer.concat(this.inflated);
+      this.inflated = undefined;
+    }
+    if (frames) this.onFragment(binary, data, fin);
+    else if (binary) this.deliver({ data, binary: true, fin: true });
+    else this.deliver({ data: data.utf8Slice(0, data.length), binary: false, fin: true });
+    return null;
   }
 
   /** @internal */
@@ -495,6 +538,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.endInput();
     this.parser.stop();
     this.sender.discard();
+    this.deflate?.close();
+    this.inflated = undefined;
     if (this.closeTimer) {
       clearTimeout(this.closeTimer);
       this.closeTimer = undefined;
@@ -518,6 +563,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   // ---- internals ----
+
+  private sendBytes(opcode: number, buf: Buffer): void {
+    const deflate = this.deflate;
+    if (deflate && buf.length >= deflate.threshold) {
+      const compressed = deflate.compress(buf);
+      this.sender.frame(opcode, compressed, compressed.length, true, true);
+    } else {
+      this.sender.frame(opcode, buf, buf.length, true, false);
+    }
+  }
 
   private notOpen(): false {
     if (this.state === ReadyState.Connecting) {

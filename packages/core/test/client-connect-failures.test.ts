@@ -155,8 +155,8 @@ describe('options', () => {
     ['insecure with rejectUnauthorized: true', { insecure: true, rejectUnauthorized: true }],
     ['a fractional maxHeaderSize', { maxHeaderSize: 10.5 }],
     ['an invalid maxPayload (a shared WebSocket option)', { maxPayload: -1 }],
-    ['compress: true (not supported yet)', { compress: true }],
-    ['compress options (not supported yet)', { compress: {} as unknown as boolean }],
+    ['a compress level out of range', { compress: { level: 12 } }],
+    ['an unknown compress option', { compress: { windowBits: 10 } as never }],
     ['a compress that is not a boolean', { compress: 'yes' as unknown as boolean }],
   ])('rejects %s with ERR_INVALID_OPTION', async (_what, options) => {
     const err = await rejection(url, options);
@@ -168,11 +168,6 @@ describe('options', () => {
     const err = await rejection('wss://127.0.0.1:9/', { ca: 42 as never });
     expect(err).toBeInstanceOf(TypeError);
     expect(err.code).toBe(ErrorCode.InvalidOption);
-  });
-
-  it('says that compress is not supported yet', async () => {
-    const err = await rejection(url, { compress: true });
-    expect(err.message).toMatch(/not supported/);
   });
 
   it('accepts compress: false', async () => {
