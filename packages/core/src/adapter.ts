@@ -1,6 +1,8 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { CloseCode, ReadyState } from './constants.js';
+import { WebSocketError } from './errors.js';
+import { checkHandshake, rejectionHeaders } from './handshake.js';
 import { handleUpgrades, routedUpgrade, type HandleUpgradesOptions, type UpgradeRouter } from './routing.js';
 import { webSocketOf, type WebSocket } from './websocket.js';
 
@@ -48,6 +50,26 @@ export function wantsWebSocket(req: IncomingMessage): boolean {
   const upgradeHeader = req.headers.upgrade;
   if (typeof upgradeHeader !== 'string') return false;
   return upgradeHeader.split(',').some((token) => token.trim().toLowerCase() === 'websocket');
+}
+
+/** A handshake refusal: the error `upgrade()` would throw and the headers its response needs. */
+export interface HandshakeRefusal {
+  /** Carries the HTTP `status` (400, 405, 426) and a stable `code`. */
+  error: WebSocketError;
+  /** `Upgrade` and `Sec-WebSocket-Version` with a 426, `Allow` with a 405. */
+  headers: Record<string, string>;
+}
+
+/**
+ * The refusal `upgrade()` would send for this request's handshake, or undefined if the handshake
+ * is valid. Lets a framework that renders errors itself (error handlers, hooks, its own logging)
+ * answer a plain GET on a WebSocket route the framework's way; `upgrade()` still checks the
+ * origin and the options.
+ */
+export function handshakeRefusal(req: IncomingMessage): HandshakeRefusal | undefined {
+  const offer = checkHandshake(req);
+  if (!(offer instanceof WebSocketError)) return undefined;
+  return { error: offer, headers: rejectionHeaders(offer) };
 }
 
 /** The WebSocket that `upgrade()` made of this request, if it was upgraded. */

@@ -20,4 +20,4 @@ export { connect } from './client.js';
 export { BODY_EXCERPT_BYTES, HandshakeResponseError } from './client-handshake.js';
 export type { ConnectOptions } from './client-options.js';
 export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
-export { attachUpgrades, failUpgradedRequest, wantsWebSocket, webSocketOfRequest } from './adapter.js';
+export { attachUpgrades, failUpgradedRequest, handshakeRefusal, wantsWebSocket, webSocketOfRequest, type HandshakeRefusal } from './adapter.js';

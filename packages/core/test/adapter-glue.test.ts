@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocketClient from 'ws';
-import { attachUpgrades, failUpgradedRequest, upgrade, wantsWebSocket, webSocketOfRequest, type WebSocket } from '@wsup/core';
+import { attachUpgrades, ErrorCode, failUpgradedRequest, handshakeRefusal, upgrade, wantsWebSocket, webSocketOfRequest, type WebSocket } from '@wsup/core';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -124,5 +124,32 @@ describe('wantsWebSocket', () => {
     expect(wantsWebSocket(req())).toBe(false);
     expect(wantsWebSocket(req('h2c'))).toBe(false);
     expect(wantsWebSocket(req('websockets'))).toBe(false);
+  });
+});
+
+describe('handshakeRefusal', () => {
+  const req = (method: string, headers: Record<string, string>) =>
+    ({ method, httpVersion: '1.1', headers: { host: 'example.com', ...headers } }) as unknown as IncomingMessage;
+  const handshake = {
+    connection: 'Upgrade',
+    upgrade: 'websocket',
+    'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    'sec-websocket-version': '13',
+  };
+
+  it('is undefined for a valid handshake', () => {
+    expect(handshakeRefusal(req('GET', handshake))).toBeUndefined();
+  });
+
+  it('gives a plain GET the 426 error and the headers its response must carry', () => {
+    const refusal = handshakeRefusal(req('GET', {}));
+    expect(refusal?.error).toMatchObject({ code: ErrorCode.NotUpgrade, status: 426 });
+    expect(refusal?.headers).toEqual({ Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  });
+
+  it('gives a POST the 405 error with Allow: GET', () => {
+    const refusal = handshakeRefusal(req('POST', handshake));
+    expect(refusal?.error).toMatchObject({ code: ErrorCode.BadMethod, status: 405 });
+    expect(refusal?.headers).toEqual({ Allow: 'GET' });
   });
 });

@@ -24,6 +24,8 @@ import {
   type UpgradeRouter,
   type WebSocket,
 } from '@wsup/core';
+// Express's Request and Response types live here (both majors); loaded for the augmentation below.
+import type {} from 'express-serve-static-core';
 
 export { upgrade, wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
 export type { HandleUpgradesOptions, UpgradeOptions, UpgradeRouter, WebSocket, Message } from '@wsup/core';

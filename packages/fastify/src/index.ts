@@ -21,6 +21,7 @@ import {
   attachUpgrades,
   CloseCode,
   failUpgradedRequest,
+  handshakeRefusal,
   upgrade as upgradeRequest,
   wantsWebSocket,
   type HandleUpgradesOptions,
@@ -60,13 +61,23 @@ export interface UpgradableRequest {
 export interface UpgradableReply {
   readonly raw: ServerResponse;
   hijack(): unknown;
+  headers(values: Record<string, string>): unknown;
 }
 
 /**
  * Turns the request into a WebSocket. The reply is hijacked first, so Fastify leaves the
  * connection to the WebSocket (no onSend, no serialization, no reply after the handler returns).
+ *
+ * A request that is no WebSocket handshake (a plain GET, say) throws the `WebSocketError` before
+ * anything is sent, so Fastify answers it like any error: its `status` (426, 400, 405), the
+ * scope's error handler and onError hooks, logged as a client error.
  */
 export function upgrade(request: UpgradableRequest, reply: UpgradableReply, options?: UpgradeOptions): WebSocket {
+  const refusal = handshakeRefusal(request.raw);
+  if (refusal) {
+    reply.headers(refusal.headers);
+    throw refusal.error;
+  }
   reply.hijack();
   return upgradeRequest(request.raw, reply.raw, options);
 }

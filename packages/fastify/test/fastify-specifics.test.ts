@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import Fastify4 from 'fastify4';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import wsup from '@wsup/fastify';
+import wsup, { ErrorCode, WebSocketError } from '@wsup/fastify';
 import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
 import type { FastifyFactory } from './apps.js';
 
@@ -55,6 +55,24 @@ for (const [name, fastify] of [['Fastify 5', Fastify], ['Fastify 4', Fastify4 as
       expect(statusOf(raw)).toBe(403);
       expect(JSON.parse(bodyOf(raw))).toEqual({ refused: 'banned' });
       expect((await refusal(`${url}/ws`)).status).toBe(403);
+    });
+
+    it("answers upgrade() on a plain GET through the error handler, with core's 426 headers", async () => {
+      const app = fastify();
+      await app.register(wsup);
+      const seen: unknown[] = [];
+      app.setErrorHandler(async (error: Error & { status?: number; code?: string }, _request, reply) => {
+        seen.push(error);
+        await reply.code(error.status ?? 500).send({ websocket: error.code });
+      });
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      await serve(app);
+      const res = await request(app.server).get('/ws');
+      expect(res.status).toBe(426);
+      expect(res.headers['upgrade']).toBe('websocket');
+      expect(res.headers['sec-websocket-version']).toBe('13');
+      expect(res.body).toEqual({ websocket: ErrorCode.NotUpgrade });
+      expect(seen[0]).toBeInstanceOf(WebSocketError);
     });
 
     it('serves every scope when registered at the root, with hooks staying in their scope', async () => {
