@@ -65,8 +65,9 @@ export interface UpgradableReply {
 }
 
 /**
- * Turns the request into a WebSocket. The reply is hijacked first, so Fastify leaves the
- * connection to the WebSocket (no onSend, no serialization, no reply after the handler returns).
+ * Turns the request into a WebSocket. The reply is hijacked before the 101 goes out, so Fastify
+ * leaves the connection to the WebSocket (no onSend, no serialization, no reply after the handler
+ * returns).
  *
  * A request that is no WebSocket handshake (a plain GET, say) throws the `WebSocketError` before
  * anything is sent, so Fastify answers it like any error: its `status` (426, 400, 405), the
