@@ -60,4 +60,14 @@ export const Defaults = {
   maxFragments: 100_000,
   /** Seconds to wait for the peer's close frame (and for the TCP end) before destroying. */
   closeTimeout: 3,
+  /** Queued received bytes at which socket reading pauses: 1 MiB. */
+  receiveHighWaterMark: 1024 * 1024,
+  /** bufferedAmount from which send() returns false: 1 MiB. */
+  sendHighWaterMark: 1024 * 1024,
+  /** bufferedAmount past which a send closes the connection with 1008: 64 MiB. */
+  maxBuffered: 64 * 1024 * 1024,
+  /** Seconds a routed upgrade request may wait for its handler to upgrade or answer it. */
+  upgradeTimeout: 10,
+  /** Seconds a client may take to send its request head (the server's headersTimeout). */
+  handshakeTimeout: 10,
 } as const;

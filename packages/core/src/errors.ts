@@ -43,6 +43,8 @@ export const ErrorCode = {
   InvalidOption: 'ERR_INVALID_OPTION',
   Timeout: 'ERR_TIMEOUT',
   HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
+  IdleTimeout: 'ERR_IDLE_TIMEOUT',
+  BufferOverflow: 'ERR_BUFFER_OVERFLOW',
   ConnectionReset: 'ERR_CONNECTION_RESET',
 
   // Client connection failures (`connect()` and `createClient()`). Response errors carry the

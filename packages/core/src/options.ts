@@ -29,6 +29,31 @@ export interface WebSocketOptions {
    * accepted when the client offers it; on the client it is offered. Default off.
    */
   compress?: boolean | DeflateOptions;
+  /**
+   * Seconds of silence from the peer after which a ping is sent; if the peer stays silent for
+   * another period the connection is terminated (close code 1006, `ERR_HEARTBEAT_TIMEOUT`). Any
+   * frame from the peer counts as life. 0 or absent: off (as in eryx).
+   */
+  heartbeat?: number;
+  /**
+   * Seconds without a data message in either direction after which the connection is closed with
+   * 1001. Pings and pongs do not count, so it works alongside `heartbeat`. 0 or absent: off.
+   */
+  idleTimeout?: number;
+  /**
+   * Bytes of received messages waiting to be read (by `receive()`, the iterator, or a paused
+   * event listener) at which reading from the socket pauses, so TCP pushes back on the peer.
+   * Reading resumes once half of it has been read. Default 1 MiB.
+   */
+  receiveHighWaterMark?: number;
+  /** `bufferedAmount` from which `send()` returns false (wait with `drained()`). Default 1 MiB. */
+  sendHighWaterMark?: number;
+  /**
+   * Most bytes that may wait to be written to a peer that does not read. A `send()` that would go
+   * past it is refused and the connection is closed with 1008 (`ERR_BUFFER_OVERFLOW`).
+   * Default 64 MiB. `Infinity` disables the limit.
+   */
+  maxBuffered?: number;
 }
 
 /** Options after defaults and validation; durations in milliseconds. */
@@ -38,6 +63,13 @@ export interface ResolvedOptions {
   closeTimeoutMs: number;
   autoPong: boolean;
   frames: boolean;
+  /** 0 when off. */
+  heartbeatMs: number;
+  /** 0 when off. */
+  idleTimeoutMs: number;
+  receiveHighWaterMark: number;
+  sendHighWaterMark: number;
+  maxBuffered: number;
 }
 
 export function checkObject(value: unknown, what: string): Record<string, unknown> {
@@ -84,5 +116,10 @@ export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOpti
     closeTimeoutMs: seconds(o.closeTimeout, 'closeTimeout', Defaults.closeTimeout),
     autoPong: boolean(o.autoPong, 'autoPong', true),
     frames: boolean(o.frames, 'frames', false),
+    heartbeatMs: seconds(o.heartbeat, 'heartbeat', 0, true),
+    idleTimeoutMs: seconds(o.idleTimeout, 'idleTimeout', 0, true),
+    receiveHighWaterMark: positiveNumber(o.receiveHighWaterMark, 'receiveHighWaterMark', Defaults.receiveHighWaterMark, true),
+    sendHighWaterMark: positiveNumber(o.sendHighWaterMark, 'sendHighWaterMark', Defaults.sendHighWaterMark, true),
+    maxBuffered: positiveNumber(o.maxBuffered, 'maxBuffered', Defaults.maxBuffered, true),
   };
 }

@@ -1,7 +1,7 @@
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { CloseCode } from './constants.js';
+import { CloseCode, Defaults } from './constants.js';
 import { rangeError } from './errors.js';
 import { seconds } from './options.js';
 import type { WebSocket } from './websocket.js';
@@ -35,6 +35,13 @@ export interface HandleUpgradesOptions {
    */
   upgradeTimeout?: number;
   /**
+   * Seconds a client may take to send a complete request head (slowloris protection for the
+   * opening handshake). Lowers the server's `headersTimeout` to this when it is higher; Node
+   * enforces it every `connectionsCheckingInterval` (a `createServer` option, default 30 s).
+   * Default 10.
+   */
+  handshakeTimeout?: number;
+  /**
    * Close live WebSockets (code 1001) when `server.close()` is called, so the server can
    * actually finish closing. Default true.
    */
@@ -64,7 +71,10 @@ export class UpgradeRouter {
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.server = server;
     this.filter = options.filter;
-    this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', 10);
+    this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', Defaults.upgradeTimeout);
+    const handshakeMs = seconds(options.handshakeTimeout, 'handshakeTimeout', Defaults.handshakeTimeout);
+    const s = server as AnyServer & { headersTimeout: number };
+    if (!(s.headersTimeout > 0) || s.headersTimeout > handshakeMs) s.headersTimeout = handshakeMs;
     this.onUpgrade = (req, socket, head) => this.route(req, socket, head);
     server.on('upgrade', this.onUpgrade);
     if (options.closeOnServerClose !== false) {

@@ -5,6 +5,7 @@ import { CloseCode, isValidCloseCode, Opcode, ReadyState } from './constants.js'
 import type { PerMessageDeflate } from './deflate.js';
 import { ErrorCode, protocolError, rangeError, typeError, WebSocketError } from './errors.js';
 import { FrameParser } from './frame.js';
+import { Heartbeat, IdleTimer, joinTicks, leaveTicks } from './heartbeat.js';
 import type { ResolvedOptions } from './options.js';
 import { Sender } from './sender.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
@@ -49,6 +50,8 @@ export interface WebSocketEvents {
   pong: [data: Buffer];
   close: [code: number, reason: string, error: WebSocketError | undefined];
   error: [error: WebSocketError];
+  /** `bufferedAmount` fell back below `sendHighWaterMark` after `send()` returned false. */
+  drain: [];
 }
 
 /** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
@@ -61,6 +64,11 @@ export interface WebSocketInit {
   options: ResolvedOptions;
   /** The permessage-deflate codec when the extension was negotiated. */
   deflate?: PerMessageDeflate | undefined;
+}
+
+interface DrainWaiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
 }
 
 interface Waiter {
@@ -90,11 +98,14 @@ function onSocketEnd(this: SocketWithWs): void {
 function onSocketError(this: SocketWithWs, err: Error): void {
   this[kWebSocket]!.handleSocketError(err);
 }
+function onSocketDrain(this: SocketWithWs): void {
+  this[kWebSocket]!.handleDrain();
+}
 function onSocketClose(this: SocketWithWs): void {
   this[kWebSocket]!.handleSocketClose();
 }
-function replyToClose(ws: WebSocket): void {
-  ws.replyToClose();
+function sendPendingClose(ws: WebSocket): void {
+  ws.sendPendingClose();
 }
 function onNewListener(this: WebSocket, event: string | symbol): void {
   if (event === 'message') this.handleNewMessageListener();
@@ -168,11 +179,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private state: ReadyState = ReadyState.Open;
   private queue: Message[] = [];
+  /** Bytes held by `queue`, against `receiveHighWaterMark`. */
+  private queuedBytes = 0;
+  /** Sizes of the queued messages, parallel to `queue`. */
+  private queuedSizes: number[] = [];
   private waiters: Waiter[] = [];
+  /** Reading paused because the queue is over its high-water mark. */
+  private readPaused = false;
+  /** Reading paused by `pause()`. */
+  private userPaused = false;
+  private drainWaiters: DrainWaiter[] | undefined;
+  /** send() returned false: a 'drain' event is owed. */
+  private needDrain = false;
+  private heartbeat: Heartbeat | undefined;
+  private idle: IdleTimer | undefined;
   /** No more messages can arrive (close frame received, connection failed or ended). */
   private inputEnded = false;
   private closeSent = false;
   private closeReceived = false;
+  /**
+   * The close frame to send once the application has read the messages that arrived before the
+   * peer's close frame or the protocol error (see {@link scheduleClose}).
+   */
+  private pendingClose: { code: number | undefined; reason: string } | undefined;
+  /** pendingClose waits for the receive queue to drain. */
   private closeReplyPending = false;
   private receivedCode: number = CloseCode.Abnormal;
   private receivedReason = '';
@@ -214,7 +244,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    if (init.head && init.head.length > 0) this.parser.push(init.head);
+    socket.on('drain', onSocketDrain);
+    const o = init.options;
+    if (o.heartbeatMs > 0) {
+      this.heartbeat = new Heartbeat(
+        () => this.ping(),
+        () => this.heartbeatTimedOut(),
+      );
+      joinTicks(o.heartbeatMs, this.heartbeat);
+    }
+    if (o.idleTimeoutMs > 0) {
+      this.idle = new IdleTimer(() => this.idleTimedOut());
+      joinTicks(o.idleTimeoutMs, this.idle);
+    }
+    if (init.head && init.head.length > 0) this.handleData(init.head);
     if (socket.destroyed) queueMicrotask(() => this.handleSocketClose());
   }
 
@@ -243,6 +286,43 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.failure;
   }
 
+  /** Bytes of received messages waiting to be read (bounded by `receiveHighWaterMark` plus one message). */
+  get queuedAmount(): number {
+    return this.queuedBytes;
+  }
+
+  /** Whether reading is paused, by `pause()` or because unread messages reached `receiveHighWaterMark`. */
+  get isPaused(): boolean {
+    return this.userPaused || this.readPaused;
+  }
+
+  /**
+   * Stops reading from the socket, so TCP pushes back on the peer (for event-style users whose
+   * handlers cannot keep up). Messages already received are still delivered.
+   */
+  pause(): void {
+    this.userPaused = true;
+    this.socket.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.userPaused = false;
+    if (!this.readPaused && this.state !== ReadyState.Closed) this.socket.resume();
+  }
+
+  /**
+   * Resolves once `bufferedAmount` is below `sendHighWaterMark` (at once if it already is).
+   * Rejects with `ERR_NOT_OPEN` if the connection closes first.
+   */
+  drained(): Promise<void> {
+    if (this.bufferedAmount < this.options.sendHighWaterMark) return Promise.resolve();
+    if (this.state === ReadyState.Closed) return Promise.reject(new WebSocketError(ErrorCode.NotOpen, 'the connection is closed'));
+    return new Promise<void>((resolve, reject) => {
+      (this.drainWaiters ??= []).push({ resolve, reject });
+    });
+  }
+
   /** Settles with how the connection ended, once the TCP connection is closed. */
   get closed(): Promise<CloseInfo> {
     if (!this.closedPromise) {
@@ -262,7 +342,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * Frames are batched: everything sent in one turn of the event loop leaves in one write.
    * Do not modify a Buffer after passing it here (as with `stream.write`).
    *
-   * @returns false if the connection is closing or closed (the message is dropped), true otherwise.
+   * @returns true while `bufferedAmount` stays below `sendHighWaterMark`. False once it does not
+   *   (the message is queued; wait with `drained()` or the `drain` event), or when the connection
+   *   is closing or closed (the message is dropped; `readyState` tells which). A send that would
+   *   take `bufferedAmount` past `maxBuffered` is refused and closes the connection with 1008.
    * @throws {WebSocketError} `ERR_NOT_OPEN` before the connection is open,
    *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished.
    */
@@ -272,24 +355,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       throw new WebSocketError(ErrorCode.FragmentedSendInProgress, 'finish the fragmented message sent with sendFrame() first');
     }
     if (typeof data === 'string') {
-      if (binary === true) {
-        this.sendBytes(Opcode.Binary, Buffer.from(data, 'utf8'));
-        return true;
-      }
+      if (binary === true) return this.sendBytes(Opcode.Binary, Buffer.from(data, 'utf8'));
       const len = data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data);
-      if (this.deflate && len >= this.deflate.threshold) this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
-      else this.sender.frame(Opcode.Text, data, len, true, false);
-      return true;
+      if (this.deflate && len >= this.deflate.threshold) return this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
+      if (!this.reserve(len)) return false;
+      this.sender.frame(Opcode.Text, data, len, true, false);
+      return this.afterSend();
     }
     const buf = toBuffer(data);
     if (buf === null) throw typeError('send() takes a string, Buffer, ArrayBuffer or typed array');
     if (binary === false) {
       if (!isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
-      this.sendBytes(Opcode.Text, buf);
-    } else {
-      this.sendBytes(Opcode.Binary, buf);
+      return this.sendBytes(Opcode.Text, buf);
     }
-    return true;
+    return this.sendBytes(Opcode.Binary, buf);
   }
 
   /**
@@ -321,9 +400,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const buf = payload === undefined ? EMPTY : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : toBuffer(payload);
     if (buf === null) throw typeError('sendFrame() payload must be a string or bytes');
     if (!this.canSend()) return this.notOpen();
+    if (!this.reserve(buf.length)) return false;
     this.sendingFragmented = fin ? -1 : opcode === Opcode.Continuation ? this.sendingFragmented : opcode;
     this.sender.frame(opcode, buf, buf.length, fin, false);
-    return true;
+    return this.afterSend();
   }
 
   /**
@@ -359,7 +439,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   receive(timeout?: number): Promise<Message | null> {
     const queued = this.queue.shift();
     if (queued !== undefined) {
-      if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
+      this.dequeued();
       return Promise.resolve(queued);
     }
     if (this.inputEnded) return Promise.resolve(null);
@@ -412,11 +492,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.sendClose(code, reason);
       this.state = ReadyState.Closing;
       this.armCloseTimer();
-    } else if (this.closeReceived && !this.closeSent && this.state === ReadyState.Closing) {
-      // The peer closed first and our reply was waiting: this is the reply.
-      this.closeReplyPending = false;
-      this.sendClose(code, reason);
-      this.finishClose();
+    } else if (this.pendingClose && !this.closeSent && this.state === ReadyState.Closing) {
+      // Our close frame was waiting for the application: this call sends it now.
+      // After the peer's close the caller's code answers it; after a failure the failure's stands.
+      if (this.closeReceived) this.pendingClose = { code, reason };
+      this.sendPendingClose();
     }
     return this.closed;
   }
@@ -424,6 +504,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Destroys the connection at once, without a close handshake (close code 1006). */
   terminate(): void {
     if (this.state === ReadyState.Closed) return;
+    this.stopTimers();
     this.state = ReadyState.Closing;
     this.endInput();
     this.socket.destroy();
@@ -435,18 +516,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   onMessage(binary: boolean, data: Buffer): void {
     this.deliver(
       binary ? { data, binary: true, fin: true } : { data: data.utf8Slice(0, data.length), binary: false, fin: true },
+      data.length,
     );
   }
 
   /** @internal */
   onFragment(binary: boolean, data: Buffer, fin: boolean): void {
     if (binary) {
-      this.deliver({ data, binary: true, fin });
+      this.deliver({ data, binary: true, fin }, data.length);
       return;
     }
     this.textDecoder ??= new StringDecoder('utf8');
     const text = fin ? this.textDecoder.end(data) : this.textDecoder.write(data);
-    this.deliver({ data: text, binary: false, fin });
+    this.deliver({ data: text, binary: false, fin }, data.length);
   }
 
   /** @internal */
@@ -482,8 +564,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.inflated = undefined;
     }
     if (frames) this.onFragment(binary, data, fin);
-    else if (binary) this.deliver({ data, binary: true, fin: true });
-    else this.deliver({ data: data.utf8Slice(0, data.length), binary: false, fin: true });
+    else if (binary) this.deliver({ data, binary: true, fin: true }, data.length);
+    else this.deliver({ data: data.utf8Slice(0, data.length), binary: false, fin: true }, data.length);
     return null;
   }
 
@@ -510,7 +592,22 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal */
   handleData(chunk: Buffer): void {
+    if (this.heartbeat) this.heartbeat.seen = true;
     this.parser.push(chunk);
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    if (this.bufferedAmount >= this.options.sendHighWaterMark) return;
+    const waiters = this.drainWaiters;
+    if (waiters) {
+      this.drainWaiters = undefined;
+      for (const w of waiters) w.resolve();
+    }
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
   }
 
   /** @internal */
@@ -540,9 +637,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.sender.discard();
     this.deflate?.close();
     this.inflated = undefined;
+    this.stopTimers();
     if (this.closeTimer) {
       clearTimeout(this.closeTimer);
       this.closeTimer = undefined;
+    }
+    const drainWaiters = this.drainWaiters;
+    if (drainWaiters) {
+      this.drainWaiters = undefined;
+      const err = new WebSocketError(ErrorCode.NotOpen, 'the connection closed before its buffer drained');
+      for (const w of drainWaiters) w.reject(err);
     }
     const info: CloseInfo = this.closeReceived
       ? { code: this.receivedCode, reason: this.receivedReason, wasClean: this.closeSent }
@@ -564,14 +668,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // ---- internals ----
 
-  private sendBytes(opcode: number, buf: Buffer): void {
+  private sendBytes(opcode: number, buf: Buffer): boolean {
     const deflate = this.deflate;
     if (deflate && buf.length >= deflate.threshold) {
       const compressed = deflate.compress(buf);
+      if (!this.reserve(compressed.length)) return false;
       this.sender.frame(opcode, compressed, compressed.length, true, true);
     } else {
+      if (!this.reserve(buf.length)) return false;
       this.sender.frame(opcode, buf, buf.length, true, false);
     }
+    return this.afterSend();
   }
 
   private notOpen(): false {
@@ -581,7 +688,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return false;
   }
 
-  private deliver(msg: Message): void {
+  private deliver(msg: Message, size: number): void {
+    if (this.idle) this.idle.active = true;
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       if (waiter.timer) clearTimeout(waiter.timer);
@@ -594,13 +702,80 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.queue.push(msg);
+    this.queuedSizes.push(size);
+    this.queuedBytes += size;
+    if (this.queuedBytes >= this.options.receiveHighWaterMark && !this.readPaused) {
+      // Nobody is reading: stop reading the socket, so TCP pushes back instead of memory growing.
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Bookkeeping after a queued message was taken. */
+  private dequeued(): void {
+    this.queuedBytes -= this.queuedSizes.shift()!;
+    if (this.readPaused && this.queuedBytes <= this.options.receiveHighWaterMark / 2) {
+      this.readPaused = false;
+      if (!this.userPaused && this.state !== ReadyState.Closed) this.socket.resume();
+    }
+    if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
   }
 
   private drainQueueToListeners(): void {
     while (this.queue.length > 0 && this.listenerCount('message') > 0) {
-      this.emit('message', this.queue.shift()!);
+      const msg = this.queue.shift()!;
+      this.dequeued();
+      this.emit('message', msg);
     }
-    if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
+  }
+
+  /**
+   * Checks that `len` more bytes fit under `maxBuffered`; if not, the peer is not reading and the
+   * connection is closed with 1008.
+   */
+  private reserve(len: number): boolean {
+    if (this.sender.queuedBytes + this.socket.writableLength + len <= this.options.maxBuffered) return true;
+    this.sender.discard();
+    this.fail(
+      new WebSocketError(ErrorCode.BufferOverflow, `the peer is not reading: more than maxBuffered (${this.options.maxBuffered} bytes) waiting`, {
+        closeCode: CloseCode.PolicyViolation,
+      }),
+      true,
+    );
+    return false;
+  }
+
+  private afterSend(): boolean {
+    if (this.idle) this.idle.active = true;
+    if (this.bufferedAmount < this.options.sendHighWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  private heartbeatTimedOut(): void {
+    this.heartbeat = undefined;
+    if (this.state === ReadyState.Closed) return;
+    this.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * this.options.heartbeatMs) / 1000} s`);
+    if (this.listenerCount('error') > 0) this.emit('error', this.failure);
+    this.terminate();
+  }
+
+  private idleTimedOut(): void {
+    this.idle = undefined;
+    if (this.state !== ReadyState.Open) return;
+    void this.close(CloseCode.GoingAway, 'idle timeout');
+  }
+
+  /** Heartbeat and idle timer end once closing starts (eryx cancels its heartbeat in close). */
+  private stopTimers(): void {
+    if (this.heartbeat) {
+      leaveTicks(this.options.heartbeatMs, this.heartbeat);
+      this.heartbeat = undefined;
+    }
+    if (this.idle) {
+      leaveTicks(this.options.idleTimeoutMs, this.idle);
+      this.idle = undefined;
+    }
   }
 
   /** No more messages: pending `receive()` calls get null. */
@@ -643,10 +818,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.closeSent) {
       // Our close was answered: the handshake is complete.
       this.finishClose();
-    } else if (this.queue.length > 0) {
-      // Messages that arrived before the close frame are still unread. The reply waits until the
-      // application has read them (or closeTimeout passes), so that what it sends in response to
-      // them still goes out before our close frame, as the peer expects (RFC 6455 §5.5.1).
+    } else {
+      // Echo the peer's code (RFC 6455 §5.5.1).
+      this.scheduleClose(code === CloseCode.NoStatus ? undefined : code, '');
+    }
+  }
+
+  /**
+   * Queues our close frame behind the application's answers to the messages that arrived before
+   * the peer's close frame (or before a protocol error): it goes out once those messages have
+   * been read, plus one turn of the event loop so that code reacting to the last one (a
+   * `for await` body) has sent its reply — at the latest after closeTimeout. This is what a peer
+   * expects (RFC 6455 §5.5.1; Autobahn's cases 3.2, 4.x, 5.15 check it) and what event listeners,
+   * which run synchronously, get anyway.
+   */
+  private scheduleClose(code: number | undefined, reason: string): void {
+    this.pendingClose = { code, reason };
+    if (this.queue.length > 0) {
       this.closeReplyPending = true;
       this.armCloseTimer();
     } else {
@@ -656,17 +844,26 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private scheduleCloseReply(): void {
     this.closeReplyPending = false;
-    // One turn of the event loop lets code reacting to the last message (a `for await` body)
-    // send its answer before the close frame.
-    setImmediate(replyToClose, this);
+    setImmediate(sendPendingClose, this);
   }
 
   /** @internal */
-  replyToClose(): void {
-    if (this.closeSent || this.state === ReadyState.Closed) return;
-    // Echo the peer's code (RFC 6455 §5.5.1).
-    this.sendClose(this.receivedCode === CloseCode.NoStatus ? undefined : this.receivedCode, '');
-    this.finishClose();
+  sendPendingClose(): void {
+    const pending = this.pendingClose;
+    if (!pending || this.closeSent || this.state === ReadyState.Closed) return;
+    this.closeReplyPending = false;
+    this.sendClose(pending.code, pending.reason);
+    if (this.closeReceived) {
+      this.finishClose();
+    } else {
+      // A failed connection (RFC 6455 §7.1.7): both sides close TCP right after the close frame.
+      if (!this.socket.writableEnded) this.socket.end();
+      if (this.closeTimer) {
+        clearTimeout(this.closeTimer);
+        this.closeTimer = undefined;
+      }
+      this.armCloseTimer();
+    }
   }
 
   /** Both close frames have been sent: the server ends TCP first (RFC 6455 §7.1.1). */
@@ -681,27 +878,35 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   private canSend(): boolean {
-    return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.closeReceived && !this.closeSent);
+    return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.pendingClose !== undefined && !this.closeSent);
   }
 
   private sendClose(code: number | undefined, reason: string): void {
     this.closeSent = true;
+    this.stopTimers();
     const payload = closePayload(code, reason);
     this.sender.frame(Opcode.Close, payload, payload.length, true, false);
     this.sender.flush();
   }
 
-  /** Fails the connection (RFC 6455 §7.1.7): close frame with the error's code, then TCP end. */
-  private fail(err: WebSocketError): void {
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): stops reading, sends a close frame with the error's
+   * code (after the application's answers to earlier messages, see {@link scheduleClose}, unless
+   * `now`), then ends TCP.
+   */
+  private fail(err: WebSocketError, now = false): void {
     if (this.state === ReadyState.Closed) return;
     this.failure ??= err;
     this.parser.stop();
     this.endInput();
-    if (!this.closeSent && this.state === ReadyState.Open && !this.socket.destroyed) {
-      this.sendClose(err.closeCode ?? CloseCode.ProtocolError, fitReason(err.message));
-    }
+    const wasOpen = this.state === ReadyState.Open;
     this.state = ReadyState.Closing;
-    if (!this.socket.writableEnded) this.socket.end();
+    if (!this.closeSent && !this.pendingClose && wasOpen && !this.socket.destroyed) {
+      this.scheduleClose(err.closeCode ?? CloseCode.ProtocolError, fitReason(err.message));
+      if (now) this.sendPendingClose();
+    } else if (!this.closeSent && now) {
+      this.sendPendingClose();
+    }
     this.armCloseTimer();
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
@@ -710,10 +915,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.closeTimer || this.state === ReadyState.Closed) return;
     this.closeTimer = setTimeout(() => {
       this.closeTimer = undefined;
-      if (this.closeReplyPending) {
-        // The application did not read its queue in time: answer the close anyway.
-        this.closeReplyPending = false;
-        this.replyToClose();
+      if (this.pendingClose && !this.closeSent) {
+        // The application did not read its queue in time: send the close frame anyway.
+        this.sendPendingClose();
       } else {
         this.socket.destroy();
       }
