@@ -9,24 +9,19 @@ import { webSocketOf, type WebSocket } from './websocket.js';
 // What the framework adapters (@wsup/express, @wsup/fastify, @wsup/koa) share. Each adapter only
 // translates its framework's request/response objects; the rules live here.
 
-const routers = new WeakMap<HttpServer | HttpsServer, UpgradeRouter>();
+const watched = new WeakSet<HttpServer | HttpsServer>();
 
 /**
- * Routes a server's upgrade requests into its request listeners, once: a second call for the same
- * server returns the first call's router (its options win). Adapters use this instead of
- * {@link handleUpgrades} because two routers on one server would run every upgrade request
- * through the app twice, and a plugin may well be registered twice.
- *
- * It also ends a WebSocket with 1011 when the framework answers its request after the upgrade:
+ * Routes a server's upgrade requests into its request listeners ({@link handleUpgrades}, once per
+ * server). It also ends a WebSocket with 1011 when the framework answers its request after the upgrade:
  * frameworks send their error page (or 404, when a handler calls `next()` after upgrading) on the
  * response object, which `upgrade()` has detached from the socket, so the route is known to have
  * failed but the client would otherwise never hear of it.
  */
 export function attachUpgrades(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
-  let router = routers.get(server);
-  if (!router) {
-    router = handleUpgrades(server, options);
-    routers.set(server, router);
+  const router = handleUpgrades(server, options);
+  if (!watched.has(server)) {
+    watched.add(server);
     server.prependListener('request', watchLateResponse);
   }
   return router;

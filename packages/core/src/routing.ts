@@ -107,6 +107,7 @@ export class UpgradeRouter {
   /** Stops routing upgrades and restores `server.close` (live connections stay open). */
   detach(): void {
     this.server.removeListener('upgrade', this.onUpgrade);
+    if (routers.get(this.server) === this) routers.delete(this.server);
     if (this.originalClose) this.server.close = this.originalClose;
   }
 
@@ -171,5 +172,15 @@ export class UpgradeRouter {
  * ```
  */
 export function handleUpgrades(server: AnyServer, options?: HandleUpgradesOptions): UpgradeRouter {
-  return new UpgradeRouter(server, options);
+  // Once per server: two routers would run every upgrade request through the app twice (a user
+  // calling this next to an adapter's attach, or a plugin registered twice). The first call's
+  // options win.
+  let router = routers.get(server);
+  if (!router) {
+    router = new UpgradeRouter(server, options);
+    routers.set(server, router);
+  }
+  return router;
 }
+
+const routers = new WeakMap<AnyServer, UpgradeRouter>();
