@@ -28,7 +28,16 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, handleUpgrades, upgrade as coreUpgrade, WebSocketError, type UpgradeOptions, type WebSocket } from '@wsup/core';
+import {
+  ErrorCode,
+  handleUpgrades,
+  upgrade as coreUpgrade,
+  WebSocketError,
+  type ConnectOptions,
+  type HandshakeResponseError,
+  type UpgradeOptions,
+  type WebSocket,
+} from '@wsup/core';
 import { closed, nextMessage, openClient, rawHandshake, refusal, selfSignedCert, statusOf, wsUrl } from './clients.js';
 
 /**
@@ -49,6 +58,8 @@ export interface SuiteOptions {
 export interface SuiteApp {
   /** The app's server, listening on 127.0.0.1 and an ephemeral port, upgrades attached. */
   server: HttpServer | HttpsServer;
+  /** The adapter's in-memory `injectWS` for this app. */
+  inject(path: string, options?: ConnectOptions): Promise<WebSocket>;
   /** Closes the app the framework's way (`server.close()`, `fastify.close()`). */
   close(): Promise<void>;
 }
@@ -120,6 +131,21 @@ export function describeAdapter(name: string, makeApp: MakeApp, capabilities: Su
     });
     afterAll(async () => {
       await app?.close();
+    });
+
+    it('injectWS reaches WebSocket routes in memory, through the middleware', async () => {
+      const ws = await app.inject('/private/echo?token=secret', { subprotocols: ['chat'] });
+      expect(ws.protocol).toBe('chat');
+      ws.send('in memory');
+      expect((await ws.receive())?.data).toBe('in memory');
+      await ws.close();
+      const room = await app.inject('/rooms/blue');
+      expect((await room.receive())?.data).toBe('room:blue');
+      await room.close();
+      const refused = (await app.inject('/private/echo').catch((e: unknown) => e)) as HandshakeResponseError;
+      expect(refused.code).toBe(ErrorCode.NotSwitchingProtocols);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toBe('unauthorized');
     });
 
     it('echoes text and binary messages', async () => {

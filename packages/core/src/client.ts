@@ -1,4 +1,5 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { clientExtensionOffers, extensionCodec } from './client-extensions.js';
 import {
@@ -79,7 +80,22 @@ export async function connect(url: string | URL, options?: ConnectOptions): Prom
   }
   const socket = dial(target, resolved);
   return new Promise<WebSocket>((resolve, reject) => {
-    new ConnectAttempt(socket, target, resolved, wsOptions, offer, options, resolve, reject);
+    new ConnectAttempt(socket, target, resolved, wsOptions, offer, options, false, resolve, reject);
+  });
+}
+
+/**
+ * The opening handshake over a stream that is already connected (an in-memory pair, say):
+ * `connect()` without the dialling. `url` names the host and path the request asks for.
+ * @internal
+ */
+export function connectOver(socket: Duplex, url: string | URL, options?: ConnectOptions): Promise<WebSocket> {
+  const target = parseWebSocketUrl(url);
+  const resolved = resolveConnectOptions(options);
+  const wsOptions = resolveOptions(options);
+  const offer: ClientOffer = { key: newKey(), subprotocols: resolved.subprotocols, extensions: clientExtensionOffers(options) };
+  return new Promise<WebSocket>((resolve, reject) => {
+    new ConnectAttempt(socket as Socket, target, resolved, wsOptions, offer, options, true, resolve, reject);
   });
 }
 
@@ -137,6 +153,7 @@ class ConnectAttempt {
     private readonly wsOptions: ResolvedOptions,
     private readonly offer: ClientOffer,
     private readonly connectOptions: ConnectOptions | undefined,
+    connected: boolean,
     private readonly resolve: (ws: WebSocket) => void,
     private readonly reject: (err: Error) => void,
   ) {
@@ -152,11 +169,13 @@ class ConnectAttempt {
     this.socket.on('close', this.onEnd);
     this.timer = setTimeout(() => this.handleTimeout(), options.timeoutMs);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (connected) this.sendRequest();
   }
 
   private sendRequest(): void {
     this.phase = 'response';
-    this.socket.setNoDelay(true);
+    // An in-memory stream has no Nagle to turn off.
+    if (typeof this.socket.setNoDelay === 'function') this.socket.setNoDelay(true);
     this.socket.write(buildRequest(this.target, this.options, this.offer), 'latin1');
   }
 

@@ -21,3 +21,4 @@ export { BODY_EXCERPT_BYTES, HandshakeResponseError } from './client-handshake.j
 export type { ConnectOptions } from './client-options.js';
 export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
 export { attachUpgrades, failUpgradedRequest, handshakeRefusal, wantsWebSocket, webSocketOfRequest, type HandshakeRefusal } from './adapter.js';
+export { duplexPair, injectUpgrade } from './inject.js';

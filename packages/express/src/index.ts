@@ -13,11 +13,13 @@
  *
  * @packageDocumentation
  */
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import {
   attachUpgrades,
+  injectUpgrade,
   upgrade,
+  type ConnectOptions,
   wantsWebSocket,
   type HandleUpgradesOptions,
   type UpgradeOptions,
@@ -75,4 +77,28 @@ export function attach(server: Server, options?: HandleUpgradesOptions): Upgrade
     server.prependListener('request', decorate);
   }
   return attachUpgrades(server, options);
+}
+
+const injectServers = new WeakMap<RequestListener, HttpServer>();
+
+/**
+ * Opens a WebSocket to one of the app's routes in memory, without a port, for tests (like
+ * supertest for HTTP routes): the upgrade request goes through the app's middleware and router.
+ * A route that refuses rejects with a `HandshakeResponseError` carrying the status and body.
+ *
+ * @example
+ * ```ts
+ * const ws = await injectWS(app, '/chat/lobby?token=secret');
+ * ws.send('hi');
+ * expect((await ws.receive())?.data).toBe('lobby: hi');
+ * ```
+ */
+export function injectWS(app: RequestListener, path = '/', options?: ConnectOptions): Promise<WebSocket> {
+  let server = injectServers.get(app);
+  if (!server) {
+    server = createServer(app);
+    attach(server);
+    injectServers.set(app, server);
+  }
+  return injectUpgrade(server, path, options);
 }

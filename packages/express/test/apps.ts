@@ -3,7 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type express from 'express';
-import { attach } from '@wsup/express';
+import { attach, injectWS } from '@wsup/express';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
 
 export type ExpressModule = typeof express;
@@ -16,6 +16,7 @@ export async function listen(app: Express, tls?: { key: string; cert: string }):
   await once(server, 'listening');
   return {
     server,
+    inject: (path, options) => injectWS(app, path, options),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

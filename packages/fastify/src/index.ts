@@ -28,6 +28,8 @@ import {
   type UpgradeOptions,
   type UpgradeRouter,
   type WebSocket,
+  injectUpgrade,
+  type ConnectOptions,
 } from '@wsup/core';
 
 export { wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
@@ -48,6 +50,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The live WebSockets of this server and `closeAll()`. */
     readonly websockets: UpgradeRouter;
+    /**
+     * Opens a WebSocket to one of this instance's routes in memory, without a port, for tests
+     * (the WebSocket counterpart of `fastify.inject`). Hooks and handlers run as for a real
+     * upgrade; a route that refuses rejects with a `HandshakeResponseError`.
+     */
+    injectWS(path?: string, options?: ConnectOptions): Promise<WebSocket>;
   }
 }
 
@@ -117,6 +125,10 @@ async function wsup(fastify: FastifyInstance, options: WsupFastifyOptions): Prom
   fastify.decorateReply('upgrade', upgradeReply);
   fastify.decorateRequest('isUpgrade', { getter: isUpgrade });
   fastify.decorate('websockets', router);
+  fastify.decorate('injectWS', async function injectWS(this: FastifyInstance, path = '/', opts?: ConnectOptions) {
+    await this.ready();
+    return injectUpgrade(this.server, path, opts);
+  });
   // preClose runs before Fastify closes the server, which would otherwise wait for every open
   // WebSocket to end by itself.
   fastify.addHook('preClose', async () => {

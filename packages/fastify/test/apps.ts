@@ -9,7 +9,7 @@ export type FastifyFactory = typeof Fastify;
 /** Serves `app` on 127.0.0.1 and an ephemeral port. */
 export async function listen(app: FastifyInstance): Promise<SuiteApp> {
   await app.listen({ port: 0, host: '127.0.0.1' });
-  return { server: app.server, close: () => app.close() };
+  return { server: app.server, inject: (path, options) => app.injectWS(path, options), close: () => app.close() };
 }
 
 async function requireToken(request: FastifyRequest, reply: FastifyReply): Promise<void> {

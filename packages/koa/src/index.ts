@@ -16,8 +16,9 @@
  *
  * @packageDocumentation
  */
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import {
   attachUpgrades,
@@ -28,6 +29,8 @@ import {
   type UpgradeOptions,
   type UpgradeRouter,
   type WebSocket,
+  injectUpgrade,
+  type ConnectOptions,
 } from '@wsup/core';
 
 export { wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
@@ -97,4 +100,21 @@ export function websockets(): Middleware {
  */
 export function attach(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
   return attachUpgrades(server, options);
+}
+
+const injectServers = new WeakMap<object, HttpServer>();
+
+/**
+ * Opens a WebSocket to one of the app's routes in memory, without a port, for tests: the upgrade
+ * request runs through the app's middleware chain. A route that refuses (`ctx.throw(401)`)
+ * rejects with a `HandshakeResponseError` carrying the status and body.
+ */
+export function injectWS(app: Pick<Koa, 'callback'>, path = '/', options?: ConnectOptions): Promise<WebSocket> {
+  let server = injectServers.get(app);
+  if (!server) {
+    server = createServer(app.callback());
+    attach(server);
+    injectServers.set(app, server);
+  }
+  return injectUpgrade(server, path, options);
 }

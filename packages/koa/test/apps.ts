@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import Koa from 'koa';
-import { attach, upgrade, websockets } from '@wsup/koa';
+import { attach, injectWS, upgrade, websockets } from '@wsup/koa';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
 
 /** Koa 3's class; Koa 2's is passed in its place (the tests use API both share). */
@@ -16,7 +16,7 @@ export async function listen(app: Koa, tls?: { key: string; cert: string }): Pro
   attach(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { server, inject: (path, options) => injectWS(app, path, options), close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 async function requireToken(ctx: Context, next: Next): Promise<void> {
