@@ -288,11 +288,19 @@ export class PerMessageDeflate {
   private spilled: Buffer[] | undefined;
   private closed = false;
 
+  /**
+   * Identifies connections whose compressed output for a message is identical (no server context
+   * takeover, same window, level and memLevel), so a broadcast is compressed once for all of them;
+   * undefined when this connection keeps a compression context.
+   */
+  readonly sharedKey: string | undefined;
+
   constructor(params: DeflateParams, opts: ResolvedDeflateOptions) {
     this.params = params;
     this.threshold = opts.threshold;
     this.level = opts.level;
     this.memLevel = opts.memLevel;
+    this.sharedKey = params.deflateNoContextTakeover ? `${params.deflateBits}/${opts.level}/${opts.memLevel}` : undefined;
   }
 
   /** Compresses one whole message; the result has the trailing 00 00 ff ff removed (§7.2.1). */
@@ -301,7 +309,7 @@ export class PerMessageDeflate {
     let z = this.deflater;
     if (!z) {
       if (nct) {
-        const key = `${this.params.deflateBits}/${this.level}/${this.memLevel}`;
+        const key = this.sharedKey!;
         z = sharedDeflaters.get(key);
         if (!z) sharedDeflaters.set(key, (z = newDeflater(this.params.deflateBits, this.level, this.memLevel)));
       } else {

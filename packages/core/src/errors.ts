@@ -45,6 +45,9 @@ export const ErrorCode = {
   HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
   IdleTimeout: 'ERR_IDLE_TIMEOUT',
   BufferOverflow: 'ERR_BUFFER_OVERFLOW',
+  InvalidTopic: 'ERR_INVALID_TOPIC',
+  HubClosed: 'ERR_HUB_CLOSED',
+  BrokerUnavailable: 'ERR_BROKER_UNAVAILABLE',
   ConnectionReset: 'ERR_CONNECTION_RESET',
 
   // Client connection failures (`connect()` and `createClient()`). Response errors carry the

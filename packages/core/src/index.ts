@@ -22,3 +22,4 @@ export type { ConnectOptions } from './client-options.js';
 export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
 export { attachUpgrades, failUpgradedRequest, handshakeRefusal, wantsWebSocket, webSocketOfRequest, type HandshakeRefusal } from './adapter.js';
 export { duplexPair, injectUpgrade } from './inject.js';
+export { getDefaultHub, Hub, InMemoryBus, type Broker, type HubEvents, type HubOptions, type PublishOptions } from './hub.js';

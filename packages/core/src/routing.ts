@@ -4,12 +4,15 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, Defaults } from './constants.js';
 import { rangeError } from './errors.js';
 import { seconds } from './options.js';
+import { Hub } from './hub.js';
 import type { WebSocket } from './websocket.js';
 
 /** An upgrade request that {@link handleUpgrades} passed to the request listeners. */
 export interface RoutedUpgrade {
   readonly head: Buffer;
   readonly socket: Duplex;
+  /** The hub of the server's WebSockets. */
+  readonly hub: Hub;
   upgraded: boolean;
   accepted(ws: WebSocket): void;
 }
@@ -46,6 +49,8 @@ export interface HandleUpgradesOptions {
    * actually finish closing. Default true.
    */
   closeOnServerClose?: boolean;
+  /** The hub for the server's WebSockets' topics. Default: a new hub per server. */
+  hub?: Hub;
 }
 
 type AnyServer = HttpServer | HttpsServer;
@@ -61,6 +66,8 @@ function swallow(): void {
  */
 export class UpgradeRouter {
   readonly server: AnyServer;
+  /** Topics of this server's WebSockets: `router.hub.publish(topic, data)`. */
+  readonly hub: Hub;
   private readonly live = new Set<WebSocket>();
   private readonly filter: ((req: IncomingMessage) => boolean) | undefined;
   private readonly upgradeTimeoutMs: number;
@@ -70,6 +77,7 @@ export class UpgradeRouter {
   constructor(server: AnyServer, options: HandleUpgradesOptions = {}) {
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.server = server;
+    this.hub = options.hub ?? new Hub();
     this.filter = options.filter;
     this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', Defaults.upgradeTimeout);
     const handshakeMs = seconds(options.handshakeTimeout, 'handshakeTimeout', Defaults.handshakeTimeout);
@@ -130,6 +138,7 @@ export class UpgradeRouter {
     const record: RoutedUpgrade = {
       head,
       socket,
+      hub: this.hub,
       upgraded: false,
       accepted: (ws) => {
         record.upgraded = true;

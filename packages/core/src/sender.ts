@@ -11,6 +11,9 @@ const COPY_LIMIT = 16 * 1024;
 /** Strings this long are encoded once at send time rather than measured and encoded at flush. */
 const STRING_ENCODE_LIMIT = 16 * 1024;
 
+/** Marks a queued item as a complete pre-built frame. */
+const RAW = 0x100;
+
 const senders: Sender[] = [];
 let flushScheduled = false;
 
@@ -44,14 +47,27 @@ export class Sender {
     this.masked = masked;
   }
 
+  /**
+   * Queues a complete, already framed (unmasked) frame, shared with other connections: a
+   * published message is framed once and the same Buffer is queued for every subscriber.
+   */
+  framed(frame: Buffer): void {
+    this.enqueue(RAW, frame, frame.length);
+    this.queuedBytes += frame.length;
+  }
+
   /** Queues one frame. `len` is the payload's byte length (precomputed for strings). */
   frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): void {
     if (typeof payload === 'string' && len >= STRING_ENCODE_LIMIT) payload = Buffer.from(payload, 'utf8');
+    this.enqueue((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, payload, len);
+    this.queuedBytes += headerSize(len, this.masked) + len;
+  }
+
+  private enqueue(head: number, payload: string | Buffer, len: number): void {
     const i = this.count++;
-    this.heads[i] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+    this.heads[i] = head;
     this.payloads[i] = payload;
     this.lengths[i] = len;
-    this.queuedBytes += headerSize(len, this.masked) + len;
     if (!this.scheduled) {
       this.scheduled = true;
       senders.push(this);
@@ -82,8 +98,8 @@ export class Sender {
     let large = 0;
     for (let i = 0; i < count; i++) {
       const len = lengths[i]!;
-      size += headerSize(len, masked);
-      if (len < COPY_LIMIT || masked) size += len;
+      if (heads[i] !== RAW) size += headerSize(len, masked);
+      if (len < COPY_LIMIT || (masked && heads[i] !== RAW)) size += len;
       else large++;
     }
 
@@ -94,6 +110,20 @@ export class Sender {
       const len = lengths[i]!;
       const payload = payloads[i]!;
       const head = heads[i]!;
+      if (head === RAW) {
+        const frame = payload as Buffer;
+        if (len < COPY_LIMIT) {
+          frame.copy(buf, at);
+          at += len;
+        } else {
+          if (at > 0) socket.write(buf.subarray(0, at));
+          socket.write(frame);
+          buf = buf.subarray(at);
+          at = 0;
+        }
+        payloads[i] = '';
+        continue;
+      }
       at += writeHeader(buf, at, (head & 0x80) !== 0, (head & 0x40) !== 0, head & 0x0f, len, masked);
       if (masked) {
         const keyAt = at - 4;

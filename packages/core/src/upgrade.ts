@@ -2,6 +2,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { acceptOffer, PerMessageDeflate, resolveDeflateOptions, type ResolvedDeflateOptions } from './deflate.js';
 import { ErrorCode, typeError, WebSocketError } from './errors.js';
+import { Hub } from './hub.js';
 import { isToken } from './extensions.js';
 import { acceptKey, checkHandshake, rawRejection, rejectionHeaders, type HandshakeOffer } from './handshake.js';
 import { checkObject, resolveOptions, type WebSocketOptions } from './options.js';
@@ -31,6 +32,11 @@ export interface UpgradeOptions extends WebSocketOptions {
    * A request whose Origin is missing or not allowed gets 403. Default: any origin.
    */
   origin?: string | readonly string[] | RegExp | OriginCheck;
+  /**
+   * The hub for this connection's topics (`ws.subscribe`). Default: the server's hub when
+   * {@link handleUpgrades} routed the request, else the process-wide default hub.
+   */
+  hub?: Hub;
 }
 
 const RESERVED_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
@@ -184,7 +190,11 @@ export function upgrade(
 
   const agreed = deflateOptions ? acceptOffer(offer.extensions, deflateOptions) : null;
   const deflate = agreed ? new PerMessageDeflate(agreed.params, deflateOptions!) : undefined;
-  const ws = accept(offer, socket, head, protocol, agreed?.response ?? '', extra, resolved, res, deflate);
+  const hub = options?.hub ?? routed?.hub;
+  if (hub !== undefined && !(hub instanceof Hub)) {
+    throw refuse(new WebSocketError(ErrorCode.InvalidOption, 'the hub option must be a Hub', { status: 500 }), socket, res);
+  }
+  const ws = accept(offer, socket, head, protocol, agreed?.response ?? '', extra, resolved, res, deflate, hub);
   routed?.accepted(ws);
   return ws;
 }
@@ -199,6 +209,7 @@ function accept(
   options: ReturnType<typeof resolveOptions>,
   res: ServerResponse | undefined,
   deflate: PerMessageDeflate | undefined,
+  hub: Hub | undefined,
 ): WebSocket {
   if (res) {
     // The socket leaves the ServerResponse: whatever the framework does with `res` afterwards can
@@ -215,5 +226,5 @@ function accept(
   const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
   s.setNoDelay?.(true);
   s.setTimeout?.(0);
-  return new WebSocket({ socket, head, client: false, protocol, extensions, options, deflate });
+  return new WebSocket({ socket, head, client: false, protocol, extensions, options, deflate, hub });
 }

@@ -6,6 +6,7 @@ import type { PerMessageDeflate } from './deflate.js';
 import { ErrorCode, protocolError, rangeError, typeError, WebSocketError } from './errors.js';
 import { FrameParser } from './frame.js';
 import { Heartbeat, IdleTimer, joinTicks, leaveTicks } from './heartbeat.js';
+import { getDefaultHub, type Hub } from './hub.js';
 import type { ResolvedOptions } from './options.js';
 import { Sender } from './sender.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
@@ -64,6 +65,8 @@ export interface WebSocketInit {
   options: ResolvedOptions;
   /** The permessage-deflate codec when the extension was negotiated. */
   deflate?: PerMessageDeflate | undefined;
+  /** The hub for `subscribe()`; default: the process-wide default hub. */
+  hub?: Hub | undefined;
 }
 
 interface DrainWaiter {
@@ -193,6 +196,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private needDrain = false;
   private heartbeat: Heartbeat | undefined;
   private idle: IdleTimer | undefined;
+  private hubRef: Hub | undefined;
   /** No more messages can arrive (close frame received, connection failed or ended). */
   private inputEnded = false;
   private closeSent = false;
@@ -236,6 +240,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.sender = new Sender(init.socket, init.client);
     this.deflate = init.deflate;
     if (init.deflate) this.parser.rsv1Allowed = true;
+    this.hubRef = init.hub;
     (this as EventEmitter).on('newListener', onNewListener);
 
     const socket = init.socket as SocketWithWs;
@@ -289,6 +294,57 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Bytes of received messages waiting to be read (bounded by `receiveHighWaterMark` plus one message). */
   get queuedAmount(): number {
     return this.queuedBytes;
+  }
+
+  /** The hub this connection's topics live in. */
+  get hub(): Hub {
+    this.hubRef ??= getDefaultHub();
+    return this.hubRef;
+  }
+
+  /**
+   * Subscribes to a topic of this connection's {@link hub}: `hub.publish(topic, …)` then reaches
+   * it. Connections leave all their topics when they close.
+   * @throws TypeError/RangeError `ERR_INVALID_TOPIC` for an empty, non-string or too long topic.
+   */
+  subscribe(topic: string): void {
+    if (this.state === ReadyState.Closed || this.state === ReadyState.Closing) return;
+    this.hub.subscribe(this, topic);
+  }
+
+  /** Leaves a topic. */
+  unsubscribe(topic: string): void {
+    this.hubRef?.unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to. */
+  get topics(): ReadonlySet<string> {
+    return this.hub.topicsOf(this);
+  }
+
+  /**
+   * Publishes to a topic of this connection's hub, skipping this connection (uWS's
+   * `ws.publish`): the usual "relay to everyone else in the room".
+   */
+  publish(topic: string, data: SendData, binary?: boolean): number {
+    return this.hub.publish(topic, data, binary, { except: this });
+  }
+
+  /** @internal The negotiated permessage-deflate codec, for the hub's shared compression. */
+  get deflateCodec(): PerMessageDeflate | undefined {
+    return this.deflate;
+  }
+
+  /**
+   * @internal Queues a complete frame shared with other connections (a published message).
+   * @returns whether it was queued.
+   */
+  sendFramed(frame: Buffer): boolean {
+    if (!this.canSend() || this.sendingFragmented !== -1) return false;
+    if (!this.reserve(frame.length)) return false;
+    this.sender.framed(frame);
+    this.afterSend();
+    return true;
   }
 
   /** Whether reading is paused, by `pause()` or because unread messages reached `receiveHighWaterMark`. */
@@ -638,6 +694,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.deflate?.close();
     this.inflated = undefined;
     this.stopTimers();
+    this.hubRef?.unsubscribeAll(this);
     if (this.closeTimer) {
       clearTimeout(this.closeTimer);
       this.closeTimer = undefined;
