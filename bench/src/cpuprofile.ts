@@ -33,6 +33,8 @@ export interface FunctionTime {
 
 export interface ProfileSummary {
   totalMs: number;
+  /** Time not in '(idle)': what the process spent running (idle also hides the read syscalls). */
+  busyMs: number;
   functions: FunctionTime[];
   categories: { category: string; selfMs: number; share: number }[];
 }
@@ -43,7 +45,8 @@ function where(frame: CallFrame): string {
   if (!frame.url) return '';
   let path = frame.url;
   if (path.startsWith('file://')) path = relative(ROOT, fileURLToPath(path.replace(/\?.*$/, '')));
-  return `${path}:${frame.lineNumber + 1}`;
+  // Code compiled on load by tsx reports line 0 for everything; the file is then all there is.
+  return frame.lineNumber > 0 ? `${path}:${frame.lineNumber + 1}` : path;
 }
 
 /** Where the time goes, coarsely: the core's code, Node's own JS, V8's GC, native code. */
@@ -93,10 +96,12 @@ export function summarise(path: string, window?: { from: number; to: number }): 
     categories.set(cat, (categories.get(cat) ?? 0) + us / 1000);
   }
   const totalMs = total / 1000;
+  const busyMs = totalMs - (categories.get('idle') ?? 0);
   const sorted = [...functions.values()].sort((a, b) => b.selfMs - a.selfMs);
   for (const f of sorted) f.share = totalMs > 0 ? f.selfMs / totalMs : 0;
   return {
     totalMs,
+    busyMs,
     functions: sorted,
     categories: [...categories]
       .map(([c, v]) => ({ category: c, selfMs: v, share: totalMs > 0 ? v / totalMs : 0 }))
@@ -106,11 +111,16 @@ export function summarise(path: string, window?: { from: number; to: number }): 
 
 export function formatSummary(s: ProfileSummary, top = 25): string {
   const pct = (v: number): string => `${(v * 100).toFixed(1).padStart(5)}%`;
-  const lines = [`sampled ${s.totalMs.toFixed(0)} ms of server CPU`, '', 'by category (self time):'];
-  for (const c of s.categories) lines.push(`  ${pct(c.share)}  ${c.category}`);
-  lines.push('', `top ${top} functions by self time:`);
+  const busy = (ms: number, idle: boolean): string => (idle || s.busyMs <= 0 ? '      ' : pct(ms / s.busyMs));
+  const lines = [
+    `sampled ${s.totalMs.toFixed(0)} ms, ${s.busyMs.toFixed(0)} ms of it not idle ('idle' is the event loop waiting, and includes socket reads)`,
+    '',
+    ' total    busy   by category (self time)',
+  ];
+  for (const c of s.categories) lines.push(`${pct(c.share)}  ${busy(c.selfMs, c.category === 'idle')}  ${c.category}`);
+  lines.push('', ` total    busy   top ${top} functions by self time`);
   for (const f of s.functions.slice(0, top)) {
-    lines.push(`  ${pct(f.share)}  ${f.name.padEnd(34)} ${f.where}`);
+    lines.push(`${pct(f.share)}  ${busy(f.selfMs, f.category === 'idle')}  ${f.name.padEnd(30)} ${f.where}`);
   }
   return lines.join('\n');
 }

@@ -12,6 +12,8 @@ export interface EchoRound {
   /** Server CPU over the measured window, fraction of one core (all its threads). */
   serverCpu: number;
   genCpu: number;
+  /** CPU used during the window by anything else (cores): other processes, unattributed kernel work. */
+  otherCpu: number;
   verified: number;
   /** Generator-side messages per socket write / per read in the window. */
   msgsPerWrite: number;
@@ -71,6 +73,8 @@ export interface BenchReport {
   config: { rounds: number; warmupMs: number; durationMs: number; scenarios: string[]; servers: string[] };
   scenarios: ScenarioResult[];
   elapsedSeconds: number;
+  /** Echo runs during which other processes used a noticeable share of the CPU. */
+  disturbedRuns: number;
 }
 
 export function median(values: number[]): number {
@@ -144,7 +148,7 @@ export function echoTable(r: EchoScenarioResult, rounds: number): string {
   const title = `${s.name}: ${s.title}, ${s.connections} connections × ${s.inflight} in flight, median of ${rounds} round${rounds === 1 ? '' : 's'}`;
   const rows = r.servers.map((e) => {
     const m = e.median;
-    if (e.status !== 'ok' || !m) return [e.name, `n/a (${e.note ?? 'not run'})`, '', '', '', '', '', '', ''];
+    if (e.status !== 'ok' || !m) return [e.name, `n/a (${e.note ?? 'not run'})`, '', '', '', '', '', '', '', ''];
     return [
       e.name,
       int(m.msgsPerSec),
@@ -154,10 +158,11 @@ export function echoTable(r: EchoScenarioResult, rounds: number): string {
       mb(m.peakRss),
       pct(m.serverCpu),
       pct(m.genCpu),
+      pct(m.otherCpu),
       e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`,
     ];
   });
-  const head = ['server', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'peak RSS', 'srv CPU', 'gen CPU', 'vs ws'];
+  const head = ['server', 'msgs/s', 'MB/s', 'p50 ms', 'p99 ms', 'peak RSS', 'srv CPU', 'gen CPU', 'other', 'vs ws'];
   return `${title}\n${table(head, rows)}\n${r.target.text}`;
 }
 
@@ -299,7 +304,7 @@ export function ratiosSvg(report: BenchReport): string {
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${left}" y="24" class="title">wsup echo benchmark: ratio to ws (pure JS), same run</text>
-<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×`)}</text>
+<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×${report.disturbedRuns > 0 ? ` · ${report.disturbedRuns} runs disturbed by other load` : ''}`)}</text>
 ${parts.join('\n')}
 <line x1="${left}" y1="${axisY}" x2="${left + plot}" y2="${axisY}" class="axis"/>
 ${ticks.join('\n')}
