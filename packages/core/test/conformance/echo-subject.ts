@@ -1,0 +1,44 @@
+/**
+ * The implementation under test for the server suite: a plain node:http server whose request
+ * handler upgrades with wsup and echoes every message with its opcode, as Autobahn's fuzzing
+ * client expects of the server it tests. Nothing else: no test helper sits between the suite and
+ * wsup's public API.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleUpgrades, upgrade, type UpgradeOptions } from '@wsup/core';
+
+export interface EchoSubject {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the echo server. `configs` maps a subject name (a case's `subject`, sent as the request
+ * path `/<name>`) to its upgrade options; "/" gets wsup's defaults.
+ */
+export async function startEchoSubject(configs: Record<string, UpgradeOptions> = {}): Promise<EchoSubject> {
+  const server: Server = createServer((req, res) => {
+    const name = (req.url ?? '/').slice(1);
+    let ws;
+    try {
+      ws = upgrade(req, res, configs[name]);
+    } catch {
+      return; // upgrade() has already answered the rejection.
+    }
+    void (async () => {
+      for await (const msg of ws) ws.send(msg.data, msg.binary);
+    })();
+  });
+  const router = handleUpgrades(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of router.clients) ws.terminate();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
