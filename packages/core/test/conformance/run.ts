@@ -34,7 +34,7 @@ function describePayload(data: Buffer): string {
   return `sha1:${createHash('sha1').update(data).digest('hex').slice(0, 12)}`;
 }
 
-function describe(e: Expected | PeerEvent): string {
+function describeEvent(e: Expected | PeerEvent): string {
   switch (e.type) {
     case 'message':
       return `${e.binary ? 'binary' : 'text'}(${e.data.length}) ${describePayload(e.data)}`;
@@ -82,7 +82,7 @@ export function judge(c: SessionCase, log: PeerEvent[]): string[] {
   const received = receivedEvents(log);
   const same = received.length === ex.received.length && ex.received.every((e, i) => sameEvent(e, received[i]!));
   if (!same) {
-    const show = (list: (Expected | PeerEvent)[]) => `[${list.slice(0, 6).map(describe).join(', ')}${list.length > 6 ? `, … (${list.length})` : ''}]`;
+    const show = (list: (Expected | PeerEvent)[]) => `[${list.slice(0, 6).map(describeEvent).join(', ')}${list.length > 6 ? `, … (${list.length})` : ''}]`;
     problems.push(`received ${show(received)}, expected ${show(ex.received)}`);
   }
 

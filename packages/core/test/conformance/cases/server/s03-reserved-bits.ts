@@ -22,4 +22,8 @@ export const section3: SessionCase[] = [
   c('3.6', 'ping with RSV = 6', [step.send(frame.ping(HELLO, { rsv: 6 }))], failsWith(1002)),
   // Our (malformed) close frame goes first, so wsup's 1002 comes as the second close frame.
   c('3.7', 'close with RSV = 7', [step.send(frame.close(1000, '', { rsv: 7 }))], { received: [], closedBy: 'us', closeCode: 1002 }),
+  // wsup's additions: reserved bits on the frames Autobahn does not try.
+  c('3.x.1', 'continuation frame with RSV = 4', [step.send(frame.text('fragment1', { fin: false }), frame.cont('fragment2', { rsv: 4 }))], failsWith(1002)),
+  c('3.x.2', 'pong with RSV = 4', [step.send(frame.pong('x', { rsv: 4 }))], failsWith(1002)),
+  c('3.x.3', 'ping with RSV = 1 between two fragments', [step.send(frame.text('a', { fin: false }), frame.ping('x', { rsv: 1 }), frame.cont('b'))], failsWith(1002)),
 ];

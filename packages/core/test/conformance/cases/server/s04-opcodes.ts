@@ -23,4 +23,22 @@ function group(sub: 1 | 2, opcodes: number[]): SessionCase[] {
   ];
 }
 
-export const section4: SessionCase[] = [...group(1, [3, 4, 5, 6, 7]), ...group(2, [11, 12, 13, 14, 15])];
+// wsup's additions: reserved opcodes inside a fragmented message, and unfinished.
+const extras: SessionCase[] = [
+  {
+    kind: 'session',
+    id: '4.x.1',
+    title: 'reserved opcode 3 between two fragments of a text message',
+    steps: [step.send(frame.text('fragment1', { fin: false }), frame.raw(3, PAYLOAD), frame.cont('fragment2'))],
+    expect: failsWith(1002),
+  },
+  {
+    kind: 'session',
+    id: '4.x.2',
+    title: 'reserved opcode 11 with FIN = 0',
+    steps: [step.send(frame.raw(11, PAYLOAD, { fin: false }))],
+    expect: failsWith(1002),
+  },
+];
+
+export const section4: SessionCase[] = [...group(1, [3, 4, 5, 6, 7]), ...group(2, [11, 12, 13, 14, 15]), ...extras];
