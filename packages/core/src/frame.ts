@@ -1,9 +1,12 @@
+import { constants } from 'node:buffer';
 import { CloseCode, Opcode } from './constants.js';
 import { ErrorCode, protocolError, type WebSocketError } from './errors.js';
 import { unmask } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 const EMPTY = Buffer.alloc(0);
+/** No Buffer can hold more, whatever maxPayload says (e.g. Infinity). */
+const MAX_BUFFER = constants.MAX_LENGTH;
 
 /** Receives what the parser decodes. One object per connection, so no per-frame closures. */
 export interface FrameHandler {
@@ -221,7 +224,7 @@ export class FrameParser {
     // Checked before the mask key arrives, so an oversized message fails on its length alone.
     if (opcode < 0x8 && !(rsv1 || (opcode === Opcode.Continuation && this.msgCompressed))) {
       const total = (opcode === Opcode.Continuation ? this.msgLen : 0) + length;
-      if (total > this.maxPayload) {
+      if (total > this.maxPayload || total > MAX_BUFFER) {
         return this.fail(ErrorCode.PayloadTooLarge, `message exceeds maxPayload (${this.maxPayload} bytes)`, CloseCode.MessageTooBig);
       }
     }
@@ -290,8 +293,13 @@ export class FrameParser {
       }
     }
 
-    if (this.frameBuf === EMPTY) {
-      this.frameBuf = Buffer.allocUnsafe(n + this.remaining);
+    if (this.frameLen + n > this.frameBuf.length) {
+      // Grow with what has arrived, not with what the header claims: a 15-byte header announcing
+      // gigabytes must not allocate them.
+      const arrived = this.frameLen + n;
+      const grown = Buffer.allocUnsafe(Math.min(arrived + this.remaining, Math.max(2 * arrived, 64 * 1024)));
+      if (this.frameLen > 0) this.frameBuf.copy(grown, 0, 0, this.frameLen);
+      this.frameBuf = grown;
     }
     chunk.copy(this.frameBuf, this.frameLen, start, end);
     this.frameLen += n;

@@ -256,14 +256,15 @@ export function frameParserProperties(): void {
       propertyTimeout,
     );
 
-    // Known failure: FrameParser.payloadPiece allocates the whole announced frame length up front
-    // (Buffer.allocUnsafe(n + remaining)). With maxPayload: Infinity ("no limit") a client that
-    // announces more than buffer.constants.MAX_LENGTH (4 GiB on Node 20) and sends one byte makes
-    // push() throw ERR_OUT_OF_RANGE, an uncaught exception in the socket's 'data' handler.
-    it.fails('with maxPayload: Infinity, a frame announcing 8 GiB with 1 byte sent does not make push() throw', () => {
+    // Was a crash: payloadPiece allocated the whole announced length up front, so with
+    // maxPayload: Infinity a header announcing more than buffer.constants.MAX_LENGTH threw
+    // ERR_OUT_OF_RANGE out of the socket's 'data' handler. Now the announcement fails with 1009.
+    it('with maxPayload: Infinity, a frame announcing 8 GiB with 1 byte sent fails with 1009 instead of throwing', () => {
       const mode: Mode = { client: false, frameMode: false, rsv1Allowed: false, maxPayload: Infinity, maxFragments: Infinity };
       const input = Buffer.concat([header(0x82, 8n << 30n, true), Buffer.alloc(4), Buffer.from([1])]);
-      expect(() => parse(input, [], mode)).not.toThrow();
+      let events: unknown[] = [];
+      expect(() => (events = parse(input, [], mode) as unknown[])).not.toThrow();
+      expect(JSON.stringify(events)).toContain('1009');
     });
   });
 }
