@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events';
+import { ErrorCode, WebSocketError, type Broker } from '@wsup/core';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { PubSubMode } from './capabilities.js';
+import { EnvelopeCodec } from './envelope.js';
+import { DroppedMessageError, unreachable } from './errors.js';
+import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { Publisher } from './publisher.js';
+import { Subscriber } from './subscriber.js';
+
+/** Events a {@link RedisBroker} emits. */
+export interface RedisBrokerEvents {
+  /**
+   * Both connections are up: every topic with local subscribers is subscribed in Redis again and
+   * the messages buffered during an outage have been sent.
+   */
+  connected: [];
+  /** A connection to Redis was lost; publishes are buffered until it is back. */
+  disconnected: [];
+}
+
+type Deliver = (topic: string, payload: Buffer, binary: boolean) => void;
+type ReportError = (err: WebSocketError) => void;
+
+/**
+ * Settings the broker's own connections need whatever the user's options say: the broker
+ * buffers publishes itself (bounded) and resubscribes from the hub's topics, and a command that
+ * was in flight when a connection dropped may have run already, so resending it could deliver a
+ * message twice.
+ */
+const CONNECTION_OVERRIDES: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  autoResubscribe: false,
+  autoResendUnfulfilledCommands: false,
+};
+
+/** Topics that cannot survive UTF-8 (unpaired surrogates) would share a channel with others. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A {@link Broker} over Redis pub/sub, for hubs in several processes or on several machines.
+ *
+ * ```ts
+ * const hub = new Hub({ broker: new RedisBroker({ connection: 'redis://redis:6379' }) });
+ * handleUpgrades(server, { hub });
+ * ```
+ *
+ * Each topic is a channel, `prefix + topic`, and a node subscribes only to the channels of
+ * topics that have local subscribers, so a message reaches only the nodes that want it. Uses
+ * sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`) when the server has it (Redis 7+), classic pub/sub
+ * otherwise. Payloads travel as they are, behind a header naming the publishing node, so a node
+ * never gets its own messages back.
+ *
+ * Built on ioredis: its pub/sub events hand over channel and payload as Buffers (binary-safe,
+ * nothing decoded), it has `SSUBSCRIBE`/`SPUBLISH`, and it reconnects on its own with a
+ * configurable backoff (`retryStrategy`), which the broker builds on to resubscribe and to send
+ * what it buffered.
+ *
+ * Guarantees: at most once per subscriber, in each publisher's order. While Redis is
+ * unreachable, local delivery goes on and remote publishes are buffered up to
+ * `maxBufferedMessages` / `maxBufferedBytes`, then sent in order once it is back; a publish past
+ * the bound is dropped and reported to the hub as a {@link DroppedMessageError}.
+ *
+ * One broker per hub.
+ */
+export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Broker {
+  private readonly options: ResolvedBrokerOptions;
+  private codec: EnvelopeCodec | undefined;
+  private deliver: Deliver | undefined;
+  private report: ReportError | undefined;
+  private pubConn: Redis | undefined;
+  private subConn: Redis | undefined;
+  private publisher: Publisher | undefined;
+  private subscriber: Subscriber | undefined;
+  private isConnected = false;
+  /** The current outage has been reported to the hub. */
+  private downReported = false;
+  private lastError: unknown;
+  private closed = false;
+
+  constructor(options?: RedisBrokerOptions) {
+    super();
+    this.options = resolveBrokerOptions(options);
+  }
+
+  /** Whether both connections are up and synchronised (see the `connected` event). */
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  /** Sharded or classic pub/sub, once the publishing connection has found out. */
+  get mode(): PubSubMode | undefined {
+    return this.publisher?.mode;
+  }
+
+  /** The channel prefix. */
+  get prefix(): string {
+    return this.options.prefix;
+  }
+
+  /** Messages published while Redis was unreachable, waiting to be sent. */
+  get bufferedMessages(): number {
+    return this.publisher?.buffered ?? 0;
+  }
+
+  /** Called by the hub it is given to: opens the two connections. */
+  attach(nodeId: string, deliver: Deliver, onError: ReportError): void {
+    if (this.codec) throw new WebSocketError(ErrorCode.InvalidOption, 'a RedisBroker serves one hub: create one per hub');
+    if (this.closed) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
+    this.codec = new EnvelopeCodec(nodeId);
+    this.deliver = deliver;
+    this.report = onError;
+    const { sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes } = this.options;
+    this.pubConn = this.open(`wsup-pub-${nodeId}`);
+    this.subConn = this.open(`wsup-sub-${nodeId}`);
+    this.publisher = new Publisher(this.pubConn, sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes, {
+      state: () => this.refresh(),
+      refused: (channel, err) => this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${messageOf(err)}`, err)),
+    });
+    this.subscriber = new Subscriber(this.subConn, sharded, {
+      message: (channel, message) => this.onMessage(channel, message),
+      state: () => this.refresh(),
+      refused: (channel, err) =>
+        this.fail(
+          new WebSocketError(ErrorCode.BrokerUnavailable, `Redis refused the subscription to ${channel}: other nodes' messages on it are not received (${messageOf(err)})`, {
+            cause: err,
+          }),
+        ),
+    });
+    for (const conn of [this.pubConn, this.subConn]) {
+      // ioredis keeps retrying by itself (retryStrategy); this first attempt's failure is just
+      // the first of those.
+      conn.connect().catch(() => undefined);
+    }
+  }
+
+  /** The hub has its first local subscriber for `topic`. */
+  subscribe(topic: string): void {
+    checkTopic(topic);
+    this.subscriber?.add(this.options.prefix + topic);
+  }
+
+  /** The hub's last local subscriber for `topic` left. */
+  unsubscribe(topic: string): void {
+    this.subscriber?.remove(this.options.prefix + topic);
+  }
+
+  /** Sends a message to the other nodes, or buffers it while Redis is unreachable. */
+  publish(topic: string, payload: Buffer, binary: boolean): void {
+    if (this.closed || !this.publisher) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
+    checkTopic(topic);
+    if (this.publisher.publish(this.options.prefix + topic, this.codec!.encode(payload, binary))) return;
+    const { maxBufferedMessages, maxBufferedBytes } = this.options;
+    this.fail(
+      new DroppedMessageError(
+        topic,
+        1,
+        `Redis is unreachable and the publish buffer is full (${maxBufferedMessages} messages or ${maxBufferedBytes} bytes): a message to '${topic}' did not go to the other nodes`,
+      ),
+    );
+  }
+
+  /**
+   * Closes both connections (`QUIT`). Messages still buffered are dropped, and reported to the
+   * hub as one {@link DroppedMessageError}.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const dropped = this.publisher?.stop() ?? [];
+    this.subscriber?.stop();
+    if (dropped.length > 0) {
+      this.report?.(
+        new DroppedMessageError(
+          this.topicOf(dropped[0]!.channel),
+          dropped.length,
+          `${dropped.length} message(s) buffered while Redis was unreachable did not go to the other nodes: the broker closed first`,
+        ),
+      );
+    }
+    this.isConnected = false;
+    await Promise.all([quit(this.pubConn), quit(this.subConn)]);
+  }
+
+  private open(connectionName: string): Redis {
+    const { client, connection } = this.options;
+    const overrides: RedisOptions = { connectionName, ...CONNECTION_OVERRIDES };
+    let conn: Redis;
+    if (client) conn = client.duplicate(overrides);
+    else if (typeof connection === 'string') conn = new Redis(connection, overrides);
+    else conn = new Redis({ ...connection, ...overrides });
+    conn.on('error', (err: unknown) => {
+      this.lastError = err;
+    });
+    // Covers Redis being unreachable from the start too, when no connection ever came up.
+    conn.on('close', () => this.reportDown());
+    return conn;
+  }
+
+  private onMessage(channel: Buffer, message: Buffer): void {
+    if (this.closed) return;
+    const envelope = this.codec!.decodeForeign(message);
+    if (!envelope) return;
+    const name = channel.toString('utf8');
+    if (!name.startsWith(this.options.prefix)) return;
+    this.deliver!(name.slice(this.options.prefix.length), envelope.payload, envelope.binary);
+  }
+
+  private topicOf(channel: string): string {
+    return channel.slice(this.options.prefix.length);
+  }
+
+  private refresh(): void {
+    if (this.closed) return;
+    const now = this.publisher!.live && this.subscriber!.synced;
+    if (now === this.isConnected) return;
+    this.isConnected = now;
+    if (now) {
+      this.downReported = false;
+      this.lastError = undefined;
+      this.emit('connected');
+    } else {
+      this.reportDown();
+      this.emit('disconnected');
+    }
+  }
+
+  private reportDown(): void {
+    if (this.downReported || this.closed) return;
+    this.downReported = true;
+    const { maxBufferedMessages, maxBufferedBytes } = this.options;
+    const cause = this.lastError;
+    this.fail(
+      unreachable(
+        `cannot reach Redis${cause === undefined ? '' : ` (${messageOf(cause)})`}: reconnecting; publishes are buffered meanwhile, up to ${maxBufferedMessages} messages or ${maxBufferedBytes} bytes`,
+        cause,
+      ),
+    );
+  }
+
+  private fail(err: WebSocketError): void {
+    if (!this.closed) this.report?.(err);
+  }
+}
+
+function checkTopic(topic: string): void {
+  if (LONE_SURROGATE.test(topic)) {
+    throw new WebSocketError(ErrorCode.InvalidTopic, 'a topic with unpaired surrogates cannot be carried over Redis (its UTF-8 channel name would not be its own)');
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function quit(conn: Redis | undefined): Promise<void> {
+  if (!conn) return;
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
+  try {
+    await conn.quit();
+  } catch {
+    conn.disconnect();
+  }
+}

@@ -1,0 +1,103 @@
+import { ErrorCode } from '@wsup/core';
+import type { Redis, RedisOptions } from 'ioredis';
+
+/** Options for {@link RedisBroker}. */
+export interface RedisBrokerOptions {
+  /**
+   * Where Redis is: a `redis://` / `rediss://` URL or ioredis options (host, port, password, tls,
+   * retryStrategy…). Default: ioredis's default, `127.0.0.1:6379`. Ignored when `client` is given.
+   */
+  connection?: string | RedisOptions;
+  /**
+   * An ioredis client whose options the broker copies (`client.duplicate()`) for its two
+   * connections, one for publishing and one in subscriber mode. The client itself is neither
+   * used nor closed.
+   */
+  client?: Redis;
+  /** Prepended to every topic to make its channel name. Default `'wsup:'`. */
+  prefix?: string;
+  /**
+   * Most messages published while Redis is unreachable that are kept to be sent once it is
+   * back. Default 1,000.
+   */
+  maxBufferedMessages?: number;
+  /**
+   * Most bytes (payloads plus a header of about 20 bytes each) kept while Redis is unreachable.
+   * Default 8 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Seconds to wait, after reconnecting, for the other nodes to subscribe again before sending
+   * the buffered messages: the broker waits until each of their channels has as many subscribed
+   * nodes as the last publish before the outage reached, or this long. Default 5 (ioredis's
+   * default reconnect backoff tops out at 5 s). 0 sends at once.
+   */
+  recoveryTimeout?: number;
+  /**
+   * `'auto'` uses sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`) when the server has it (Redis 7+),
+   * classic pub/sub otherwise; `true`/`false` force either. All nodes must end up using the
+   * same. Default `'auto'`.
+   */
+  sharded?: 'auto' | boolean;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedBrokerOptions {
+  connection: string | RedisOptions | undefined;
+  client: Redis | undefined;
+  prefix: string;
+  maxBufferedMessages: number;
+  maxBufferedBytes: number;
+  recoveryTimeoutMs: number;
+  sharded: 'auto' | boolean;
+}
+
+/** The defaults of {@link RedisBrokerOptions} (`recoveryTimeout` in seconds). */
+export const BrokerDefaults = {
+  prefix: 'wsup:',
+  maxBufferedMessages: 1000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  recoveryTimeout: 5,
+} as const;
+
+function optionError(message: string): RangeError & { code: ErrorCode } {
+  const err = new RangeError(message) as RangeError & { code: ErrorCode };
+  err.code = ErrorCode.InvalidOption;
+  return err;
+}
+
+function count(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw optionError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): ResolvedBrokerOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw optionError('RedisBroker options must be an object');
+  const o = options ?? {};
+  const prefix = o.prefix ?? BrokerDefaults.prefix;
+  if (typeof prefix !== 'string') throw optionError('prefix must be a string');
+  const recovery = o.recoveryTimeout ?? BrokerDefaults.recoveryTimeout;
+  if (typeof recovery !== 'number' || !Number.isFinite(recovery) || recovery < 0 || recovery > 2_147_483) {
+    throw optionError(`recoveryTimeout must be a number of seconds (0 or more), got ${String(recovery)}`);
+  }
+  const sharded = o.sharded ?? 'auto';
+  if (sharded !== 'auto' && typeof sharded !== 'boolean') throw optionError(`sharded must be 'auto', true or false`);
+  if (o.client !== undefined && (typeof o.client !== 'object' || o.client === null || typeof o.client.duplicate !== 'function')) {
+    throw optionError('client must be an ioredis Redis instance');
+  }
+  if (o.connection !== undefined && typeof o.connection !== 'string' && (typeof o.connection !== 'object' || o.connection === null)) {
+    throw optionError('connection must be a redis:// URL or ioredis options');
+  }
+  return {
+    connection: o.connection,
+    client: o.client,
+    prefix,
+    maxBufferedMessages: count(o.maxBufferedMessages, 'maxBufferedMessages', BrokerDefaults.maxBufferedMessages),
+    maxBufferedBytes: count(o.maxBufferedBytes, 'maxBufferedBytes', BrokerDefaults.maxBufferedBytes),
+    recoveryTimeoutMs: recovery * 1000,
+    sharded,
+  };
+}

@@ -1,0 +1,161 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { detectMode, type PubSubMode } from './capabilities.js';
+import { Outbox, type Pending } from './outbox.js';
+
+/** What the publishing connection tells the broker. */
+export interface PublisherHooks {
+  /** `live` changed. */
+  state(): void;
+  /** Redis refused a message that was sent (it was not buffered, so it is lost). */
+  refused(channel: string, err: unknown): void;
+}
+
+/** Poll interval while waiting for the other nodes to resubscribe after an outage. */
+const RECOVERY_POLL_MS = 50;
+/** Channels whose last subscriber count is remembered for that wait. */
+const MAX_REMEMBERED_CHANNELS = 10_000;
+
+/**
+ * The publishing connection: sends messages while Redis is reachable and buffers them, bounded,
+ * while it is not; after a reconnect it sends what it buffered, in order, before anything newer.
+ */
+export class Publisher {
+  private modeNow: PubSubMode | undefined;
+  private isLive = false;
+  /** Bumped on every connect and disconnect: async work of an older connection stops. */
+  private epoch = 0;
+  private stopped = false;
+  private readonly outbox: Outbox;
+  /** Channel → how many subscribed connections the last publish on it reached. */
+  private readonly reached = new Map<string, number>();
+
+  constructor(
+    private readonly conn: Redis,
+    private readonly sharded: 'auto' | boolean,
+    private readonly recoveryTimeoutMs: number,
+    maxMessages: number,
+    maxBytes: number,
+    private readonly hooks: PublisherHooks,
+  ) {
+    this.outbox = new Outbox(maxMessages, maxBytes);
+    conn.on('ready', () => void this.onReady());
+    conn.on('close', () => this.onClose());
+  }
+
+  /** Messages are going to Redis as they are published (not being buffered). */
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  /** The pub/sub flavour of the current connection, once known. */
+  get mode(): PubSubMode | undefined {
+    return this.modeNow;
+  }
+
+  /** Messages waiting for Redis. */
+  get buffered(): number {
+    return this.outbox.size;
+  }
+
+  /**
+   * Sends `message` on `channel`, or buffers it while Redis is unreachable.
+   * @returns false when it had to be buffered and the buffer is full: the message is dropped.
+   */
+  publish(channel: string, message: Buffer): boolean {
+    // The status check covers the moment between the socket closing and the 'close' event.
+    if (this.isLive && this.conn.status === 'ready') {
+      this.send(channel, message);
+      return true;
+    }
+    return this.outbox.push({ channel, message });
+  }
+
+  /** Stops for good; returns the messages that never went out. */
+  stop(): Pending[] {
+    this.stopped = true;
+    this.epoch++;
+    this.isLive = false;
+    return this.outbox.takeAll();
+  }
+
+  private send(channel: string, message: Buffer): void {
+    const reply = this.modeNow === 'sharded' ? this.conn.spublish(channel, message) : this.conn.publish(channel, message);
+    reply.then(
+      (n) => this.remember(channel, Number(n)),
+      (err: unknown) => this.hooks.refused(channel, err),
+    );
+  }
+
+  private remember(channel: string, reached: number): void {
+    this.reached.delete(channel);
+    if (reached <= 0) return;
+    this.reached.set(channel, reached);
+    if (this.reached.size > MAX_REMEMBERED_CHANNELS) this.reached.delete(this.reached.keys().next().value!);
+  }
+
+  private async onReady(): Promise<void> {
+    if (this.stopped) return;
+    const epoch = ++this.epoch;
+    try {
+      this.modeNow = this.sharded === 'auto' ? await detectMode(this.conn) : this.sharded ? 'sharded' : 'classic';
+      if (epoch !== this.epoch) return;
+      await this.awaitSubscribers(epoch);
+    } catch {
+      return; // the connection dropped again; the next 'ready' starts over
+    }
+    if (epoch !== this.epoch || this.conn.status !== 'ready') return;
+    // Synchronously, so that nothing published meanwhile can overtake the buffered messages.
+    for (const { channel, message } of this.outbox.takeAll()) this.send(channel, message);
+    this.isLive = true;
+    this.hooks.state();
+  }
+
+  private onClose(): void {
+    this.epoch++;
+    if (!this.isLive) return;
+    this.isLive = false;
+    this.hooks.state();
+  }
+
+  /**
+   * After an outage the other nodes reconnect on their own schedules; a buffered message sent
+   * before a node has resubscribed would miss it. So wait until each buffered channel has as
+   * many subscribed connections as the last publish on it reached, or `recoveryTimeout`.
+   */
+  private async awaitSubscribers(epoch: number): Promise<void> {
+    if (this.recoveryTimeoutMs === 0 || this.outbox.size === 0) return;
+    const targets = [...this.outbox.channels()].filter((ch) => this.reached.has(ch));
+    if (targets.length === 0) return;
+    const deadline = performance.now() + this.recoveryTimeoutMs;
+    const command = this.modeNow === 'sharded' ? 'SHARDNUMSUB' : 'NUMSUB';
+    for (;;) {
+      let reply: unknown;
+      try {
+        reply = await this.conn.call('PUBSUB', command, ...targets);
+      } catch (err) {
+        if (this.conn.status !== 'ready') throw err;
+        return; // PUBSUB denied (ACL): send without waiting
+      }
+      if (epoch !== this.epoch) return;
+      const counts = subscriberCounts(reply);
+      if (targets.every((ch) => (counts.get(ch) ?? 0) >= this.reached.get(ch)!)) return;
+      if (performance.now() >= deadline) return;
+      await sleep(RECOVERY_POLL_MS);
+      if (epoch !== this.epoch) return;
+    }
+  }
+}
+
+/** `PUBSUB NUMSUB`'s answer (a flat `[channel, count, …]` list, or a map in RESP3) as a Map. */
+function subscriberCounts(reply: unknown): Map<string, number> {
+  const out = new Map<string, number>();
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), Number(reply[i + 1]));
+  } else if (reply instanceof Map) {
+    for (const [k, v] of reply) out.set(String(k), Number(v));
+  } else if (reply && typeof reply === 'object') {
+    for (const [k, v] of Object.entries(reply)) out.set(k, Number(v));
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * A TCP relay to Redis that the test opens and shuts: one node's view of Redis going away and
+ * coming back, while the server itself and the other nodes carry on.
+ */
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+
+export class Gate {
+  private passing = false;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  /** A shut gate to 127.0.0.1:`targetPort`: connections are accepted and dropped at once. */
+  static async to(targetPort: number): Promise<Gate> {
+    let gate: Gate | undefined;
+    const server = createServer((client) => gate!.relay(client, targetPort));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    gate = new Gate(server, (server.address() as AddressInfo).port);
+    return gate;
+  }
+
+  /** Lets connections through from now on. */
+  open(): void {
+    this.passing = true;
+  }
+
+  /** Drops every relayed connection and refuses new ones. */
+  shut(): void {
+    this.passing = false;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  async close(): Promise<void> {
+    this.shut();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+
+  private relay(client: Socket, targetPort: number): void {
+    client.on('error', () => undefined);
+    if (!this.passing) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    upstream.on('error', () => client.destroy());
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.once('close', () => {
+        this.sockets.delete(s);
+        (s === client ? upstream : client).destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * A private redis-server for a test file: its own port on 127.0.0.1, its own temporary directory,
+ * no persistence. Never the system's instance, never port 6379.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address() as AddressInfo;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+function ensureInstalled(): void {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error('redis-server is not installed: apt-get install redis-server (.ci/run does it in CI)');
+  }
+}
+
+export class RedisServer {
+  private proc: ChildProcess | undefined;
+  private readonly clients: Redis[] = [];
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  /** Starts a server on a free port and resolves once it accepts connections. */
+  static async start(): Promise<RedisServer> {
+    ensureInstalled();
+    const dir = mkdtempSync(join(tmpdir(), 'wsup-redis-'));
+    for (let attempt = 0; ; attempt++) {
+      const server = new RedisServer(await freePort(), dir);
+      try {
+        await server.launch();
+        return server;
+      } catch (err) {
+        // Another process took the port between our probe and redis-server's bind.
+        if (attempt >= 4) {
+          rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
+      }
+    }
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  /** A client of the test's own, for PUBSUB queries; closed by {@link stop}. */
+  client(): Redis {
+    const c = new Redis({ host: '127.0.0.1', port: this.port, retryStrategy: () => 50, maxRetriesPerRequest: null });
+    c.on('error', () => undefined);
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Connections subscribed to `channel`, per `PUBSUB SHARDNUMSUB` (or `NUMSUB` for classic). */
+  async subscribers(channel: string, mode: 'sharded' | 'classic' = 'sharded'): Promise<number> {
+    const reply = (await this.admin().call('PUBSUB', mode === 'sharded' ? 'SHARDNUMSUB' : 'NUMSUB', channel)) as [string, number];
+    return Number(reply[1]);
+  }
+
+  /** Channels with subscribers matching `pattern`, per `PUBSUB SHARDCHANNELS` (or `CHANNELS`), sorted. */
+  async channels(pattern: string, mode: 'sharded' | 'classic' = 'sharded'): Promise<string[]> {
+    const reply = (await this.admin().call('PUBSUB', mode === 'sharded' ? 'SHARDCHANNELS' : 'CHANNELS', pattern)) as string[];
+    return reply.map(String).sort();
+  }
+
+  private adminClient: Redis | undefined;
+  private admin(): Redis {
+    this.adminClient ??= this.client();
+    return this.adminClient;
+  }
+
+  /** Kills the server at once (SIGKILL), as a crash would, and waits until it is gone. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    this.proc = undefined;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = once(proc, 'exit');
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  /** Starts the server again on the same port (empty: nothing was persisted). */
+  async restart(): Promise<void> {
+    if (this.proc) throw new Error('redis-server is still running');
+    await this.launch();
+  }
+
+  /** Stops the server and removes its directory. */
+  async stop(): Promise<void> {
+    for (const c of this.clients) c.disconnect();
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async launch(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'];
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        log += chunk.toString();
+        if (log.includes('Ready to accept connections')) {
+          proc.stdout!.off('data', onData);
+          proc.off('exit', onExit);
+          resolve();
+        }
+      };
+      const onExit = (): void => reject(new Error(`redis-server exited on start:\n${log}`));
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      proc.once('exit', onExit);
+      proc.once('error', reject);
+    });
+    // Keep draining its output so that it never blocks on a full pipe.
+    proc.stdout!.resume();
+    this.proc = proc;
+    // Never outlive the test process, even when it fails before stop().
+    const reap = (): void => void proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
+  }
+}
