@@ -18,7 +18,6 @@ export const ErrorCode = {
   OriginForbidden: 'ERR_HANDSHAKE_ORIGIN',
   AlreadyUpgraded: 'ERR_ALREADY_UPGRADED',
   UpgradeNotRouted: 'ERR_UPGRADE_NOT_ROUTED',
-  HandshakeTimeout: 'ERR_HANDSHAKE_TIMEOUT',
 
   // Protocol violations by the peer (each carries the close code that was sent).
   InvalidOpcode: 'ERR_INVALID_OPCODE',
@@ -43,7 +42,6 @@ export const ErrorCode = {
   InvalidOption: 'ERR_INVALID_OPTION',
   Timeout: 'ERR_TIMEOUT',
   HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
-  IdleTimeout: 'ERR_IDLE_TIMEOUT',
   BufferOverflow: 'ERR_BUFFER_OVERFLOW',
   InvalidTopic: 'ERR_INVALID_TOPIC',
   HubClosed: 'ERR_HUB_CLOSED',

@@ -1,3 +1,11 @@
+/**
+ * RFC 6455 WebSockets for Node.js HTTP servers: `upgrade(req, res, options)` inside an ordinary
+ * request handler (with `handleUpgrades(server)` routing upgrade requests there), the client
+ * `connect(url, options)`, permessage-deflate, heartbeat, backpressure, topics and broadcast.
+ *
+ * @packageDocumentation
+ * @module @wsup/core
+ */
 export { CloseCode, Defaults, isValidCloseCode, Opcode, ReadyState } from './constants.js';
 export { ErrorCode, WebSocketError, type WebSocketErrorDetails } from './errors.js';
 export { formatExtensions, parseExtensions, parseProtocols, type ExtensionOffer } from './extensions.js';

@@ -12,6 +12,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module @wsup/express
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';

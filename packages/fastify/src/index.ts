@@ -13,6 +13,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module @wsup/fastify
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';

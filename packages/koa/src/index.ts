@@ -15,6 +15,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module @wsup/koa
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
