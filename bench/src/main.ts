@@ -121,13 +121,15 @@ let retriesLeft = 12;
  */
 let waitBudgetMs = 60_000;
 
-async function quiet(what: string): Promise<void> {
+async function quiet(what: string): Promise<boolean> {
   const t = Date.now();
   const busy = await waitForQuiet(QUIET, Math.min(20_000, waitBudgetMs));
   waitBudgetMs = Math.max(0, waitBudgetMs - (Date.now() - t));
   if (busy !== null && busy >= QUIET) {
-    log(`  (machine busy before ${what}: other processes use ${busy.toFixed(2)} cores; running anyway, see "other")`);
+    log(`  (machine busy before ${what}: other processes use ${busy.toFixed(2)} cores; running anyway)`);
+    return false;
   }
+  return true;
 }
 
 async function echoRun(spec: ServerSpec, s: EchoScenario, round: number, gen: GeneratorProcess, o: Options, pin: ReturnType<typeof pinning>) {
@@ -190,7 +192,8 @@ async function echoRun(spec: ServerSpec, s: EchoScenario, round: number, gen: Ge
 }
 
 async function idleRun(spec: ServerSpec, s: IdleScenario, connections: number, round: number, gen: GeneratorProcess, pin: ReturnType<typeof pinning>) {
-  await quiet(`${s.name} ${spec.name}`);
+  // Memory per connection does not care about other load; the accept time does.
+  const calm = await quiet(`${s.name} ${spec.name}`);
   const server = await ServerProcess.start(spec, false, pin?.server);
   try {
     const before = await server.stats(true);
@@ -221,7 +224,7 @@ async function idleRun(spec: ServerSpec, s: IdleScenario, connections: number, r
       peakRss: after.peakRss,
       ...(result.shortfall ? { shortfall: result.shortfall } : {}),
     };
-    return { server, row };
+    return { server, row, calm };
   } finally {
     await server.stop();
   }
@@ -292,10 +295,12 @@ async function bench(o: Options): Promise<void> {
           connections = Math.max(100, nofile - 256);
           notes.push(`open-file limit is ${nofile} (ulimit -n could not go higher): ${connections} connections instead of ${o.idleConnections}`);
         }
+        let busyIdle = 0;
         const entries = new Map<string, ServerEntry<IdleRound>>(o.servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]));
         for (let round = 1; round <= o.rounds; round++) {
           for (const spec of o.servers) {
-            const { server, row } = await idleRun(spec, s, connections, round, gen, pin);
+            const { server, row, calm } = await idleRun(spec, s, connections, round, gen, pin);
+            if (!calm) busyIdle++;
             if (server.info) infos.set(spec.name, server.info);
             entries.get(spec.name)!.rounds.push(row);
             if (row.shortfall) notes.push(`${spec.name} round ${round}: the OS refused more connections (${row.shortfall}); per-connection figures use the ${row.opened} opened`);
@@ -305,6 +310,7 @@ async function bench(o: Options): Promise<void> {
             );
           }
         }
+        if (busyIdle > 0) notes.push(`${busyIdle} of ${o.rounds * o.servers.length} runs started while other processes were busy: their accept times are noisy`);
         const r = finishIdle(s, [...entries.values()], notes);
         for (const e of r.servers) if (infos.has(e.name)) e.info = infos.get(e.name)!;
         results.push(r);

@@ -258,7 +258,7 @@ export function ratiosSvg(report: BenchReport): string {
   const gap = 4;
   const x = (v: number): number => left + (v / scaleMax) * plot;
   const parts: string[] = [];
-  let y = 64;
+  let y = report.disturbedRuns > 0 ? 78 : 64;
 
   for (const g of groups) {
     parts.push(`<text x="${left}" y="${y}" class="group">${esc(g.label)}</text>`);
@@ -304,7 +304,8 @@ export function ratiosSvg(report: BenchReport): string {
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${left}" y="24" class="title">wsup echo benchmark: ratio to ws (pure JS), same run</text>
-<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×${report.disturbedRuns > 0 ? ` · ${report.disturbedRuns} runs disturbed by other load` : ''}`)}</text>
+<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×`)}</text>
+${report.disturbedRuns > 0 ? `<text x="${left}" y="56" class="sub">${esc(`${report.disturbedRuns} echo runs kept were disturbed by other processes (see "other" in latest.json)`)}</text>` : ''}
 ${parts.join('\n')}
 <line x1="${left}" y1="${axisY}" x2="${left + plot}" y2="${axisY}" class="axis"/>
 ${ticks.join('\n')}
