@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { agree, peerDeflate, type PeerDeflate } from './deflate-codec.js';
 import { ScriptedPeer } from './peer.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -135,11 +136,18 @@ export async function openClientPeer(port: number, spec: RequestSpec = {}, ms = 
   if (spec.protocols === undefined && head.headers['sec-websocket-protocol'] !== undefined) {
     problems.push(`Sec-WebSocket-Protocol: ${head.headers['sec-websocket-protocol']} answered to no offer`);
   }
+  // permessage-deflate: the answer must fit an offer (RFC 7692 §7.1); we then use what it agreed.
+  let deflate: PeerDeflate | undefined;
+  if (spec.extensions !== undefined) {
+    const agreed = agree(spec.extensions, head.headers['sec-websocket-extensions']);
+    if (typeof agreed === 'string') problems.push(agreed);
+    else if (agreed) deflate = peerDeflate(agreed, 'client');
+  }
   if (problems.length > 0) {
     socket.destroy();
     return { ok: false, problem: `handshake: ${problems.join('; ')}` };
   }
-  const peer = new ScriptedPeer(socket, { masks: true, expectMasked: false }, rest);
+  const peer = new ScriptedPeer(socket, { masks: true, expectMasked: false, ...(deflate ? { deflate } : {}) }, rest);
   socket.resume();
   // A server may start reading its upgraded socket a loop iteration after sending the 101: give
   // it that, so that frame-wise and octet-wise chops reach it as separate reads from the start.

@@ -6,12 +6,15 @@
  * It is role-agnostic: the server suite drives it as a client (masking its frames); a client suite
  * will drive it as a server, over a socket its scripted server accepted.
  */
+import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { PeerDeflate } from './deflate-codec.js';
 import { closeBody, encodeFrame, FrameDecoder, isUtf8, OP, type DecodedFrame, type FrameSpec } from './wire.js';
 
 export type PeerEvent =
-  | { type: 'message'; binary: boolean; data: Buffer }
+  /** `compressed`: the message had RSV1 (only set once permessage-deflate is agreed); `data` is inflated. */
+  | { type: 'message'; binary: boolean; data: Buffer; compressed?: boolean }
   | { type: 'ping'; data: Buffer }
   | { type: 'pong'; data: Buffer }
   /** The implementation's close frame; `code` is null when it carried no payload. */
@@ -24,6 +27,8 @@ export type PeerEvent =
   | { type: 'mark'; name: string }
   /** The implementation ended its side of the TCP connection (FIN). */
   | { type: 'tcp-end' }
+  /** We ended our side of the TCP connection (the server role does, after the close handshake). */
+  | { type: 'ended-by-us' }
   /** The TCP connection is gone; `reset` if it ended with an error (RST, EPIPE). */
   | { type: 'tcp-closed'; reset: boolean }
   /** We gave up waiting and destroyed the connection ourselves. */
@@ -34,8 +39,13 @@ export interface PeerOptions {
   masks: boolean;
   /** Frames from the other side must be masked (we are the server) or must not be. */
   expectMasked: boolean;
-  /** RSV bits the other side may set (an extension was negotiated). Default none. */
+  /** RSV bits the other side may set on any frame (an unknown extension was agreed). Default none. */
   allowedRsv?: number;
+  /**
+   * permessage-deflate as agreed: RSV1 is then allowed on the first frame of a data message,
+   * whose payload is inflated by `deflate.in`; `sendMessage` compresses with `deflate.out`.
+   */
+  deflate?: PeerDeflate;
 }
 
 export interface SendOptions {
@@ -46,38 +56,54 @@ export interface SendOptions {
    * the event loop to turn before writing the next, so the other side reads them separately.
    */
   sync?: boolean;
+  /** Wait for the socket to drain when its buffer is full (many big messages in a row). */
+  flow?: boolean;
 }
 
 /** Messages of the other side, reassembled from its frames while checking their sequencing. */
 class Reassembler {
   private opcode = -1;
+  private compressed = false;
   private parts: Buffer[] = [];
 
+  constructor(private readonly deflate: PeerDeflate | undefined) {}
+
   /** Returns the finished message, a protocol problem, or nothing yet. */
-  frame(f: DecodedFrame): { message?: { binary: boolean; data: Buffer }; problem?: string } {
+  frame(f: DecodedFrame): { message?: { binary: boolean; data: Buffer; compressed?: boolean }; problem?: string } {
     if (f.opcode === OP.cont) {
       if (this.opcode === -1) return { problem: 'continuation frame with no message in progress' };
     } else {
       if (this.opcode !== -1) return { problem: `new data frame (opcode ${f.opcode}) inside a fragmented message` };
       this.opcode = f.opcode;
+      this.compressed = this.deflate !== undefined && (f.rsv & 4) !== 0;
     }
     this.parts.push(f.payload);
     if (!f.fin) return {};
-    const data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+    let data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
     const binary = this.opcode === OP.binary;
+    const compressed = this.compressed;
     this.opcode = -1;
     this.parts = [];
+    if (compressed) {
+      try {
+        data = this.deflate!.in.inflate(data);
+      } catch (err) {
+        return { problem: `compressed message that does not inflate under the agreed parameters (${(err as Error).message})` };
+      }
+    }
     if (!binary && !isUtf8(data)) return { problem: 'text message that is not valid UTF-8' };
-    return { message: { binary, data } };
+    return { message: this.deflate ? { binary, data, compressed } : { binary, data } };
   }
 }
+
+const SLICE_KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
 export class ScriptedPeer {
   readonly socket: Socket;
   readonly log: PeerEvent[] = [];
   private readonly opts: PeerOptions;
   private readonly decoder = new FrameDecoder();
-  private readonly messages = new Reassembler();
+  private readonly messages: Reassembler;
   private waiters = new Set<() => void>();
   private closeFrameSeen = false;
   private closeFrameSent = false;
@@ -91,6 +117,7 @@ export class ScriptedPeer {
   constructor(socket: Socket, opts: PeerOptions, leftover?: Buffer) {
     this.socket = socket;
     this.opts = opts;
+    this.messages = new Reassembler(opts.deflate);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.endSeen = true;
@@ -123,6 +150,23 @@ export class ScriptedPeer {
     return this.tcpGone;
   }
 
+  /** Whether the other side has ended its side of the TCP connection. */
+  get tcpEnded(): boolean {
+    return this.endSeen;
+  }
+
+  /** The agreed permessage-deflate codec, if any. */
+  get deflate(): PeerDeflate | undefined {
+    return this.opts.deflate;
+  }
+
+  /** Ends our side of the TCP connection (FIN), and says so in the log. */
+  endTcp(): void {
+    if (this.tcpGone || this.socket.writableEnded) return;
+    this.record({ type: 'ended-by-us' });
+    this.socket.end();
+  }
+
   /** Writes raw octets, whole or chopped (each chop then travels alone, as with `sync`). */
   async writeBytes(bytes: Buffer, opts: SendOptions = {}): Promise<void> {
     if (opts.chop === undefined) {
@@ -145,7 +189,7 @@ export class ScriptedPeer {
       return encodeFrame(f, this.opts.masks);
     });
     if (opts.chop === undefined && !opts.sync) {
-      await this.writePiece(encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded), false);
+      await this.writePiece(encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded), false, opts.flow === true);
       return;
     }
     if (opts.chop === undefined) {
@@ -154,6 +198,31 @@ export class ScriptedPeer {
     }
     // Chops run across frame boundaries, as Autobahn's do.
     await this.writeBytes(Buffer.concat(encoded), { chop: opts.chop, sync: true });
+  }
+
+  /**
+   * Sends one data message: compressed with the agreed codec (RSV1 on its first frame) or not,
+   * in frames of at most `fragment` payload octets (the compressed payload is what is split).
+   */
+  async sendMessage(binary: boolean, data: Buffer, compress: boolean, fragment?: number, opts: SendOptions = {}): Promise<void> {
+    if (compress && !this.opts.deflate) throw new Error('sendMessage: no permessage-deflate agreed for this case');
+    const payload = compress ? this.opts.deflate!.out.compress(data) : data;
+    const size = fragment && fragment > 0 ? fragment : Math.max(payload.length, 1);
+    const frames: FrameSpec[] = [];
+    for (let at = 0; at < payload.length || frames.length === 0; at += size) {
+      frames.push({ opcode: frames.length === 0 ? (binary ? OP.binary : OP.text) : OP.cont, payload: payload.subarray(at, at + size), rsv: frames.length === 0 && compress ? 4 : 0, fin: at + size >= payload.length });
+    }
+    await this.sendFrames(frames, { flow: true, ...opts });
+  }
+
+  /**
+   * Sends octets `[length - from, length - to)` of `frames` as this role encodes them; a masking
+   * role uses a fixed key, so that slices of the same frames taken by several steps fit together.
+   */
+  async sendSlice(frames: FrameSpec[], from: number, to: number, chop?: number): Promise<void> {
+    const wire = Buffer.concat(frames.map((f) => encodeFrame(f.mask === undefined && this.opts.masks ? { ...f, mask: SLICE_KEY } : f, this.opts.masks)));
+    const start = from === Infinity ? 0 : wire.length - from;
+    await this.writeBytes(wire.subarray(start, wire.length - to), chop === undefined ? {} : { chop });
   }
 
   /** Sends a close frame (a code, or none for an empty close frame). */
@@ -193,11 +262,11 @@ export class ScriptedPeer {
     this.socket.destroy();
   }
 
-  private async writePiece(piece: Buffer, alone: boolean): Promise<boolean> {
+  private async writePiece(piece: Buffer, alone: boolean, flow = false): Promise<boolean> {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return false;
     if (!alone) {
-      s.write(piece);
+      if (!s.write(piece) && flow) await Promise.race([once(s, 'drain'), once(s, 'close')]);
       return true;
     }
     await new Promise<void>((resolve) => s.write(piece, () => resolve()));
@@ -226,8 +295,15 @@ export class ScriptedPeer {
     if (f.masked !== this.opts.expectMasked) {
       this.record({ type: 'violation', what: f.masked ? 'masked frame from a server' : 'unmasked frame from a client' });
     }
-    if ((f.rsv & ~(this.opts.allowedRsv ?? 0)) !== 0) {
-      this.record({ type: 'violation', what: `RSV bits ${f.rsv.toString(2).padStart(3, '0')} set without an extension` });
+    // With permessage-deflate, RSV1 marks the first frame of a compressed message, nothing else.
+    const deflateRsv = this.opts.deflate && (f.opcode === OP.text || f.opcode === OP.binary) ? 4 : 0;
+    const stray = f.rsv & ~((this.opts.allowedRsv ?? 0) | deflateRsv);
+    if (stray !== 0) {
+      const what =
+        this.opts.deflate && stray === 4
+          ? `RSV1 on a ${f.opcode === OP.cont ? 'continuation' : f.opcode >= 0x8 ? 'control' : 'reserved-opcode'} frame`
+          : `RSV bits ${f.rsv.toString(2).padStart(3, '0')} set without an extension`;
+      this.record({ type: 'violation', what });
     }
     if (f.opcode >= 0x8) {
       if (!f.fin) this.record({ type: 'violation', what: `fragmented control frame (opcode ${f.opcode})` });

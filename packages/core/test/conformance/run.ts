@@ -1,7 +1,8 @@
 /**
  * Runs one case and judges it the way Autobahn does, only strictly: the exact events, the exact
  * close code (a missing close frame is not accepted as "or empty"), the right side closing first,
- * fail-fast timing by marks, and the implementation ending the TCP connection itself.
+ * fail-fast timing by marks, and the TCP connection ended by the right side: a server ends it
+ * itself; a client waits for the server to, unless it failed the connection (RFC 6455 §7.1.1).
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,7 +18,16 @@ export const WAIT = {
   closeFrame: 4000,
   /** For the implementation to end the TCP connection after the close handshake. */
   tcpEnd: 4000,
+  /**
+   * Client suite: how long a client that (wrongly) ends TCP right after the close handshake is
+   * given to show it before the scripted server ends TCP itself. A correct client never does, so
+   * this can only miss a slow offender, never fail a correct one.
+   */
+  clientEndsFirst: 5,
 };
+
+/** Which side the scripted peer plays. */
+export type Role = 'client' | 'server';
 
 export interface Outcome {
   problems: string[];
@@ -26,6 +36,8 @@ export interface Outcome {
 
 /** How the runner reaches the implementation under test. */
 export interface SessionTarget {
+  /** The scripted peer's role; default 'client' (the server suite). */
+  role?: Role;
   open(c: SessionCase): Promise<{ ok: true; peer: ScriptedPeer } | { ok: false; problem: string }>;
 }
 
@@ -37,7 +49,7 @@ function describePayload(data: Buffer): string {
 function describeEvent(e: Expected | PeerEvent): string {
   switch (e.type) {
     case 'message':
-      return `${e.binary ? 'binary' : 'text'}(${e.data.length}) ${describePayload(e.data)}`;
+      return `${e.binary ? 'binary' : 'text'}(${e.data.length}${e.compressed === true ? ', deflated' : e.compressed === false ? ', plain' : ''}) ${describePayload(e.data)}`;
     case 'ping':
     case 'pong':
       return `${e.type}(${e.data.length}) ${describePayload(e.data)}`;
@@ -48,7 +60,10 @@ function describeEvent(e: Expected | PeerEvent): string {
 
 function sameEvent(a: Expected, b: PeerEvent): boolean {
   if (a.type !== b.type) return false;
-  if (a.type === 'message' && b.type === 'message' && a.binary !== b.binary) return false;
+  if (a.type === 'message' && b.type === 'message') {
+    if (a.binary !== b.binary) return false;
+    if (a.compressed !== undefined && a.compressed !== (b.compressed ?? false)) return false;
+  }
   return 'data' in b && a.data.equals(b.data);
 }
 
@@ -60,6 +75,8 @@ async function runStep(peer: ScriptedPeer, s: Step): Promise<void> {
       return peer.sendFrames(s.frames, { ...(s.chop === undefined ? {} : { chop: s.chop }), sync: s.sync === true });
     case 'bytes':
       return peer.writeBytes(s.bytes, s.chop === undefined ? {} : { chop: s.chop });
+    case 'send-slice':
+      return peer.sendSlice(s.frames, s.from, s.to, s.chop);
     case 'pause':
       await sleep(s.ms);
       return;
@@ -71,11 +88,16 @@ async function runStep(peer: ScriptedPeer, s: Step): Promise<void> {
       return;
     case 'mark':
       peer.mark(s.name);
+      return;
+    case 'send-message':
+      return peer.sendMessage(s.binary, s.data, s.compress, s.fragment);
+    case 'ignore-close':
+      peer.autoCloseReply = false;
   }
 }
 
 /** Judges a finished session's log against the case's expectation. */
-export function judge(c: SessionCase, log: PeerEvent[]): string[] {
+export function judge(c: SessionCase, log: PeerEvent[], role: Role = 'client'): string[] {
   const problems: string[] = [];
   const ex = c.expect;
 
@@ -119,11 +141,23 @@ export function judge(c: SessionCase, log: PeerEvent[]): string[] {
 
   const dropped = log.find((e) => e.type === 'dropped-by-us');
   if (dropped) problems.push(`the implementation did not close the TCP connection (${dropped.why})`);
+
+  // A close frame that is not the echo of ours fails the connection, and then a client may end TCP.
+  const ourCode = log.find((e): e is Extract<PeerEvent, { type: 'sent-close' }> => e.type === 'sent-close')?.code;
+  const failed = ex.closeIsFailure ?? (ex.closedBy === 'them' || ex.closeCode !== ourCode);
+  if (role === 'server' && !failed && !ex.holdTcp) {
+    const theyEnded = log.findIndex((e) => e.type === 'tcp-end');
+    const weEnded = log.findIndex((e) => e.type === 'ended-by-us');
+    if (theyEnded !== -1 && (weEnded === -1 || theyEnded < weEnded)) {
+      problems.push('the client ended TCP after a normal close handshake; it must wait for the server to (RFC 6455 §7.1.1)');
+    }
+  }
   return problems;
 }
 
 /** Runs a session case against a target and returns what went wrong, if anything. */
 export async function runSession(c: SessionCase, target: SessionTarget): Promise<Outcome> {
+  const role = target.role ?? 'client';
   const opened = await target.open(c);
   if (!opened.ok) return { problems: [opened.problem], log: [] };
   const peer = opened.peer;
@@ -138,14 +172,19 @@ export async function runSession(c: SessionCase, target: SessionTarget): Promise
     }
     if (!(await peer.waitFor(() => peer.closeReceived, WAIT.closeFrame)) && !peer.closed) {
       // No close frame: still give the implementation the chance to end TCP before we do.
-      if (!peer.closeSent) await peer.sendClose(1000);
+      if (!peer.closeSent && peer.autoCloseReply) await peer.sendClose(1000);
+    }
+    if (role === 'server' && !c.expect.holdTcp) {
+      // The server ends TCP (RFC 6455 §7.1.1), once a client that wrongly does it first had its chance.
+      await peer.waitFor(() => peer.tcpEnded, WAIT.clientEndsFirst);
+      peer.endTcp();
     }
     if (!(await peer.waitFor(() => peer.closed, WAIT.tcpEnd))) peer.drop(`still open ${WAIT.tcpEnd} ms after the close handshake`);
     await peer.waitFor(() => peer.closed, 1000);
   } finally {
     if (!peer.closed) peer.socket.destroy();
   }
-  return { problems: judge(c, peer.log), log: peer.log };
+  return { problems: judge(c, peer.log, role), log: peer.log };
 }
 
 /** Runs a handshake case: one raw request, one HTTP answer, and the connection's end. */

@@ -1,17 +1,20 @@
 /**
- * The server conformance suite: Autobahn's sections 1–10 (and wsup's additions) against a wsup
- * echo server, driven by the suite's own raw TCP client. Cases wsup is known to fail run as
- * `it.fails`, so the suite stays green today and turns red the day one of them is fixed.
+ * The server conformance suite: Autobahn's sections 1–10, 12 and 13 (and wsup's additions)
+ * against a wsup echo server, driven by the suite's own raw TCP client. Cases wsup is known to
+ * fail run as `it.fails`, so the suite stays green today and turns red the day one of them is
+ * fixed.
  *
  * WSUP_CONFORMANCE=full also runs the cases marked `long` (more of section 9's big messages).
  * WSUP_CONFORMANCE_CASES=<regexp> runs only the cases whose id matches.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConformanceCase } from './case.js';
+import type { ConformanceCase, SessionCase } from './case.js';
 import { serverCases } from './cases/server/index.js';
 import { knownServerFailures } from './cases/server/known-failures.js';
+import { serverSubjects } from './cases/server/subjects.js';
 import { openClientPeer } from './client-peer.js';
+import { answerProblem } from './deflate-codec.js';
 import { startEchoSubject, type EchoSubject } from './echo-subject.js';
 import { runHandshake, runSession, type Outcome } from './run.js';
 import { Tally, verdictOf } from './tally.js';
@@ -33,7 +36,7 @@ let subject: EchoSubject;
 const tally = new Tally();
 
 beforeAll(async () => {
-  subject = await startEchoSubject();
+  subject = await startEchoSubject(serverSubjects);
 });
 
 afterAll(async () => {
@@ -48,16 +51,24 @@ function explain(c: ConformanceCase, outcome: Outcome): string {
   return `${head}:\n  - ${outcome.problems.join('\n  - ')}${known}`;
 }
 
+/** Opens a session as the case says, and checks wsup's extensions answer when the case pins it. */
+async function open(c: SessionCase) {
+  const opened = await openClientPeer(subject.port, { ...c.offer, path: `/${c.subject ?? ''}` });
+  if (!opened.ok || c.answer === undefined) return opened;
+  const problem = answerProblem(c.answer, opened.head.headers['sec-websocket-extensions']);
+  if (problem === undefined) return opened;
+  opened.peer.socket.destroy();
+  return { ok: false as const, problem: `handshake: ${problem}` };
+}
+
 async function run(c: ConformanceCase): Promise<void> {
-  const outcome =
-    c.kind === 'handshake'
-      ? await runHandshake(c, subject.port, randomBytes(16).toString('base64'))
-      : await runSession(c, { open: (sc) => openClientPeer(subject.port, { ...sc.offer, path: `/${sc.subject ?? ''}` }) });
+  if (c.kind === 'refused-answer') throw new Error(`${c.id}: a client case in the server suite`);
+  const outcome = c.kind === 'handshake' ? await runHandshake(c, subject.port, randomBytes(16).toString('base64')) : await runSession(c, { open });
   tally.record(c, verdictOf(c, outcome.problems));
   expect(outcome.problems, explain(c, outcome)).toEqual([]);
 }
 
-describe('server conformance (Autobahn 1–10, handshake rejections)', () => {
+describe('server conformance (Autobahn 1–10, 12, 13, handshake rejections)', () => {
   for (const c of cases) {
     const test = c.knownFailure ? it.fails : it;
     test(`${c.id} ${c.title}`, () => run(c), c.timeout ?? 20_000);

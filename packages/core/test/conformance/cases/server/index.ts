@@ -10,6 +10,9 @@ import { section6 } from './s06-utf8.js';
 import { section7 } from './s07-close.js';
 import { section9 } from './s09-limits.js';
 import { section10 } from './s10-misc.js';
+import { section12 } from './s12-deflate.js';
+import { section12Misuse } from './s12-deflate-misuse.js';
+import { section13 } from './s13-deflate-params.js';
 
 export const serverCases: ConformanceCase[] = [
   ...section0,
@@ -22,4 +25,7 @@ export const serverCases: ConformanceCase[] = [
   ...section7,
   ...section9,
   ...section10,
+  ...section12,
+  ...section12Misuse,
+  ...section13,
 ];

@@ -1,6 +1,5 @@
 /** Section 1, framing: text and binary messages at every length-encoding boundary. */
 import { closesNormally, frame, got, step, type SessionCase } from '../../case.js';
-import { encodeFrame } from '../../wire.js';
 import { fe, mixedText, stars } from '../payloads.js';
 
 const LENGTHS = [0, 125, 126, 127, 128, 65535, 65536];
@@ -39,14 +38,14 @@ const extras = (): SessionCase[] => {
       const title = `${binary ? 'binary' : 'text'} message of ${len} bytes${chop ? ` in chops of ${chop} octets` : ''}`;
       out.push(echo(`1.x.${n++}`, title, binary, binary ? fe(len) : mixedText(len), chop));
     }
-    // The 64-bit length and the mask key split octet by octet, then the payload in one piece.
+    // The 64-bit length (and the mask key) split octet by octet, then the payload in one piece.
     const payload = binary ? fe(65536) : mixedText(65536);
-    const bytes = encodeFrame(binary ? frame.binary(payload) : frame.text(payload), true);
+    const f = binary ? frame.binary(payload) : frame.text(payload);
     out.push({
       kind: 'session',
       id: `1.x.${n++}`,
-      title: `${binary ? 'binary' : 'text'} message of 65536 bytes whose 14-byte header arrives octet by octet`,
-      steps: [step.bytes(bytes.subarray(0, 14), 1), step.bytes(bytes.subarray(14))],
+      title: `${binary ? 'binary' : 'text'} message of 65536 bytes whose header arrives octet by octet`,
+      steps: [step.sendSlice([f], Infinity, payload.length, 1), step.sendSlice([f], payload.length, 0)],
       expect: closesNormally(binary ? got.binary(payload) : got.text(payload)),
     });
   }

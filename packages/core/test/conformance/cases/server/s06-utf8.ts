@@ -5,7 +5,6 @@
  * of one frame, with the rest sent only after the close frame was given its chance to arrive).
  */
 import { closesNormally, failsWith, frame, got, step, type Expectation, type SessionCase, type Step } from '../../case.js';
-import { encodeFrame } from '../../wire.js';
 import { pieces } from '../payloads.js';
 import { failFastPoint, KOSME, UTF8_GROUPS } from '../utf8-sequences.js';
 
@@ -39,17 +38,15 @@ function failFast(id: string, title: string, part1: Buffer, part2: Buffer, part3
           step.send(frame.cont(part3)),
         ]
       : (() => {
-          const whole = encodeFrame(frame.text(Buffer.concat([part1, part2, part3])), true);
-          const cut1 = whole.length - part3.length - part2.length;
-          const cut2 = whole.length - part3.length;
+          const whole = [frame.text(Buffer.concat([part1, part2, part3]))];
           return [
-            step.bytes(whole.subarray(0, cut1)),
+            step.sendSlice(whole, Infinity, part2.length + part3.length),
             step.pause(20),
             step.mark('part2'),
-            step.bytes(whole.subarray(cut1, cut2)),
+            step.sendSlice(whole, part2.length + part3.length, part3.length),
             step.awaitClose(),
             step.mark('part3'),
-            step.bytes(whole.subarray(cut2)),
+            step.sendSlice(whole, part3.length, 0),
           ];
         })();
   return c(id, title, steps, { ...failsWith(1007), closeAfter: 'part2', closeBefore: 'part3' });

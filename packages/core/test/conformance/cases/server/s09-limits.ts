@@ -6,7 +6,7 @@
  * heaviest additions) only run with WSUP_CONFORMANCE=full.
  */
 import { closesNormally, failsWith, frame, got, step, type Expectation, type SessionCase, type Step } from '../../case.js';
-import { encodeFrame, type FrameSpec } from '../../wire.js';
+import type { FrameSpec } from '../../wire.js';
 import { allBytes, mixedText, pieces } from '../payloads.js';
 
 const KiB = 1024;
@@ -103,18 +103,18 @@ const extras: SessionCase[] = [
   // The length in the header is enough to refuse it: the payload is only sent after the close
   // frame had its chance to arrive, and then only a little of it.
   c('9.x.1', 'text message of 16 MiB + 1 byte in one frame: 1009 from the header alone', () => {
-    const head = encodeFrame(frame.text(Buffer.alloc(0), { announcedLength: MAX + 1 }), true);
+    const head = frame.text(Buffer.alloc(0), { announcedLength: MAX + 1 });
     const some = mixedText(64 * KiB);
-    return [[step.bytes(head), step.awaitClose(), step.mark('payload'), step.bytes(some)], { ...failsWith(1009), closeBefore: 'payload' }];
+    return [[step.send(head), step.awaitClose(), step.mark('payload'), step.bytes(some)], { ...failsWith(1009), closeBefore: 'payload' }];
   }),
   c(
     '9.x.2',
     'binary message of 8 MiB + 8 MiB + 1 byte in two fragments: 1009 from the second header',
     () => {
       const half = allBytes(8 * MiB);
-      const secondHead = encodeFrame(frame.cont(Buffer.alloc(0), { announcedLength: 8 * MiB + 1 }), true);
+      const secondHead = frame.cont(Buffer.alloc(0), { announcedLength: 8 * MiB + 1 });
       return [
-        [step.send(frame.binary(half, { fin: false })), step.bytes(secondHead), step.awaitClose(), step.mark('payload'), step.bytes(half.subarray(0, 64 * KiB))],
+        [step.send(frame.binary(half, { fin: false })), step.send(secondHead), step.awaitClose(), step.mark('payload'), step.bytes(half.subarray(0, 64 * KiB))],
         { ...failsWith(1009), closeBefore: 'payload' },
       ];
     },
