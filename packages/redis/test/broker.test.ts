@@ -105,6 +105,20 @@ describe('RedisBroker', () => {
     await eventually(() => s.messages).toEqual(['over PUBLISH']);
   });
 
+  it('works over RESP2 too, where the subscriber connection is in subscriber mode', async () => {
+    const resp2 = { connection: { host: '127.0.0.1', port: redis.port, protocol: 2 as const, retryStrategy: () => 50 } };
+    const [x, y] = await Promise.all([node(resp2), node(resp2)]);
+    const first = await y.sub(['resp2']);
+    await eventually(() => redis.subscribers('wsup:resp2')).toBe(1);
+    // Leaving every channel takes the connection out of subscriber mode; joining again re-enters it.
+    first.ws.close();
+    await eventually(() => redis.subscribers('wsup:resp2')).toBe(0);
+    const again = await y.sub(['resp2']);
+    await eventually(() => redis.subscribers('wsup:resp2')).toBe(1);
+    x.hub.publish('resp2', Buffer.from([0, 1, 2]));
+    await eventually(() => again.messages).toEqual(['bin:000102']);
+  });
+
   it('ignores messages on its channels that are not from a wsup broker', async () => {
     const [x, y] = await Promise.all([node(), node()]);
     const s = await y.sub(['foreign']);
