@@ -1,16 +1,82 @@
 /**
- * Interop matrix, first part: a wsup server against other clients (ws, undici's WebSocket), one
- * row per client and one cell per scenario. A cell a client cannot express (undici has the
- * browser API: no fragments, no pong events) is skipped and counted as n/a in the summary line.
+ * The interop matrix: one row per pairing of implementations and compression setting, one cell
+ * per scenario.
+ *
+ * - wsup's server against ws, undici's WebSocket and headless Chromium, each with
+ *   permessage-deflate off and on;
+ * - wsup's client against a ws server, with compression off, on with several ws parameter sets,
+ *   on with parameters wsup asks for, and offered by wsup but declined by ws.
+ *
+ * A cell a client cannot express (the browser API has no fragments and no pong events; Chromium
+ * cannot ping) is skipped and counted as n/a. The run ends with one summary line.
  */
-import { expect, it, describe, beforeAll, afterAll } from 'vitest';
-import { interopClients, type Connection, type InteropClient } from './clients.js';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { PerMessageDeflateOptions } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeflateOptions } from '@wsup/core';
+import { chromiumClient, undiciClient, wsClient, wsupClient, type Can, type Connection, type InteropClient } from './clients.js';
 import { startInteropServer, type InteropServer } from './interop-server.js';
+import { startWsServer } from './ws-server.js';
+
+/** Debian's Chromium (playwright-core never downloads a browser); CHROMIUM_PATH points elsewhere. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+interface Row {
+  name: string;
+  client: InteropClient;
+  /** The server: wsup's shared interop server, or a ws server with this permessage-deflate setting. */
+  server: { wsup: boolean } | { ws: PerMessageDeflateOptions | false };
+  /** wsup's server compresses (z=1) on this row. */
+  compress?: boolean;
+  /** What the client must report as agreed: every pattern matches, or '' for nothing. */
+  extensions: RegExp[] | '';
+}
+
+let page: Page | undefined;
+const wsupServer = { wsup: true };
+
+const rows: Row[] = [
+  { name: 'ws → wsup', client: wsClient(false), server: wsupServer, extensions: '' },
+  { name: 'ws → wsup, deflate', client: wsClient(true), server: wsupServer, compress: true, extensions: [/^permessage-deflate/] },
+  { name: 'undici → wsup', client: undiciClient, server: wsupServer, extensions: '' },
+  { name: 'undici → wsup, deflate', client: undiciClient, server: wsupServer, compress: true, extensions: [/^permessage-deflate/] },
+  { name: 'chromium → wsup', client: chromiumClient(() => page!), server: wsupServer, extensions: '' },
+  { name: 'chromium → wsup, deflate', client: chromiumClient(() => page!), server: wsupServer, compress: true, extensions: [/^permessage-deflate/] },
+  { name: 'wsup → ws', client: wsupClient(false), server: { ws: false }, extensions: '' },
+  { name: 'wsup → ws, deflate', client: wsupClient(true), server: { ws: {} }, extensions: [/^permessage-deflate/] },
+  {
+    name: 'wsup → ws, deflate without context takeover',
+    client: wsupClient(true),
+    server: { ws: { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 } },
+    extensions: [/server_no_context_takeover/, /client_no_context_takeover/],
+  },
+  {
+    name: 'wsup → ws, deflate with 10/9-bit windows',
+    client: wsupClient(true),
+    server: { ws: { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 } },
+    extensions: [/server_max_window_bits=10/, /client_max_window_bits=9/],
+  },
+  {
+    name: 'wsup → ws, deflate as wsup asks',
+    client: wsupClient({ serverNoContextTakeover: true, serverMaxWindowBits: 11, clientMaxWindowBits: 12, threshold: 0 } satisfies DeflateOptions),
+    server: { ws: { threshold: 0 } },
+    extensions: [/server_no_context_takeover/, /server_max_window_bits=11/, /client_max_window_bits=12/],
+  },
+  { name: 'wsup → ws, deflate offered and declined', client: wsupClient(true), server: { ws: false }, extensions: '' },
+];
+
+interface Context {
+  open(route: string): Promise<{ conn: Connection; id: string }>;
+  server: InteropServer;
+  row: Row;
+}
 
 interface Scenario {
   name: string;
-  needs?: (keyof InteropClient['can'])[];
-  run(open: (route: string) => Promise<{ conn: Connection; id: string }>, server: InteropServer): Promise<void>;
+  needs?: (keyof Can)[];
+  run(ctx: Context): Promise<void>;
 }
 
 const SIZES = [0, 125, 126, 65535, 65536, 1 << 20];
@@ -23,10 +89,24 @@ async function closeCleanly(conn: Connection): Promise<void> {
 }
 
 const scenarios: Scenario[] = [
+  {
+    name: 'the agreed extension: permessage-deflate where compression is on, nothing where it is off',
+    async run({ open, server, row }) {
+      const { conn, id } = await open('echo');
+      if (row.extensions === '') {
+        expect(conn.extensions).toBe('');
+        expect(server.seen(id).extensions).toBe('');
+      } else {
+        for (const pattern of row.extensions) expect(conn.extensions).toMatch(pattern);
+        expect(server.seen(id).extensions).toMatch(/^permessage-deflate/);
+      }
+      await closeCleanly(conn);
+    },
+  },
   ...SIZES.map(
     (n): Scenario => ({
       name: `text of ${n} bytes round trip`,
-      async run(open) {
+      async run({ open }) {
         const { conn } = await open('echo');
         conn.send(text(n));
         const m = await conn.nextMessage();
@@ -39,7 +119,7 @@ const scenarios: Scenario[] = [
   ...SIZES.map(
     (n): Scenario => ({
       name: `binary of ${n} bytes round trip`,
-      async run(open) {
+      async run({ open }) {
         const { conn } = await open('echo');
         conn.send(binary(n));
         const m = await conn.nextMessage();
@@ -50,9 +130,50 @@ const scenarios: Scenario[] = [
     }),
   ),
   {
+    name: '100 messages in a row keep their order (and the compression context)',
+    async run({ open }) {
+      const { conn } = await open('echo');
+      const sent = Array.from({ length: 100 }, (_, i) => `${'{"n":'.repeat(1 + (i % 40))}${i}`);
+      for (const s of sent) conn.send(s);
+      const got: string[] = [];
+      for (let i = 0; i < sent.length; i++) got.push((await conn.nextMessage()).data.toString());
+      expect(got).toEqual(sent);
+      await closeCleanly(conn);
+    },
+  },
+  {
+    name: 'bytes sent as an ArrayBuffer, a typed-array view and a Blob come back as sent',
+    needs: ['browserTypes'],
+    async run({ open }) {
+      const { conn } = await open('echo');
+      const bytes = binary(3000);
+      for (const form of ['arraybuffer', 'view', 'blob'] as const) conn.sendAs(form, bytes);
+      for (let i = 0; i < 3; i++) {
+        const m = await conn.nextMessage();
+        expect([m.binary, m.kind, m.data.equals(bytes)]).toEqual([true, 'arraybuffer', true]);
+      }
+      await closeCleanly(conn);
+    },
+  },
+  {
+    name: "binaryType 'blob': binary messages arrive as Blobs, text still as strings",
+    needs: ['browserTypes'],
+    async run({ open }) {
+      const { conn } = await open('echo');
+      await conn.binaryType('blob');
+      conn.send(binary(70_000));
+      conn.send('after the blob');
+      const b = await conn.nextMessage();
+      const t = await conn.nextMessage();
+      expect([b.kind, b.data.equals(binary(70_000))]).toEqual(['blob', true]);
+      expect([t.kind, t.data.toString()]).toEqual(['string', 'after the blob']);
+      await closeCleanly(conn);
+    },
+  },
+  {
     name: 'fragmented text and binary sent by the client are reassembled',
     needs: ['sendFragments'],
-    async run(open) {
+    async run({ open }) {
       const { conn } = await open('echo');
       conn.sendFragments(['Hello, ', 'fragmented ', 'wörld'], false);
       conn.sendFragments([Buffer.from([1, 2]), Buffer.from([3]), Buffer.from([4, 5])], true);
@@ -62,22 +183,22 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'fragmented text and binary sent by wsup are reassembled by the client',
-    async run(open) {
+    name: 'fragmented text and binary sent by the server are reassembled by the client',
+    async run({ open }) {
       const { conn } = await open('fragments');
-      conn.send(text(1001));
-      conn.send(binary(1001));
+      conn.send(text(3001));
+      conn.send(binary(3001));
       const t = await conn.nextMessage();
       const b = await conn.nextMessage();
-      expect([t.binary, t.data.toString()]).toEqual([false, text(1001)]);
-      expect([b.binary, b.data.equals(binary(1001))]).toEqual([true, true]);
+      expect([t.binary, t.data.toString()]).toEqual([false, text(3001)]);
+      expect([b.binary, b.data.equals(binary(3001))]).toEqual([true, true]);
       await closeCleanly(conn);
     },
   },
   {
-    name: "the client's ping reaches wsup, which answers with the same payload",
-    needs: ['seePongs'],
-    async run(open, server) {
+    name: "the client's ping reaches the server, which answers with the same payload",
+    needs: ['ping', 'seePongs'],
+    async run({ open, server }) {
       const { conn, id } = await open('echo');
       conn.ping(Buffer.from('are you there'));
       expect((await conn.nextPong()).toString()).toBe('are you there');
@@ -86,11 +207,12 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: "the client's ping reaches wsup (pong not observable)",
-    async run(open, server) {
+    name: "the client's ping reaches the server (pong not observable)",
+    needs: ['ping'],
+    async run({ open, server }) {
       const { conn, id } = await open('echo');
       conn.ping(Buffer.from('ping from the client'));
-      // An echo sent after the ping comes back after wsup has handled the ping.
+      // An echo sent after the ping comes back after the server has handled the ping.
       conn.send('after the ping');
       await conn.nextMessage();
       expect(server.seen(id).pings.map(String)).toEqual(['ping from the client']);
@@ -98,8 +220,8 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: "wsup's ping is answered by the client with the same payload",
-    async run(open) {
+    name: "the server's ping is answered by the client with the same payload",
+    async run({ open }) {
       const { conn } = await open('ping');
       conn.send(binary(125));
       expect((await conn.nextMessage()).data.toString()).toBe(`pong:${binary(125).toString('hex')}`);
@@ -108,63 +230,93 @@ const scenarios: Scenario[] = [
   },
   ...[1000, 3000, 4999].map(
     (code): Scenario => ({
-      name: `the client closes with ${code} and a reason: wsup echoes the code and sees the reason`,
-      async run(open, server) {
+      name: `the client closes with ${code} and a reason: the server echoes the code and sees the reason`,
+      async run({ open, server }) {
         const { conn, id } = await open('echo');
         conn.close(code, `client closes with ${code}`);
         expect((await conn.closed).code).toBe(code);
-        await expect.poll(() => server.seen(id).close).toEqual({ code, reason: `client closes with ${code}`, wasClean: true });
+        await expect.poll(() => server.seen(id).close, { timeout: 5000 }).toEqual({ code, reason: `client closes with ${code}`, wasClean: true });
       },
     }),
   ),
   ...[1001, 1011, 4000].map(
     (code): Scenario => ({
-      name: `wsup closes with ${code} and a reason: the client sees both`,
-      async run(open, server) {
+      name: `the server closes with ${code} and a reason: the client sees both`,
+      async run({ open, server }) {
         const { conn, id } = await open(`close/${code}`);
         conn.send('close now');
         expect(await conn.closed).toEqual({ code, reason: `server closes with ${code}` });
-        await expect.poll(() => server.seen(id).close?.wasClean).toBe(true);
+        await expect.poll(() => server.seen(id).close?.wasClean, { timeout: 5000 }).toBe(true);
       },
     }),
   ),
 ];
 
-let server: InteropServer;
+/** Uncaught exceptions in the page: a bug in the harness page, or in the browser's handling. */
+const pageErrors: Error[] = [];
+let wsup: InteropServer;
+const wsServers = new Map<Row, InteropServer>();
+let browser: Browser | undefined;
 const cells = new Map<string, { pass: number; na: number; fail: number }>();
 
 beforeAll(async () => {
-  server = await startInteropServer();
-});
+  wsup = await startInteropServer();
+  for (const row of rows) if ('ws' in row.server) wsServers.set(row, await startWsServer(row.server.ws));
+  if (rows.some((r) => r.client.name === 'chromium')) {
+    // These cells prove that a real browser works with wsup: no browser must fail them, not skip them.
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed (no ${CHROMIUM}): apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    page = await browser.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err));
+    await page.goto(`${wsup.url.replace('ws:', 'http:')}/page`);
+  }
+}, 90_000);
 
 afterAll(async () => {
-  await server?.close();
-  const rows = [...cells.entries()].map(([name, c]) => `${name} ${c.pass} pass${c.fail ? `, ${c.fail} fail` : ''}${c.na ? `, ${c.na} n/a` : ''}`);
-  console.log(`interop (wsup server): ${scenarios.length} scenarios | ${rows.join(' | ')}`);
+  await browser?.close();
+  await wsup?.close();
+  await Promise.all([...wsServers.values()].map((s) => s.close()));
+  let pass = 0;
+  let na = 0;
+  let fail = 0;
+  const parts = [...cells.entries()].map(([name, c]) => {
+    pass += c.pass;
+    na += c.na;
+    fail += c.fail;
+    return `${name} ${c.pass} pass${c.fail ? `, ${c.fail} fail` : ''}${c.na ? `, ${c.na} n/a` : ''}`;
+  });
+  const total = `${pass} pass${fail ? `, ${fail} fail` : ''}${na ? `, ${na} n/a` : ''}`;
+  console.log(`interop matrix: ${rows.length} rows × ${scenarios.length} scenarios: ${total} | ${parts.join(' | ')}`);
 });
 
 let nextId = 0;
 
-for (const client of interopClients) {
-  const row = { pass: 0, na: 0, fail: 0 };
-  cells.set(client.name, row);
-  describe(`interop: ${client.name} client → wsup server`, () => {
+for (const row of rows) {
+  const counts = { pass: 0, na: 0, fail: 0 };
+  cells.set(row.name, counts);
+  describe(`interop: ${row.name}`, () => {
     for (const s of scenarios) {
-      if (s.needs?.some((n) => !client.can[n])) {
-        row.na++;
-        it.skip(`${s.name} (n/a: the ${client.name} client cannot ${s.needs.join(', ')})`, () => {});
+      const missing = s.needs?.filter((n) => !row.client.can[n]) ?? [];
+      if (missing.length > 0) {
+        counts.na++;
+        it.skip(`${s.name} (n/a: the ${row.client.name} client cannot ${missing.join(', ')})`, () => {});
         continue;
       }
       it(s.name, async () => {
+        const server = 'ws' in row.server ? wsServers.get(row)! : wsup;
         const open = async (route: string) => {
           const id = String(nextId++);
-          return { conn: await client.connect(`${server.url}/${route}?id=${id}`), id };
+          const url = `${server.url}/${route}?id=${id}${row.compress ? '&z=1' : ''}`;
+          return { conn: await row.client.connect(url), id };
         };
         try {
-          await s.run(open, server);
-          row.pass++;
+          await s.run({ open, server, row });
+          expect(pageErrors.splice(0)).toEqual([]);
+          counts.pass++;
         } catch (err) {
-          row.fail++;
+          counts.fail++;
           throw err;
         }
       });
