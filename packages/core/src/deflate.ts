@@ -231,6 +231,8 @@ export function acceptResponse(answer: readonly ExtensionOffer[], opts: Resolved
   const p = readParams(answer[0]!, true);
   if (!p) return bad('unknown, repeated or invalid parameter');
   if (opts.serverNoContextTakeover && !p.serverNoContextTakeover) return bad('server_no_context_takeover was requested but not confirmed');
+  // A server accepts a server_max_window_bits offer "by including" it (RFC 7692 §7.1.2.1).
+  if (opts.serverMaxWindowBits < 15 && p.serverMaxWindowBits === undefined) return bad('server_max_window_bits was requested but not confirmed');
   if (p.serverMaxWindowBits !== undefined && p.serverMaxWindowBits > opts.serverMaxWindowBits) {
     return bad('server_max_window_bits larger than offered');
   }
@@ -360,8 +362,8 @@ export class PerMessageDeflate {
     const out = scratchBuffer();
     let written = 0;
     try {
-      written = this.run(z, piece, out, written, limit);
-      if (last) written = this.run(z, TAIL, out, written, limit);
+      written = this.run(z, piece, out, written, limit, false);
+      if (last) written = this.run(z, TAIL, out, written, limit, true);
     } catch (err) {
       this.dropInflater();
       this.spilled = undefined;
@@ -379,7 +381,7 @@ export class PerMessageDeflate {
   }
 
   /** Feeds `input` through `z` into the scratch buffer, copying out full scratch loads. */
-  private run(z: SyncZlib, input: Buffer, out: Buffer, written: number, limit: number): number {
+  private run(z: SyncZlib, input: Buffer, out: Buffer, written: number, limit: number, isTail: boolean): number {
     let inOff = 0;
     for (;;) {
       const room = Math.min(out.length - written, limit - this.produced + 1);
@@ -395,7 +397,15 @@ export class PerMessageDeflate {
       if (this.produced > limit) {
         throw protocolError(ErrorCode.PayloadTooLarge, `inflated message exceeds maxPayload (${limit} bytes)`, CloseCode.MessageTooBig);
       }
-      if (!r.full) return written;
+      if (!r.full) {
+        if (inOff >= input.length) return written;
+        // zlib stopped with input left and room to spare: a block with BFINAL set ended the
+        // deflate stream (RFC 7692 §7.2.3.4). What follows starts a new stream, as the sender's
+        // did; the 00 00 ff ff appended after such a message is no data at all.
+        z.reset();
+        if (isTail) return written;
+        continue;
+      }
       if (written === out.length) {
         (this.spilled ??= []).push(Buffer.from(out));
         written = 0;

@@ -60,10 +60,14 @@ export class FrameParser {
   private readonly frameMode: boolean;
 
   private state = State.Header;
-  /** Bytes of a header that straddles chunks. */
-  private readonly hdr = Buffer.allocUnsafe(14);
+  /**
+   * Bytes of a header that straddles chunks. Created on first need, and outside Buffer's shared
+   * pool: a long-lived slice of the pool would pin a whole 8 KiB slab per few connections.
+   */
+  private hdr: Buffer = EMPTY;
   private hdrLen = 0;
-  private readonly mask = Buffer.allocUnsafe(4);
+  /** The current frame's masking key, big-endian. */
+  private mask = 0;
 
   // Current frame.
   private fin = false;
@@ -123,6 +127,7 @@ export class FrameParser {
           const n = this.parseHeader(chunk, pos, len);
           if (n < 0) return;
           if (n === 0) {
+            if (this.hdr === EMPTY) this.hdr = Buffer.allocUnsafeSlow(14);
             chunk.copy(this.hdr, 0, pos, len);
             this.hdrLen = len - pos;
             return;
@@ -153,7 +158,7 @@ export class FrameParser {
         if (this.payloadSeen === 0 && avail >= this.remaining) {
           // Fast path: the whole payload is in this chunk.
           const end = pos + this.remaining;
-          if (this.masked) unmask(chunk, pos, end, this.mask, 0, 0);
+          if (this.masked) unmask(chunk, pos, end, this.mask, 0);
           const payload = chunk.subarray(pos, end);
           pos = end;
           this.remaining = 0;
@@ -245,10 +250,7 @@ export class FrameParser {
     }
 
     if (masked) {
-      this.mask[0] = buf[p]!;
-      this.mask[1] = buf[p + 1]!;
-      this.mask[2] = buf[p + 2]!;
-      this.mask[3] = buf[p + 3]!;
+      this.mask = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
       p += 4;
     }
     this.fin = fin;
@@ -264,7 +266,7 @@ export class FrameParser {
 
   /** Handles `chunk[start, end)`, part of a payload that spans chunks. Returns the new position. */
   private payloadPiece(chunk: Buffer, start: number, end: number): number {
-    if (this.masked) this.maskPhase = unmask(chunk, start, end, this.mask, 0, this.maskPhase);
+    if (this.masked) this.maskPhase = unmask(chunk, start, end, this.mask, this.maskPhase);
     const n = end - start;
     this.remaining -= n;
     this.payloadSeen += n;

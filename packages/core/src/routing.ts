@@ -70,7 +70,8 @@ export class UpgradeRouter {
   readonly hub: Hub;
   private readonly live = new Set<WebSocket>();
   private readonly filter: ((req: IncomingMessage) => boolean) | undefined;
-  private readonly upgradeTimeoutMs: number;
+  /** @internal */
+  readonly upgradeTimeoutMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   private readonly originalClose: AnyServer['close'] | undefined;
 
@@ -125,46 +126,80 @@ export class UpgradeRouter {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
-    const timer = setTimeout(() => {
-      if (record.upgraded || res.writableEnded) return;
-      if (!res.headersSent) {
-        res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
-        res.end('The WebSocket route did not answer in time');
-      } else {
-        socket.destroy();
-      }
-    }, this.upgradeTimeoutMs);
-    timer.unref();
-    const record: RoutedUpgrade = {
-      head,
-      socket,
-      hub: this.hub,
-      upgraded: false,
-      accepted: (ws) => {
-        record.upgraded = true;
-        clearTimeout(timer);
-        socket.removeListener('error', swallow);
-        this.live.add(ws);
-        ws.once('close', () => this.live.delete(ws));
-      },
-    };
-    routed.set(req, record);
-    res.on('finish', () => {
-      clearTimeout(timer);
-      if (record.upgraded) return;
-      // An ordinary response to an upgrade request ends the connection: the client is waiting
-      // for a 101 and cannot reuse it.
-      const s = socket as Duplex & { destroySoon?: () => void };
-      if (s.destroySoon) s.destroySoon();
-      else s.end();
-    });
-    socket.once('close', () => clearTimeout(timer));
+    const pending = new PendingUpgrade(this, res, socket, head);
+    routed.set(req, pending);
     if (this.server.listenerCount('request') === 0) {
       res.statusCode = 404;
       res.end();
       return;
     }
     this.server.emit('request', req, res);
+  }
+
+  /** @internal A routed request became a WebSocket. */
+  adopt(ws: WebSocket): void {
+    this.live.add(ws);
+    ws.once('close', this.forget);
+  }
+
+  /** Shared by every connection (`this` is the WebSocket), so a live one retains no closure. */
+  private readonly forget = ((live: Set<WebSocket>) =>
+    function forget(this: WebSocket): void {
+      live.delete(this);
+    })(this.live);
+}
+
+/**
+ * A routed upgrade request until it is upgraded or answered. Once upgraded nothing refers to it
+ * from the socket or the WebSocket any more, so the request, the response and their state can be
+ * collected: an idle connection then costs little more than its socket.
+ */
+class PendingUpgrade implements RoutedUpgrade {
+  upgraded = false;
+  readonly hub: Hub;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onSocketClose = (): void => clearTimeout(this.timer);
+
+  constructor(
+    private readonly router: UpgradeRouter,
+    private readonly res: ServerResponse,
+    readonly socket: Duplex,
+    readonly head: Buffer,
+  ) {
+    this.hub = router.hub;
+    this.timer = setTimeout(() => this.timedOut(), router.upgradeTimeoutMs);
+    this.timer.unref();
+    res.on('finish', () => this.answered());
+    socket.once('close', this.onSocketClose);
+  }
+
+  accepted(ws: WebSocket): void {
+    this.upgraded = true;
+    clearTimeout(this.timer);
+    this.socket.removeListener('error', swallow);
+    this.socket.removeListener('close', this.onSocketClose);
+    this.router.adopt(ws);
+  }
+
+  private answered(): void {
+    clearTimeout(this.timer);
+    if (this.upgraded) return;
+    // An ordinary response to an upgrade request ends the connection: the client is waiting for
+    // a 101 and cannot reuse it.
+    const s = this.socket as Duplex & { destroySoon?: () => void };
+    if (s.destroySoon) s.destroySoon();
+    else s.end();
+  }
+
+  private timedOut(): void {
+    const res = this.res;
+    if (this.upgraded || res.writableEnded) return;
+    if (!res.headersSent) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      res.end('The WebSocket route did not answer in time');
+    } else {
+      this.socket.destroy();
+    }
   }
 }
 

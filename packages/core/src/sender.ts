@@ -126,13 +126,12 @@ export class Sender {
       }
       at += writeHeader(buf, at, (head & 0x80) !== 0, (head & 0x40) !== 0, head & 0x0f, len, masked);
       if (masked) {
-        const keyAt = at - 4;
-        writeMaskKey(buf, keyAt);
+        const key = writeMaskKey(buf, at - 4);
         if (typeof payload === 'string') {
           buf.utf8Write(payload, at, len);
-          unmask(buf, at, at + len, buf, keyAt, 0);
+          unmask(buf, at, at + len, key, 0);
         } else {
-          maskInto(payload, 0, len, buf, at, buf, keyAt);
+          maskInto(payload, 0, len, buf, at, key);
         }
         at += len;
       } else if (typeof payload === 'string') {

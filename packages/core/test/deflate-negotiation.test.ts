@@ -85,6 +85,8 @@ describe('client: offer and validation of the answer', () => {
     ['permessage-deflate; client_max_window_bits=13', { clientMaxWindowBits: 12 }, 'fail'],
     ['permessage-deflate; client_max_window_bits', true, 'fail'],
     ['permessage-deflate', { serverNoContextTakeover: true }, 'fail'],
+    ['permessage-deflate', { serverMaxWindowBits: 10 }, 'fail'],
+    ['permessage-deflate; server_max_window_bits=10', { serverMaxWindowBits: 10 }, 'ok'],
     ['permessage-deflate; unknown', true, 'fail'],
     ['permessage-deflate; server_max_window_bits=20', true, 'fail'],
     ['permessage-deflate, permessage-deflate', true, 'fail'],
