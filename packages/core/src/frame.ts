@@ -77,8 +77,12 @@ export class FrameParser {
   private maskPhase = 0;
   /** Payload bytes of the current frame consumed so far (compressed pieces are not kept). */
   private payloadSeen = 0;
-  /** Payload of the current frame collected so far, when it spans chunks. */
-  private frameBuf: Buffer = EMPTY;
+  /**
+   * Pieces of the current frame's payload (unmasked slices of the chunks they arrived in), when
+   * it spans chunks. Kept by reference and joined once at the end: memory follows what has
+   * arrived, never what a header claims, and a 1 MiB frame costs one copy.
+   */
+  private pieces: Buffer[] = [];
   private frameLen = 0;
 
   // Current data message (between its first frame and the frame with FIN).
@@ -109,7 +113,7 @@ export class FrameParser {
   /** Ignore all further input, e.g. once a close frame has been received. */
   stop(): void {
     this.state = State.Stopped;
-    this.frameBuf = EMPTY;
+    this.pieces = [];
     this.msgBuf = EMPTY;
   }
 
@@ -260,7 +264,7 @@ export class FrameParser {
     this.maskPhase = 0;
     this.payloadSeen = 0;
     this.frameLen = 0;
-    this.frameBuf = EMPTY;
+    if (this.pieces.length > 0) this.pieces = [];
     return p - at;
   }
 
@@ -295,20 +299,13 @@ export class FrameParser {
       }
     }
 
-    if (this.frameLen + n > this.frameBuf.length) {
-      // Grow with what has arrived, not with what the header claims: a 15-byte header announcing
-      // gigabytes must not allocate them.
-      const arrived = this.frameLen + n;
-      const grown = Buffer.allocUnsafe(Math.min(arrived + this.remaining, Math.max(2 * arrived, 64 * 1024)));
-      if (this.frameLen > 0) this.frameBuf.copy(grown, 0, 0, this.frameLen);
-      this.frameBuf = grown;
-    }
-    chunk.copy(this.frameBuf, this.frameLen, start, end);
+    this.pieces.push(chunk.subarray(start, end));
     this.frameLen += n;
 
     if (this.remaining === 0) {
-      const payload = this.frameBuf;
-      this.frameBuf = EMPTY;
+      const pieces = this.pieces;
+      const payload = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.frameLen);
+      this.pieces = [];
       this.frameLen = 0;
       this.state = State.Header;
       this.frameComplete(payload, true);
