@@ -1,16 +1,19 @@
 /**
  * The chat server: Express 5 serves the page from public/ and two WebSocket routes through
  * @wsup/express, /chat (the JSON chat protocol, see protocol.ts) and /echo (echoes text and
- * binary, for checking a client).
+ * binary, for checking a client). Rooms live in memory, or in Redis when several chat processes
+ * serve the same rooms (the `redis` option; see store.ts).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
 import { attach, WebSocketError, type UpgradeOptions, type UpgradeRouter } from '@wsup/express';
+import { createMemoryRooms } from './memory-rooms.js';
 import type { RateLimit } from './rate-limit.js';
-import { createRooms, type Rooms } from './rooms.js';
+import type { Rooms } from './rooms.js';
 import { ChatSession } from './session.js';
+import { openStore, type ChatRedisOptions } from './store.js';
 
 export interface ChatOptions {
   /** Default 0: any free port. */
@@ -31,6 +34,11 @@ export interface ChatOptions {
   maxStrikes?: number;
   /** Where unexpected errors go. Default console.error. */
   log?: (message: string, err: unknown) => void;
+  /**
+   * Keep rooms (members, presence, history) in Redis and carry messages through it, so that
+   * several chat processes serve the same rooms. Default: in this process's memory.
+   */
+  redis?: ChatRedisOptions | undefined;
 }
 
 export interface ChatServer {
@@ -47,7 +55,8 @@ export interface ChatServer {
 
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
 
-export function createChatApp(options: ChatOptions = {}, rooms: Rooms = createRooms(options), sessions = new Set<ChatSession>()): Express {
+/** `sessions` gets every chat connection while it runs, with the promise of its end (its room left). */
+export function createChatApp(options: ChatOptions = {}, rooms: Rooms = createMemoryRooms(options), sessions = new Map<ChatSession, Promise<void>>()): Express {
   const log = options.log ?? ((message, err) => console.error(message, err));
   const socketOptions: UpgradeOptions = {
     compress: options.compress ?? true,
@@ -66,12 +75,15 @@ export function createChatApp(options: ChatOptions = {}, rooms: Rooms = createRo
   const app = express();
   app.disable('x-powered-by');
 
+  // Room messages are published to many connections: without server context takeover the hub
+  // compresses each once for all of them (and no connection keeps a compressor of its own).
+  const chatSocketOptions: UpgradeOptions = { ...socketOptions, compress: socketOptions.compress && { serverNoContextTakeover: true } };
+
   app.get('/chat', (_req, res) => {
-    const ws = upgradeOrAnswered(() => res.upgrade(socketOptions));
+    const ws = upgradeOrAnswered(() => res.upgrade(chatSocketOptions));
     if (!ws) return;
     const session = new ChatSession(ws, sessionOptions);
-    sessions.add(session);
-    void session.run().finally(() => sessions.delete(session));
+    sessions.set(session, session.run().finally(() => sessions.delete(session)));
   });
 
   app.get('/echo', (_req, res) => {
@@ -94,20 +106,30 @@ function upgradeOrAnswered<T>(upgrade: () => T): T | undefined {
   }
 }
 
-/** Starts the chat on `port` (0: any free port); resolves once it is listening. */
+/**
+ * Starts the chat on `port` (0: any free port); resolves once it is listening (and, with `redis`,
+ * connected to Redis first, so that nothing is accepted that could not be shared).
+ */
 export async function createChatServer(options: ChatOptions = {}): Promise<ChatServer> {
   const host = options.host ?? '127.0.0.1';
-  const sessions = new Set<ChatSession>();
-  const app = createChatApp(options, createRooms(options), sessions);
+  const log = options.log ?? ((message, err) => console.error(message, err));
+  const store = await openStore(options, log);
+  const sessions = new Map<ChatSession, Promise<void>>();
+  const app = createChatApp(options, store.rooms, sessions);
   const server = app.listen(options.port ?? 0, host);
-  const router = attach(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      resolve();
+  const router = attach(server, { hub: store.hub });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const shown = host.includes(':') ? `[${host}]` : host;
 
@@ -118,7 +140,7 @@ export async function createChatServer(options: ChatOptions = {}): Promise<ChatS
     url: `http://${shown}:${port}/`,
     kick(name, reason = 'removed by the operator') {
       let count = 0;
-      for (const session of sessions) {
+      for (const session of sessions.keys()) {
         if (session.name === name) {
           session.kick(reason);
           count++;
@@ -126,13 +148,16 @@ export async function createChatServer(options: ChatOptions = {}): Promise<ChatS
       }
       return count;
     },
-    close() {
-      return new Promise<void>((resolve, reject) => {
+    async close() {
+      await new Promise<void>((resolve, reject) => {
         // attach() makes server.close() close live WebSockets with 1001 first.
         server.close((err) => (err ? reject(err) : resolve()));
         // Browsers keep idle HTTP connections open for reuse; they would hold close() up.
         server.closeIdleConnections();
       });
+      // Their leaves go out (to other processes too) before the store lets go.
+      await Promise.all(sessions.values());
+      await store.close();
     },
   };
 }

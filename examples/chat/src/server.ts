@@ -1,12 +1,27 @@
 /**
  * `pnpm demo` (or `PORT=4000 pnpm --dir examples/chat start`): the chat on http://127.0.0.1:3000/.
+ * With `REDIS_URL=redis://host:port`, rooms live in that Redis, so several of these processes
+ * (on different ports or machines) serve the same rooms; `pnpm --dir examples/chat cluster`
+ * starts two with a private redis-server.
+ *
  * Ctrl-C closes every WebSocket with 1001 first, so open pages show why and reconnect once the
- * server is back.
+ * server is back (or, behind a load balancer, to another process).
  */
-import { createChatServer } from './app.js';
+import { createChatServer, type ChatServer } from './app.js';
 
-const chat = await createChatServer({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
-console.log(`wsup chat on ${chat.url}`);
+const redisUrl = process.env.REDIS_URL || undefined;
+let chat: ChatServer;
+try {
+  chat = await createChatServer({
+    port: Number(process.env.PORT ?? 3000),
+    host: process.env.HOST ?? '127.0.0.1',
+    redis: redisUrl ? { url: redisUrl } : undefined,
+  });
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+}
+console.log(`wsup chat on ${chat.url}${redisUrl ? ' (rooms in Redis)' : ''}`);
 console.log(`open it in two browser windows; ${chat.url}#myroom opens the room "myroom". Ctrl-C stops.`);
 
 let stopping = false;
@@ -24,3 +39,5 @@ function stop(): void {
 }
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// Started by the cluster command (with an IPC channel): stop with it, even if it was killed.
+if (process.send) process.on('disconnect', stop);

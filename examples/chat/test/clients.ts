@@ -49,3 +49,16 @@ export async function say(client: ChatClient, text: string): Promise<void> {
   const echo = await nextOf(client.ws, 'message');
   if (echo.text !== text) throw new Error(`expected my own message ${JSON.stringify(text)}, got ${JSON.stringify(echo)}`);
 }
+
+/**
+ * The next `count` messages of `type` on `ws`, skipping other types (presence notices, when a test
+ * is about messages).
+ */
+export async function collect<T extends ServerMessage['type']>(ws: WebSocket, type: T, count: number): Promise<Extract<ServerMessage, { type: T }>[]> {
+  const got: Extract<ServerMessage, { type: T }>[] = [];
+  while (got.length < count) {
+    const msg = await next(ws);
+    if (msg.type === type) got.push(msg as Extract<ServerMessage, { type: T }>);
+  }
+  return got;
+}

@@ -1,0 +1,134 @@
+/**
+ * Where the chat keeps what connections share: in this process's memory (the default), or in
+ * Redis for several chat processes (`redis` option, `REDIS_URL`). Either way the result is a hub
+ * for the server's WebSockets and the {@link Rooms} that publish on it; the rest of the chat does
+ * not know which.
+ */
+import { Hub } from '@wsup/core';
+import { RedisBroker } from '@wsup/redis';
+import { Redis } from 'ioredis';
+import { BrokerTap } from './broker-tap.js';
+import { createMemoryRooms, type MemoryRoomsOptions } from './memory-rooms.js';
+import { createRedisRooms } from './redis-rooms.js';
+import { RedisStore } from './redis-store.js';
+import type { Rooms } from './rooms.js';
+
+export interface ChatRedisOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /** Prefix of the chat's keys and pub/sub channels; other apps on the same Redis need another. Default `wsup-chat:`. */
+  prefix?: string;
+  /**
+   * Seconds after which the members of a process that stopped refreshing its presence (it
+   * crashed) are removed and announced as gone; processes refresh every third of it. Default 15.
+   */
+  memberTtl?: number;
+  /** Seconds a room's history is kept after its last message or visit. Default 86,400 (a day). */
+  historyTtl?: number;
+  /** Seconds to wait for Redis at start before giving up. Default 10. */
+  connectTimeout?: number;
+}
+
+export interface StoreOptions extends MemoryRoomsOptions {
+  redis?: ChatRedisOptions | undefined;
+}
+
+export interface ChatStore {
+  readonly hub: Hub;
+  readonly rooms: Rooms;
+  /** Call once every connection has left its room. */
+  close(): Promise<void>;
+}
+
+type Log = (message: string, err: unknown) => void;
+
+export async function openStore(options: StoreOptions, log: Log): Promise<ChatStore> {
+  if (options.redis) return openRedisStore(options.redis, options.historySize ?? 50, log);
+  const hub = new Hub();
+  const rooms = createMemoryRooms(options);
+  return {
+    hub,
+    rooms,
+    async close() {
+      await rooms.close();
+      await hub.close();
+    },
+  };
+}
+
+async function openRedisStore(options: ChatRedisOptions, historySize: number, log: Log): Promise<ChatStore> {
+  const prefix = options.prefix ?? 'wsup-chat:';
+  const memberTtlMs = Math.round((options.memberTtl ?? 15) * 1000);
+  const historyTtlMs = Math.round((options.historyTtl ?? 86_400) * 1000);
+  if (!(memberTtlMs > 0)) throw new RangeError('redis.memberTtl must be a positive number of seconds');
+  if (!(historyTtlMs > 0)) throw new RangeError('redis.historyTtl must be a positive number of seconds');
+
+  // The broker has two connections of its own (publish, subscribe); members and history use a third.
+  const redis = new Redis(options.url, { connectionName: 'wsup-chat-data' });
+  let started = false;
+  let down: unknown;
+  redis.on('error', (err: unknown) => {
+    // ioredis reconnects by itself; commands meanwhile wait, or fail and are reported where used.
+    // Before the start has succeeded, its one clear error says it all.
+    if (started && down === undefined) log(`Redis at ${redacted(options.url)} is unreachable; retrying`, err);
+    down = err;
+  });
+  redis.on('ready', () => (down = undefined));
+
+  const broker = new RedisBroker({ connection: options.url, prefix });
+  const tap = new BrokerTap(broker, { barrier: () => redis.ping() });
+  const hub = new Hub({ broker: tap });
+  const store = new RedisStore(redis, { prefix, processId: hub.nodeId, historySize, memberTtlMs, historyTtlMs });
+
+  try {
+    await reachable(redis, broker, options.url, options.connectTimeout ?? 10, () => down);
+    await store.alive();
+  } catch (err) {
+    redis.disconnect();
+    await hub.close();
+    throw err;
+  }
+  started = true;
+  hub.on('error', (err) => log('Redis pub/sub', err));
+
+  const rooms = createRedisRooms({ store, hub, tap, processId: hub.nodeId, refreshMs: memberTtlMs / 3, log });
+  return {
+    hub,
+    rooms,
+    async close() {
+      await rooms.close().catch((err: unknown) => log('leaving Redis failed', err));
+      await hub.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** Resolves once both the data connection and the broker are up; a clear error after `seconds`. */
+async function reachable(redis: Redis, broker: RedisBroker, url: string, seconds: number, lastError: () => unknown): Promise<void> {
+  const dataReady = redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  const brokerReady = broker.connected ? Promise.resolve() : new Promise<void>((resolve) => broker.once('connected', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const cause = lastError();
+      const why = cause instanceof Error ? `: ${cause.message}` : '';
+      reject(new Error(`cannot reach Redis at ${redacted(url)} within ${seconds} s${why}`, { cause }));
+    }, seconds * 1000);
+  });
+  try {
+    await Promise.race([Promise.all([dataReady, brokerReady]), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The URL without its password, for messages. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the given URL';
+  }
+}
