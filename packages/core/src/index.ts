@@ -12,7 +12,7 @@ export { formatExtensions, parseExtensions, parseProtocols, type ExtensionOffer 
 export { acceptKey, checkHandshake, isWebSocketRequest, type HandshakeOffer, type HandshakeRequest } from './handshake.js';
 export type { DeflateOptions } from './deflate.js';
 export type { WebSocketOptions } from './options.js';
-export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions } from './routing.js';
+export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions, type UpgradeRouterEvents } from './routing.js';
 export { upgrade, type OriginCheck, type SubprotocolSelector, type UpgradeOptions } from './upgrade.js';
 export {
   WebSocket,

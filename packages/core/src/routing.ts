@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -5,6 +6,7 @@ import { CloseCode, Defaults } from './constants.js';
 import { rangeError } from './errors.js';
 import { seconds } from './options.js';
 import { Hub } from './hub.js';
+import { wasAnswered } from './answered.js';
 import type { WebSocket } from './websocket.js';
 
 /** An upgrade request that {@link handleUpgrades} passed to the request listeners. */
@@ -60,11 +62,23 @@ function swallow(): void {
   // sees a closed socket.
 }
 
+/** Events of an {@link UpgradeRouter}. */
+export interface UpgradeRouterEvents {
+  /**
+   * A request handler's `upgrade()` refused a request (400/403/405/426, or 500 for bad options)
+   * and the handler let the error escape; it has been answered already, so wsup keeps it from
+   * crashing the process and reports it here (for logs and metrics).
+   */
+  refused: [error: Error, req: IncomingMessage];
+}
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
 /**
  * The link between a server and the WebSockets its request handlers create: routes upgrade
  * requests into the request listeners and keeps the registry of live connections.
  */
-export class UpgradeRouter {
+export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   readonly server: AnyServer;
   /** Topics of this server's WebSockets: `router.hub.publish(topic, data)`. */
   readonly hub: Hub;
@@ -75,9 +89,13 @@ export class UpgradeRouter {
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   private readonly originalClose: AnyServer['close'] | undefined;
 
+  private readonly guarded = new Map<RequestListener, RequestListener>();
+
   constructor(server: AnyServer, options: HandleUpgradesOptions = {}) {
+    super();
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.server = server;
+    this.guardListeners();
     this.hub = options.hub ?? new Hub();
     this.filter = options.filter;
     this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', Defaults.upgradeTimeout);
@@ -113,8 +131,47 @@ export class UpgradeRouter {
     await Promise.all(closing);
   }
 
-  /** Stops routing upgrades and restores `server.close` (live connections stay open). */
+  /**
+   * `upgrade()` answers a bad handshake itself and then throws its typed error. In plain
+   * node:http an escaping error crashes the process (a sync throw from a request listener is an
+   * uncaught exception, an async one an unhandled rejection), which would let any client crash a
+   * server with a plain GET on a WebSocket route. The server's request listeners are wrapped so
+   * such already-answered errors stop here (reported as `refused`); every other error passes
+   * through exactly as before.
+   */
+  private guardListeners(): void {
+    for (const listener of this.server.listeners('request') as RequestListener[]) {
+      const router = this;
+      const guarded = function (this: unknown, req: IncomingMessage, res: ServerResponse): unknown {
+        let result: unknown;
+        try {
+          result = listener.call(this, req, res);
+        } catch (err) {
+          if (!wasAnswered(err)) throw err;
+          router.emit('refused', err as Error, req);
+          return undefined;
+        }
+        if (result && typeof (result as Promise<unknown>).then === 'function') {
+          return (result as Promise<unknown>).then(undefined, (err: unknown) => {
+            if (!wasAnswered(err)) throw err;
+            router.emit('refused', err as Error, req);
+          });
+        }
+        return result;
+      };
+      this.guarded.set(listener, guarded);
+      this.server.removeListener('request', listener);
+      this.server.on('request', guarded);
+    }
+  }
+
+  /** Stops routing upgrades and restores `server.close` and the request listeners (live connections stay open). */
   detach(): void {
+    for (const [listener, guarded] of this.guarded) {
+      this.server.removeListener('request', guarded);
+      this.server.on('request', listener);
+    }
+    this.guarded.clear();
     this.server.removeListener('upgrade', this.onUpgrade);
     if (routers.get(this.server) === this) routers.delete(this.server);
     if (this.originalClose) this.server.close = this.originalClose;

@@ -1,5 +1,6 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { markAnswered } from './answered.js';
 import { acceptOffer, PerMessageDeflate, resolveDeflateOptions, type ResolvedDeflateOptions } from './deflate.js';
 import { ErrorCode, typeError, WebSocketError } from './errors.js';
 import { Hub } from './hub.js';
@@ -82,6 +83,7 @@ function extraHeaders(headers: UpgradeOptions['headers']): string {
 
 /** Sends the rejection and closes the socket; returns the error for the caller to throw. */
 function refuse(err: WebSocketError, socket: Duplex, res: ServerResponse | undefined): WebSocketError {
+  markAnswered(err);
   if (res && !res.headersSent && res.socket) {
     const body = err.message;
     res.shouldKeepAlive = false;
@@ -164,7 +166,7 @@ export function upgrade(
     extra = extraHeaders(options?.headers);
   } catch (err) {
     refuse(new WebSocketError(ErrorCode.InvalidOption, 'invalid WebSocket options', { status: 500, cause: err }), socket, res);
-    throw err;
+    throw markAnswered(err as object);
   }
 
   const offer = checkHandshake(req);
