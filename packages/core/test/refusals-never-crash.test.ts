@@ -34,7 +34,7 @@ describe('refused upgrades escaping a plain node:http handler', () => {
       );
       const router = handleUpgrades(server);
       const refused: string[] = [];
-      router.on('refused', (err) => refused.push((err as { code: string }).code));
+      router.on('refused', (err) => refused.push((err as unknown as { code: string }).code));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const port = (server.address() as AddressInfo).port;
 

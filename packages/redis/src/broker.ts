@@ -135,10 +135,10 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     }
   }
 
-  /** The hub has its first local subscriber for `topic`. */
-  subscribe(topic: string): void {
+  /** The hub has its first local subscriber for `topic`; resolves once Redis has confirmed the subscription. */
+  subscribe(topic: string): Promise<void> {
     checkTopic(topic);
-    this.subscriber?.add(this.options.prefix + topic);
+    return this.subscriber?.add(this.options.prefix + topic) ?? Promise.resolve();
   }
 
   /** The hub's last local subscriber for `topic` left. */

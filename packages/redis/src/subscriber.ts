@@ -24,6 +24,8 @@ export class Subscriber {
   private isSynced = false;
   private epoch = 0;
   private stopped = false;
+  /** add() calls made while disconnected, resolved once every channel is subscribed again. */
+  private readonly syncWaiters: (() => void)[] = [];
 
   constructor(
     private readonly conn: Redis,
@@ -46,10 +48,13 @@ export class Subscriber {
     return this.channels.size;
   }
 
-  add(channel: string): void {
-    if (this.channels.has(channel)) return;
+  /** Resolves once Redis has acknowledged the subscription (a refusal is reported through the hooks). */
+  add(channel: string): Promise<void> {
+    if (this.channels.has(channel)) return Promise.resolve();
     this.channels.add(channel);
-    if (this.live) void this.subscribe(channel, this.epoch);
+    if (this.live) return this.subscribe(channel, this.epoch);
+    // Subscribed with all the others once connected.
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
 
   remove(channel: string): void {
@@ -62,6 +67,7 @@ export class Subscriber {
 
   stop(): void {
     this.stopped = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
     this.epoch++;
     this.live = false;
     this.isSynced = false;
@@ -90,6 +96,7 @@ export class Subscriber {
     await Promise.all([...this.channels].map((ch) => this.subscribe(ch, epoch)));
     if (epoch !== this.epoch) return;
     this.isSynced = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
     this.hooks.state();
   }
 
