@@ -1,17 +1,13 @@
 /** wsup on plain node:http, echoing with `for await`: what the README's example costs. */
 import { createServer } from 'node:http';
-import { handleUpgrades, upgrade, type UpgradeOptions } from '@wsup/core';
+import { handleUpgrades, upgrade } from '@wsup/core';
 import { listen, serve } from '../src/harness.js';
 
 serve(({ deflate }) => {
-  // See wsup.ts for why `compress` goes through a variable.
-  const options: UpgradeOptions & { compress?: boolean } = {};
-  if (deflate) options.compress = true;
-
   const server = createServer(async (req, res) => {
     let ws;
     try {
-      ws = upgrade(req, res, options);
+      ws = upgrade(req, res, { compress: deflate });
     } catch {
       return;
     }

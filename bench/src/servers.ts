@@ -27,11 +27,11 @@ export const SERVERS: ServerSpec[] = [
   { name: 'ws-native', file: 'servers/ws.ts', about: 'ws with its native addons bufferutil and utf-8-validate installed' },
   { name: 'wsup', file: 'servers/wsup.ts', about: "wsup on node:http, echo from the 'message' event" },
   { name: 'wsup-iter', file: 'servers/wsup-iter.ts', about: 'wsup on node:http, echo from `for await (const msg of ws)`' },
-  // Framework adapters: one file each (the adapter's route calling upgrade() and echoing) and one
-  // line here, once the packages exist in packages/. Deliberately not stubbed until then.
-  // { name: 'wsup-express', file: 'servers/wsup-express.ts', about: '@wsup/express route' },
-  // { name: 'wsup-fastify', file: 'servers/wsup-fastify.ts', about: '@wsup/fastify route' },
-  // { name: 'wsup-koa', file: 'servers/wsup-koa.ts', about: '@wsup/koa route' },
+  // Framework adapters: the same echo behind each framework's router. Messages never go through
+  // the framework, so they differ from `wsup` by what routing the upgrade request costs.
+  { name: 'wsup-express', file: 'servers/wsup-express.ts', about: '@wsup/express: Express 5 route, res.upgrade()' },
+  { name: 'wsup-fastify', file: 'servers/wsup-fastify.ts', about: '@wsup/fastify: Fastify 5 route, reply.upgrade()' },
+  { name: 'wsup-koa', file: 'servers/wsup-koa.ts', about: '@wsup/koa: Koa 3 + @koa/router route, ctx.upgrade()' },
 ];
 
 /** The numerator and the denominator of every ratio. */
