@@ -6,6 +6,10 @@
  * No parsing into messages, no UTF-8 check, no deflate. Payloads are unmasked by bufferutil's
  * native code (about 4× the speed of the best pure-JS loop here), so the ceiling is not held down
  * by a cost a Node server does not have to pay.
+ *
+ * Broadcast is the same trick fanned out: a connection to `/sub` is only remembered, and each
+ * chunk from the connection to `/pub` is rewritten once and the same Buffer written to every
+ * subscriber, one write per subscriber per chunk, which is the least a fan-out can do.
  */
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
@@ -27,8 +31,24 @@ const RESPONSE = Buffer.from(
   'latin1',
 );
 
+/** Connections to /sub, in the order they came. */
+const subscribers = new Set<Socket>();
+
+/** Writes the pieces of one rewritten chunk to a socket, in one syscall. */
+function writePieces(socket: Socket, pieces: Buffer[]): void {
+  if (pieces.length === 1) {
+    socket.write(pieces[0]!);
+    return;
+  }
+  socket.cork();
+  for (const piece of pieces) socket.write(piece);
+  socket.uncork();
+}
+
 class Echo {
   private handshaking = true;
+  /** This is the broadcast publisher: its frames go to the subscribers instead of back. */
+  private publisher = false;
   private request = '';
   /** Header bytes of a frame split across chunks. */
   private readonly partial = Buffer.alloc(14);
@@ -55,6 +75,13 @@ class Echo {
       const end = this.request.indexOf('\r\n\r\n');
       if (end === -1) return;
       this.handshaking = false;
+      const path = this.request.slice(this.request.indexOf(' ') + 1, this.request.indexOf(' HTTP/'));
+      if (path === '/pub') this.publisher = true;
+      else if (path === '/sub') {
+        const socket = this.socket;
+        subscribers.add(socket);
+        socket.once('close', () => subscribers.delete(socket));
+      }
       this.socket.write(RESPONSE);
       const rest = Buffer.from(this.request.slice(end + 4), 'latin1');
       this.request = '';
@@ -83,7 +110,7 @@ class Echo {
       }
       const out = Buffer.allocUnsafe(size - 4);
       this.header(this.partial, 0, out, 0, size);
-      this.socket.write(out);
+      this.emit([out]);
       i = size - this.partialLen;
       o = from = i;
       this.partialLen = 0;
@@ -125,13 +152,12 @@ class Echo {
       }
     }
     if (o > from) out.push(chunk.subarray(from, o));
-    if (out.length === 1) {
-      this.socket.write(out[0]!);
-    } else if (out.length > 1) {
-      this.socket.cork();
-      for (const piece of out) this.socket.write(piece);
-      this.socket.uncork();
-    }
+    if (out.length > 0) this.emit(out);
+  }
+
+  private emit(pieces: Buffer[]): void {
+    if (!this.publisher) writePieces(this.socket, pieces);
+    else for (const s of subscribers) writePieces(s, pieces);
   }
 
   /** Reads the client header at src[at] and writes the unmasked server header at dst[to]. */

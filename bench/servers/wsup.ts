@@ -1,25 +1,26 @@
-/** wsup on plain node:http, echoing from the `message` event. */
+/**
+ * wsup on plain node:http. `/echo` echoes from the `message` event; for the broadcast scenario,
+ * `/sub` subscribes to a topic and every message from `/pub` is published to it with
+ * `hub.publish`, which frames it once for all subscribers.
+ */
 import { createServer } from 'node:http';
-import { handleUpgrades, upgrade, type UpgradeOptions } from '@wsup/core';
+import { handleUpgrades, upgrade } from '@wsup/core';
 import { listen, serve } from '../src/harness.js';
 
-serve(({ deflate }) => {
-  // `compress` is not part of UpgradeOptions yet. Going through a variable keeps this file
-  // compiling today (no excess-property check) and once the option lands; until then the core
-  // ignores the key, the handshake carries no permessage-deflate, and the generator reports the
-  // compressed scenario as n/a for wsup instead of measuring uncompressed echoes.
-  const options: UpgradeOptions & { compress?: boolean } = {};
-  if (deflate) options.compress = true;
+const TOPIC = 'feed';
 
+serve(({ deflate }) => {
   const server = createServer((req, res) => {
     let ws;
     try {
-      ws = upgrade(req, res, options);
+      ws = upgrade(req, res, { compress: deflate });
     } catch {
       return; // upgrade() already answered with the right status
     }
-    ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+    if (req.url === '/sub') ws.subscribe(TOPIC);
+    else if (req.url === '/pub') ws.on('message', (msg) => hub.publish(TOPIC, msg.data, msg.binary));
+    else ws.on('message', (msg) => ws.send(msg.data, msg.binary));
   });
-  handleUpgrades(server);
+  const { hub } = handleUpgrades(server);
   return listen(server);
 });

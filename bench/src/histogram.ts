@@ -9,13 +9,13 @@ export class Histogram {
   private readonly counts = new Uint32Array(BUCKETS);
   count = 0;
 
-  /** Records a latency in milliseconds. */
-  record(ms: number): void {
+  /** Records a latency in milliseconds, `times` times (messages that share a send and a receive time). */
+  record(ms: number, times = 1): void {
     const us = ms * 1000;
     let i = us > 0 ? Math.floor(Math.log1p(us) * STEPS_PER_E) : 0;
     if (i >= BUCKETS) i = BUCKETS - 1;
-    this.counts[i]!++;
-    this.count++;
+    this.counts[i]! += times;
+    this.count += times;
   }
 
   /** The q-quantile (0–1) in milliseconds, to within 1%. */

@@ -9,82 +9,21 @@
  *   received chunk, so syscalls are amortised over many messages;
  * - replies are decoded in place, without copies, and compared byte for byte (payload, length,
  *   opcode) against what was sent: any difference aborts the run.
+ *
+ * Echo and idle runs are here; broadcast runs are in loadgen-broadcast.ts.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
 import { Histogram } from './histogram.js';
 import { makePayload, prng } from './payloads.js';
 import type { EchoJob, EchoResult, FromGenerator, IdleJob, IdleResult, Job, ToGenerator } from './protocol.js';
-import { BENCH_ACCEPT, DEFLATE_TAIL, handshakeRequest, maskedFrame, OP_BINARY, OP_CLOSE, OP_TEXT } from './wire.js';
+import { BenchError, fail, openSocket, sleep } from './handshake.js';
+import { runBroadcast } from './loadgen-broadcast.js';
+import { DEFLATE_TAIL, handshakeRequest, maskedFrame, OP_BINARY, OP_CLOSE, OP_TEXT } from './wire.js';
 
 function post(msg: FromGenerator): void {
   process.send!(msg);
-}
-
-class BenchError extends Error {}
-
-function fail(message: string): never {
-  throw new BenchError(message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Handshake
-
-interface Handshake {
-  extensions: string;
-  /** Bytes after the response head: the first frames, if the server was quick. */
-  rest: Buffer;
-}
-
-/**
- * Opens a connection and completes the handshake by hand, checking the status and the accept
- * key. Resolves once the 101 has arrived.
- */
-function openSocket(port: number, deflate: boolean, request: Buffer): Promise<{ socket: Socket; hs: Handshake }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
-    let head = '';
-    const onData = (chunk: Buffer): void => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) {
-        if (head.length > 16384) done(new BenchError('handshake response head over 16 KiB'));
-        return;
-      }
-      const lines = head.slice(0, end).split('\r\n');
-      const status = lines[0]!;
-      const headers = new Map<string, string>();
-      for (const line of lines.slice(1)) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-      }
-      if (!/^HTTP\/1\.1 101\b/.test(status)) return done(new BenchError(`handshake refused: ${status}`));
-      if (headers.get('sec-websocket-accept') !== BENCH_ACCEPT) {
-        return done(new BenchError(`wrong Sec-WebSocket-Accept: ${headers.get('sec-websocket-accept')}`));
-      }
-      const extensions = headers.get('sec-websocket-extensions') ?? '';
-      if (extensions && !deflate) return done(new BenchError(`server agreed to extensions nobody offered: ${extensions}`));
-      done(null, { extensions, rest: Buffer.from(head.slice(end + 4), 'latin1') });
-    };
-    const onError = (err: Error): void => done(err);
-    const onClose = (): void => done(new BenchError('connection closed during the handshake'));
-    function done(err: Error | null, hs?: Handshake): void {
-      socket.removeListener('data', onData);
-      socket.removeListener('error', onError);
-      socket.removeListener('close', onClose);
-      if (err) {
-        socket.destroy();
-        reject(err);
-      } else {
-        resolve({ socket, hs: hs! });
-      }
-    }
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.write(request);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,6 +357,7 @@ async function runEcho(job: EchoJob): Promise<EchoResult> {
     p50Ms: 0,
     p99Ms: 0,
     genCpu: 0,
+    genBusy: 0,
     verified: 0,
     msgsPerWrite: 0,
     msgsPerRead: 0,
@@ -440,11 +380,13 @@ async function runEcho(job: EchoJob): Promise<EchoResult> {
   const startWrites = run.writes;
   const startReads = run.reads;
   const startCpu = process.cpuUsage();
+  const startElu = performance.eventLoopUtilization();
   const t0 = performance.now();
   await sleep(job.durationMs);
   run.phase = Phase.Drain;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(startCpu);
+  const elu = performance.eventLoopUtilization(startElu);
   const messages = run.completed - startCount;
   const writes = run.writes - startWrites;
   const reads = run.reads - startReads;
@@ -460,15 +402,13 @@ async function runEcho(job: EchoJob): Promise<EchoResult> {
   result.p50Ms = run.hist.quantile(0.5);
   result.p99Ms = run.hist.quantile(0.99);
   result.genCpu = (cpu.user + cpu.system) / 1e6 / elapsed;
+  result.genBusy = elu.utilization;
   result.verified = run.completed;
   result.msgsPerWrite = messages / Math.max(1, writes);
   result.msgsPerRead = messages / Math.max(1, reads);
   return result;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Idle runs
@@ -537,7 +477,12 @@ function report(err: unknown): void {
 
 async function runJob(job: Job): Promise<void> {
   try {
-    const result = job.kind === 'echo' ? await runEcho(job) : await runIdle(job);
+    const result =
+      job.kind === 'echo'
+        ? await runEcho(job)
+        : job.kind === 'broadcast'
+          ? await runBroadcast(job, { mark: (phase) => post({ type: 'mark', phase }) })
+          : await runIdle(job);
     if (!failed) post({ type: 'result', result });
   } catch (err) {
     report(err);

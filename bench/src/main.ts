@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { AbortBench, BENCH_DIR, GeneratorProcess, pinning, ServerProcess } from './processes.js';
 import { busyCores, sampleCpu, waitForQuiet, type CpuSample } from './load.js';
 import { profile } from './profile.js';
-import type { EchoResult, IdleResult } from './protocol.js';
+import { rateJob, rateServers, wantsDeflate } from './jobs.js';
+import type { BroadcastResult, EchoResult, IdleResult } from './protocol.js';
 import {
   echoTable,
   finishEcho,
@@ -24,7 +25,7 @@ import {
   type ScenarioResult,
   type ServerEntry,
 } from './report.js';
-import { SCENARIOS, type EchoScenario, type IdleScenario } from './scenarios.js';
+import { SCENARIOS, type IdleScenario, type RateScenario } from './scenarios.js';
 import { BASELINE, SERVERS, SUBJECT, type ServerSpec } from './servers.js';
 
 const HELP = `pnpm bench [-- options]
@@ -32,11 +33,12 @@ const HELP = `pnpm bench [-- options]
   --scenario, -s NAME[,NAME]  scenarios to run (${SCENARIOS.map((s) => s.name).join(', ')}); default all   [BENCH_SCENARIOS]
   --server NAME[,NAME]        servers to run (${SERVERS.map((s) => s.name).join(', ')}); default all   [BENCH_SERVERS]
   --rounds, -r N              rounds per scenario, medians reported; default 3                      [BENCH_ROUNDS]
-  --duration, -d SECONDS      measured time per echo run; default 2.5                                 [BENCH_DURATION]
-  --warmup, -w SECONDS        unmeasured load before each echo run; default 1                       [BENCH_WARMUP]
+  --duration, -d SECONDS      measured time per echo or broadcast run; default 2                     [BENCH_DURATION]
+  --warmup, -w SECONDS        unmeasured load before each of those runs; default 0.75               [BENCH_WARMUP]
   --idle-connections N        connections for the idle scenario; default 10000                      [BENCH_IDLE_CONNECTIONS]
+  --subscribers N             subscribers in the broadcast scenario; default 1000                   [BENCH_SUBSCRIBERS]
   --no-save                   print only; leave bench/results/ alone
-  --profile                   CPU-profile wsup in the small and medium scenarios instead (see README)
+  --profile                   CPU-profile wsup in the small, medium and broadcast scenarios instead (see README)
   --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]`;
 
 function list(value: string | undefined): string[] | undefined {
@@ -65,6 +67,7 @@ function options() {
       duration: { type: 'string', short: 'd' },
       warmup: { type: 'string', short: 'w' },
       'idle-connections': { type: 'string' },
+      subscribers: { type: 'string' },
       'no-save': { type: 'boolean' },
       'no-pin': { type: 'boolean' },
       profile: { type: 'boolean' },
@@ -77,15 +80,20 @@ function options() {
   for (const n of scenarioNames ?? []) if (!SCENARIOS.some((s) => s.name === n)) throw new AbortBench(`unknown scenario ${n}`);
   for (const n of serverNames ?? []) if (!SERVERS.some((s) => s.name === n)) throw new AbortBench(`unknown server ${n}`);
   if (values['no-pin']) process.env.BENCH_NO_PIN = '1';
+  const subscribersArg = values.subscribers ?? env.BENCH_SUBSCRIBERS;
+  const subscribers = subscribersArg === undefined ? undefined : Math.round(positive(subscribersArg, 'subscribers', 1000));
   return {
     help: values.help === true,
     profile: values.profile === true,
     save: values['no-save'] !== true,
-    scenarios: scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS,
+    scenarios: (scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS).map((s) =>
+      s.kind === 'broadcast' && subscribers !== undefined ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) } : s,
+    ),
     servers: serverNames ? SERVERS.filter((s) => serverNames.includes(s.name)) : SERVERS,
     rounds: Math.round(positive(values.rounds ?? env.BENCH_ROUNDS, 'rounds', 3)),
-    durationMs: positive(values.duration ?? env.BENCH_DURATION, 'duration', 2.5) * 1000,
-    warmupMs: positive(values.warmup ?? env.BENCH_WARMUP, 'warmup', 1) * 1000,
+    // Short enough that every server runs every scenario three times within ten minutes.
+    durationMs: positive(values.duration ?? env.BENCH_DURATION, 'duration', 2) * 1000,
+    warmupMs: positive(values.warmup ?? env.BENCH_WARMUP, 'warmup', 0.75) * 1000,
     idleConnections: Math.round(positive(values['idle-connections'] ?? env.BENCH_IDLE_CONNECTIONS, 'idle connections', 10_000)),
   };
 }
@@ -132,39 +140,26 @@ async function quiet(what: string): Promise<boolean> {
   return true;
 }
 
-async function echoRun(spec: ServerSpec, s: EchoScenario, round: number, gen: GeneratorProcess, o: Options, pin: ReturnType<typeof pinning>) {
+/** One run of an echo or broadcast scenario against one server. */
+async function rateRun(spec: ServerSpec, s: RateScenario, round: number, gen: GeneratorProcess, o: Options, pin: ReturnType<typeof pinning>) {
   await quiet(`${s.name} ${spec.name}`);
-  const server = await ServerProcess.start(spec, s.deflate, pin?.server);
+  const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server);
   try {
     let start: Promise<import('./protocol.js').ServerStats> | undefined;
     let end: Promise<import('./protocol.js').ServerStats> | undefined;
     let cpuStart: CpuSample | null = null;
     let cpuEnd: CpuSample | null = null;
-    const result = (await gen.run(
-      {
-        kind: 'echo',
-        port: server.port,
-        connections: s.connections,
-        inflight: s.inflight,
-        payloadBytes: s.payloadBytes,
-        binary: s.binary,
-        content: s.content,
-        deflate: s.deflate,
-        warmupMs: o.warmupMs,
-        durationMs: o.durationMs,
+    const result = (await gen.run(rateJob(s, server.port, o), {
+      onMark: (phase) => {
+        if (phase === 'measure-start') {
+          cpuStart = sampleCpu();
+          start = server.stats();
+        } else {
+          cpuEnd = sampleCpu();
+          end = server.stats();
+        }
       },
-      {
-        onMark: (phase) => {
-          if (phase === 'measure-start') {
-            cpuStart = sampleCpu();
-            start = server.stats();
-          } else {
-            cpuEnd = sampleCpu();
-            end = server.stats();
-          }
-        },
-      },
-    )) as EchoResult;
+    })) as EchoResult | BroadcastResult;
     const after = await server.stats();
     if (!result.negotiated) return { server, result, round: undefined };
     const [a, b] = await Promise.all([start!, end!]);
@@ -179,6 +174,7 @@ async function echoRun(spec: ServerSpec, s: EchoScenario, round: number, gen: Ge
       peakRss: after.peakRss,
       serverCpu,
       genCpu: result.genCpu,
+      genBusy: result.genBusy,
       // Whatever else ran: other processes, and kernel work charged to no process.
       otherCpu: machineBusy === null ? 0 : Math.max(0, machineBusy - serverCpu - result.genCpu),
       verified: result.verified,
@@ -238,7 +234,7 @@ async function bench(o: Options): Promise<void> {
   log(`wsup bench — ${date}`);
   log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}, ${m.os}`);
   log(`pinning: ${m.pinning}`);
-  log(`rounds: ${o.rounds}, warm-up ${o.warmupMs / 1000} s + measured ${o.durationMs / 1000} s per echo run`);
+  log(`rounds: ${o.rounds}, warm-up ${o.warmupMs / 1000} s + measured ${o.durationMs / 1000} s per echo and broadcast run`);
   if (!o.servers.some((s) => s.name === BASELINE) || !o.servers.some((s) => s.name === SUBJECT)) {
     log(`note: ratios need both ${SUBJECT} and ${BASELINE} in the server list`);
   }
@@ -249,36 +245,41 @@ async function bench(o: Options): Promise<void> {
   const infos = new Map<string, string>();
   try {
     for (const s of o.scenarios) {
-      if (s.kind === 'echo') {
-        const servers = o.servers.filter((spec) => !(s.deflate && spec.deflate === false));
+      if (s.kind !== 'idle') {
+        const servers = rateServers(s, o.servers);
         const entries = new Map<string, ServerEntry<EchoRound>>(servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]));
         for (let round = 1; round <= o.rounds; round++) {
           for (const spec of servers) {
             const entry = entries.get(spec.name)!;
             if (entry.status === 'n/a') continue; // it will not negotiate next round either
-            let run = await echoRun(spec, s, round, gen, o, pin);
+            const began = Date.now();
+            let run = await rateRun(spec, s, round, gen, o, pin);
             // A run that something else disturbed is worth one more try, within a budget that
             // keeps the whole bench inside its time even on a machine that never calms down.
             if (run.round && run.round.otherCpu > QUIET && retriesLeft > 0) {
               retriesLeft--;
-              log(`  ${s.name} r${round} ${spec.name.padEnd(10)} disturbed (other processes ${Math.round(run.round.otherCpu * 100)}% of a core): once more`);
-              run = await echoRun(spec, s, round, gen, o, pin);
+              log(`  ${s.name} r${round} ${spec.name.padEnd(12)} disturbed (other processes ${Math.round(run.round.otherCpu * 100)}% of a core): once more`);
+              run = await rateRun(spec, s, round, gen, o, pin);
             }
             const { server, result, round: row } = run;
             if (server.info) infos.set(spec.name, server.info);
             if (!row) {
               entry.status = 'n/a';
-              entry.note = spec.name.startsWith('wsup') ? 'no deflate yet' : 'no permessage-deflate negotiated';
-              log(`  ${s.name} r${round} ${spec.name.padEnd(10)} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`);
+              entry.note = 'no permessage-deflate negotiated';
+              log(`  ${s.name} r${round} ${spec.name.padEnd(12)} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`);
               continue;
             }
             entry.rounds.push(row);
             if (row.otherCpu > QUIET) busyRuns++;
+            const fanout = s.kind === 'broadcast';
             log(
-              `  ${s.name} r${round} ${spec.name.padEnd(10)} ${int(row.msgsPerSec).padStart(10)} msgs/s  p99 ${row.p99Ms.toFixed(2)} ms  ` +
-                `server CPU ${Math.round(row.serverCpu * 100)}%  generator CPU ${Math.round(row.genCpu * 100)}%  other ${Math.round(row.otherCpu * 100)}%  ` +
-                `msgs/write ${row.msgsPerWrite.toFixed(1)} msgs/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} echoes verified)` +
-                (s.deflate ? `  [${result.extensions}]` : ''),
+              `  ${s.name} r${round} ${spec.name.padEnd(12)} ${int(row.msgsPerSec).padStart(10)} ${fanout ? 'deliveries' : 'msgs'}/s  p99 ${row.p99Ms.toFixed(2)} ms  ` +
+                `server CPU ${Math.round(row.serverCpu * 100)}%  generator CPU ${Math.round(row.genCpu * 100)}% busy ${Math.round(row.genBusy * 100)}%  other ${Math.round(row.otherCpu * 100)}%  ` +
+                (fanout
+                  ? `published/write ${row.msgsPerWrite.toFixed(1)} deliveries/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} deliveries verified)`
+                  : `msgs/write ${row.msgsPerWrite.toFixed(1)} msgs/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} echoes verified)`) +
+                (s.kind === 'echo' && s.deflate ? `  [${result.extensions}]` : '') +
+                `  ${((Date.now() - began) / 1000).toFixed(1)} s`,
             );
           }
         }
@@ -299,14 +300,15 @@ async function bench(o: Options): Promise<void> {
         const entries = new Map<string, ServerEntry<IdleRound>>(o.servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]));
         for (let round = 1; round <= o.rounds; round++) {
           for (const spec of o.servers) {
+            const began = Date.now();
             const { server, row, calm } = await idleRun(spec, s, connections, round, gen, pin);
             if (!calm) busyIdle++;
             if (server.info) infos.set(spec.name, server.info);
             entries.get(spec.name)!.rounds.push(row);
             if (row.shortfall) notes.push(`${spec.name} round ${round}: the OS refused more connections (${row.shortfall}); per-connection figures use the ${row.opened} opened`);
             log(
-              `  ${s.name} r${round} ${spec.name.padEnd(10)} ${int(row.opened)} connections in ${int(row.acceptMs)} ms  ` +
-                `RSS ${(row.rssPerConn / 1024).toFixed(1)} KiB/conn  heap ${(row.heapPerConn / 1024).toFixed(1)} KiB/conn`,
+              `  ${s.name} r${round} ${spec.name.padEnd(12)} ${int(row.opened)} connections in ${int(row.acceptMs)} ms  ` +
+                `RSS ${(row.rssPerConn / 1024).toFixed(1)} KiB/conn  heap ${(row.heapPerConn / 1024).toFixed(1)} KiB/conn  ${((Date.now() - began) / 1000).toFixed(1)} s`,
             );
           }
         }
@@ -340,9 +342,9 @@ async function bench(o: Options): Promise<void> {
   log(`wsup bench results — ${date} — ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}`);
   log(`${m.pinning}; medians of ${o.rounds} rounds; ratios are each server ÷ ws (pure JS) from this run\n`);
   log('servers:');
-  for (const spec of o.servers) log(`  ${spec.name.padEnd(10)} ${spec.about}${infos.has(spec.name) ? ` [${infos.get(spec.name)}]` : ''}`);
+  for (const spec of o.servers) log(`  ${spec.name.padEnd(12)} ${spec.about}${infos.has(spec.name) ? ` [${infos.get(spec.name)}]` : ''}`);
   log('');
-  for (const r of results) log(`${r.scenario.kind === 'echo' ? echoTable(r as never, o.rounds) : idleTable(r as never, o.rounds)}\n`);
+  for (const r of results) log(`${r.scenario.kind === 'idle' ? idleTable(r as never, o.rounds) : echoTable(r as never, o.rounds)}\n`);
   log('targets (wsup ÷ ws):');
   for (const r of results) log(`  ${r.scenario.name.padEnd(11)} ${r.target.text.replace(/^target /, '')}`);
   const proof = generatorProof(results);

@@ -1,7 +1,7 @@
 /** Child processes of the orchestrator: the echo servers and the load generator. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { EchoResult, FromGenerator, IdleResult, Job, ServerReady, ServerStats, ToGenerator, ToServer } from './protocol.js';
+import type { BroadcastResult, EchoResult, FromGenerator, IdleResult, Job, ServerReady, ServerStats, ToGenerator, ToServer } from './protocol.js';
 import type { ServerSpec } from './servers.js';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -112,7 +112,7 @@ export class GeneratorProcess {
     return new GeneratorProcess(child);
   }
 
-  run(job: Job, hooks: RunHooks = {}): Promise<EchoResult | IdleResult> {
+  run(job: Job, hooks: RunHooks = {}): Promise<EchoResult | IdleResult | BroadcastResult> {
     const result = nextMessage(
       this.child,
       'load generator',
@@ -124,7 +124,7 @@ export class GeneratorProcess {
         return undefined;
       },
       // Generous: a run is seconds long, a stuck one is a failure either way.
-      job.kind === 'echo' ? job.warmupMs + job.durationMs + 60_000 : 600_000,
+      job.kind === 'idle' ? 600_000 : job.warmupMs + job.durationMs + 60_000,
     );
     this.child.send({ type: 'run', job } satisfies ToGenerator);
     return result.then((r) => {

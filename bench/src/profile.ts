@@ -1,5 +1,5 @@
 /**
- * `pnpm bench -- --profile`: runs wsup under `node --cpu-prof` in the small and medium scenarios
+ * `pnpm bench -- --profile`: runs wsup under `node --cpu-prof` in the small, medium and broadcast scenarios
  * (or those named with --scenario) and summarises self time over the measured window only, so
  * start-up and TypeScript compilation do not dilute the picture.
  */
@@ -7,14 +7,15 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { formatSummary, summarise } from './cpuprofile.js';
 import { BENCH_DIR, GeneratorProcess, pinning, ServerProcess } from './processes.js';
-import type { EchoResult, ServerStats } from './protocol.js';
-import { SCENARIOS, type EchoScenario, type Scenario } from './scenarios.js';
+import { rateJob, wantsDeflate } from './jobs.js';
+import type { BroadcastResult, EchoResult, ServerStats } from './protocol.js';
+import { SCENARIOS, type RateScenario, type Scenario } from './scenarios.js';
 import { SERVERS, SUBJECT } from './servers.js';
 
 export async function profile(o: { scenarios: Scenario[]; servers: { name: string }[]; durationMs: number; warmupMs: number }): Promise<void> {
   const explicit = o.scenarios.length !== SCENARIOS.length;
-  const scenarios = (explicit ? o.scenarios : SCENARIOS.filter((s) => s.name === 'small' || s.name === 'medium')).filter(
-    (s): s is EchoScenario => s.kind === 'echo',
+  const scenarios = (explicit ? o.scenarios : SCENARIOS.filter((s) => ['small', 'medium', 'broadcast'].includes(s.name))).filter(
+    (s): s is RateScenario => s.kind !== 'idle',
   );
   const servers = o.servers.length !== SERVERS.length ? o.servers.map((s) => s.name) : [SUBJECT];
   const pin = pinning();
@@ -31,31 +32,17 @@ export async function profile(o: { scenarios: Scenario[]; servers: { name: strin
         // directory and keeps the main thread's file (thread id 0 in Node's default name).
         const scratch = join(dir, `${name}-${s.name}.tmp`);
         rmSync(scratch, { recursive: true, force: true });
-        const server = await ServerProcess.start(spec, s.deflate, pin?.server, ['--cpu-prof', `--cpu-prof-dir=${scratch}`]);
+        const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server, ['--cpu-prof', `--cpu-prof-dir=${scratch}`]);
         let start: Promise<ServerStats> | undefined;
         let end: Promise<ServerStats> | undefined;
-        let result: EchoResult;
+        let result: EchoResult | BroadcastResult;
         try {
-          result = (await gen.run(
-            {
-              kind: 'echo',
-              port: server.port,
-              connections: s.connections,
-              inflight: s.inflight,
-              payloadBytes: s.payloadBytes,
-              binary: s.binary,
-              content: s.content,
-              deflate: s.deflate,
-              warmupMs: o.warmupMs,
-              durationMs: o.durationMs,
+          result = (await gen.run(rateJob(s, server.port, o), {
+            onMark: (phase) => {
+              if (phase === 'measure-start') start = server.stats();
+              else end = server.stats();
             },
-            {
-              onMark: (phase) => {
-                if (phase === 'measure-start') start = server.stats();
-                else end = server.stats();
-              },
-            },
-          )) as EchoResult;
+          })) as EchoResult | BroadcastResult;
         } finally {
           await server.stop(); // a clean exit is what makes --cpu-prof write the file
         }
@@ -65,7 +52,9 @@ export async function profile(o: { scenarios: Scenario[]; servers: { name: strin
         renameSync(join(scratch, main), join(dir, profName));
         rmSync(scratch, { recursive: true, force: true });
         const summary = summarise(join(dir, profName), { from: a.monotonicMicros, to: b.monotonicMicros });
-        const head = `${name}, ${s.name} (${s.title}, ${s.connections} × ${s.inflight} in flight): ${Math.round(result.msgsPerSec).toLocaleString('en-US')} msgs/s under the profiler`;
+        const load = s.kind === 'broadcast' ? `${s.inflight} in flight` : `${s.connections} × ${s.inflight} in flight`;
+        const unit = s.kind === 'broadcast' ? 'deliveries/s' : 'msgs/s';
+        const head = `${name}, ${s.name} (${s.title}, ${load}): ${Math.round(result.msgsPerSec).toLocaleString('en-US')} ${unit} under the profiler`;
         const text = `${head}\n${'-'.repeat(head.length)}\n${formatSummary(summary)}\n`;
         report.push(text);
         process.stdout.write(`${text}\n`);

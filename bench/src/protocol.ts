@@ -54,7 +54,23 @@ export interface IdleJob {
   concurrency: number;
 }
 
-export type Job = EchoJob | IdleJob;
+/**
+ * A broadcast run: `subscribers` connections to /sub, then one to /pub that publishes numbered
+ * text messages, at most `inflight` of them not yet delivered to every subscriber.
+ */
+export interface BroadcastJob {
+  kind: 'broadcast';
+  port: number;
+  subscribers: number;
+  /** Handshakes in progress at once while the subscribers connect. */
+  concurrency: number;
+  inflight: number;
+  payloadBytes: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export type Job = EchoJob | IdleJob | BroadcastJob;
 
 export interface EchoResult {
   kind: 'echo';
@@ -70,11 +86,27 @@ export interface EchoResult {
   p99Ms: number;
   /** Generator CPU time over the measured window, as a fraction of one core. */
   genCpu: number;
+  /**
+   * Share of the window the generator's event loop was not waiting for data (Node's event loop
+   * utilisation). CPU time alone can mislead: waking up for every small read costs CPU even when
+   * the generator spends most of its time waiting for the server.
+   */
+  genBusy: number;
   /** Echoes decoded and compared, warm-up and drain included. */
   verified: number;
   /** Messages per generator write and per read during the window (syscall amortisation). */
   msgsPerWrite: number;
   msgsPerRead: number;
+}
+
+/**
+ * What a broadcast run measured. Same fields as an echo result where they mean the same thing,
+ * counting deliveries (one message reaching one subscriber) where an echo run counts echoes.
+ */
+export interface BroadcastResult extends Omit<EchoResult, 'kind'> {
+  kind: 'broadcast';
+  /** Messages the publisher sent during the window (each to be delivered to every subscriber). */
+  published: number;
 }
 
 export interface IdleResult {
@@ -91,5 +123,5 @@ export type FromGenerator =
   | { type: 'ready' }
   | { type: 'mark'; phase: 'measure-start' | 'measure-end' }
   | { type: 'idle-open'; opened: number; acceptMs: number; shortfall?: string }
-  | { type: 'result'; result: EchoResult | IdleResult }
+  | { type: 'result'; result: EchoResult | IdleResult | BroadcastResult }
   | { type: 'error'; message: string };

@@ -1,5 +1,5 @@
 /** Aggregation (medians over rounds), the text tables, and the SVG chart of the ratios. */
-import type { EchoScenario, IdleScenario, Scenario } from './scenarios.js';
+import type { EchoScenario, IdleScenario, RateScenario, Scenario } from './scenarios.js';
 import { BASELINE, CEILING, SUBJECT } from './servers.js';
 
 export interface EchoRound {
@@ -12,6 +12,8 @@ export interface EchoRound {
   /** Server CPU over the measured window, fraction of one core (all its threads). */
   serverCpu: number;
   genCpu: number;
+  /** Generator event loop utilisation over the window: the share of it not spent waiting for data. */
+  genBusy: number;
   /** CPU used during the window by anything else (cores): other processes, unattributed kernel work. */
   otherCpu: number;
   verified: number;
@@ -43,8 +45,9 @@ export interface ServerEntry<R> {
   ratio?: number;
 }
 
+/** An echo or broadcast scenario: rates, where "msgs/s" counts echoes or deliveries. */
 export interface EchoScenarioResult {
-  scenario: EchoScenario;
+  scenario: RateScenario;
   servers: ServerEntry<EchoRound>[];
   target: { ratio: number | null; min: number; met: boolean | null; text: string };
 }
@@ -96,7 +99,7 @@ export function medianRound<R extends { round: number; peakRss: number }>(rounds
   return out as R;
 }
 
-export function finishEcho(scenario: EchoScenario, servers: ServerEntry<EchoRound>[]): EchoScenarioResult {
+export function finishEcho(scenario: RateScenario, servers: ServerEntry<EchoRound>[]): EchoScenarioResult {
   for (const s of servers) s.median = medianRound(s.rounds);
   const base = servers.find((s) => s.name === BASELINE && s.status === 'ok')?.median?.msgsPerSec;
   for (const s of servers) if (base && s.status === 'ok' && s.median) s.ratio = s.median.msgsPerSec / base;
@@ -143,9 +146,14 @@ function table(head: string[], rows: string[][], leftCols = 1): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** How the load was applied, for a table's title. */
+function load(s: RateScenario): string {
+  return s.kind === 'broadcast' ? `${s.inflight} messages in flight, msgs/s = deliveries` : `${s.connections} connections × ${s.inflight} in flight`;
+}
+
 export function echoTable(r: EchoScenarioResult, rounds: number): string {
   const s = r.scenario;
-  const title = `${s.name}: ${s.title}, ${s.connections} connections × ${s.inflight} in flight, median of ${rounds} round${rounds === 1 ? '' : 's'}`;
+  const title = `${s.name}: ${s.title}, ${load(s)}, median of ${rounds} round${rounds === 1 ? '' : 's'}`;
   const rows = r.servers.map((e) => {
     const m = e.median;
     if (e.status !== 'ok' || !m) return [e.name, `n/a (${e.note ?? 'not run'})`, '', '', '', '', '', '', '', ''];
@@ -178,6 +186,50 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
   return [title, table(head, rows), r.target.text, ...r.notes.map((n) => `note: ${n}`)].join('\n');
 }
 
+/** Either end of a run counts as saturated from this share of its core. */
+const SATURATED = 0.9;
+
+/**
+ * Which end limited a run. A generator that reads messages one or two at a time is keeping up as
+ * they arrive, however busy that keeps it: one that could not keep up would find more waiting at
+ * each read, each read costing it less per message.
+ */
+function limit(m: EchoRound, unit: string): string {
+  const server = m.serverCpu >= SATURATED;
+  const gen = (m.genBusy ?? m.genCpu) >= SATURATED;
+  if (server && !gen) return 'limit: server';
+  if (server && m.msgsPerRead < 2) return `limit: server (the generator takes ${m.msgsPerRead.toFixed(1)} ${unit} per read: it keeps up as they arrive)`;
+  if (server) return 'limit: both ends saturated';
+  if (gen) return 'limit: generator, so this is a lower bound for the server';
+  return 'limit: neither end saturated (the loopback TCP stack, see README)';
+}
+
+/**
+ * What the generator was seen to sustain: the fastest run it drove, whichever server that was,
+ * and how far above the subject and the baseline that is. Servers within 10% of it share one wall,
+ * named by whether the generator was saturated there.
+ */
+function capacity(servers: ServerEntry<EchoRound>[], rate: string): string {
+  const best = servers.reduce((a, b) => (b.median!.msgsPerSec > a.median!.msgsPerSec ? b : a));
+  const top = best.median!;
+  const vs = [SUBJECT, BASELINE]
+    .map((name) => servers.find((s) => s.name === name && s !== best))
+    .filter((s): s is ServerEntry<EchoRound> => s !== undefined)
+    .map((s) => `${(top.msgsPerSec / s.median!.msgsPerSec).toFixed(2)}× ${s.name}`);
+  let line = `the generator sustained ${int(top.msgsPerSec)} ${rate} driving ${best.name}${vs.length ? ` (${vs.join(', ')})` : ''}`;
+  const near = servers.filter((s) => s !== best && top.msgsPerSec / s.median!.msgsPerSec < 1.1).map((s) => s.name);
+  if (near.length > 0) {
+    const wall =
+      (top.genBusy ?? top.genCpu) >= SATURATED && top.serverCpu < SATURATED
+        ? 'the generator is saturated there, so those figures are lower bounds'
+        : (top.genBusy ?? top.genCpu) >= SATURATED
+          ? 'both ends are saturated there'
+          : 'the loopback TCP stack both ends share, see README';
+    line += `; ${near.join(', ')} within 10% of it: one wall, ${wall}`;
+  }
+  return line;
+}
+
 /**
  * The evidence that the generator is not what limits the WebSocket servers: the same generator
  * drives the ceiling server faster than them, and while it drives them the server process is the
@@ -186,29 +238,30 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
 export function generatorProof(results: ScenarioResult[]): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    if (r.scenario.kind !== 'echo') continue;
+    if (r.scenario.kind === 'idle') continue;
+    const fanout = r.scenario.kind === 'broadcast';
+    const rate = fanout ? 'deliveries/s' : 'msgs/s';
+    const unit = fanout ? 'deliveries' : 'messages';
     const servers = (r as EchoScenarioResult).servers.filter((s) => s.status === 'ok' && s.median);
     const ceiling = servers.find((s) => s.name === CEILING);
     const others = servers.filter((s) => s.name !== CEILING).sort((a, b) => b.median!.msgsPerSec - a.median!.msgsPerSec);
     if (others.length === 0) continue;
+    const width = Math.max(10, ...others.map((o) => o.name.length));
     const parts = others.map((o) => {
       const m = o.median!;
       const vs = ceiling ? `, ceiling ÷ it ${(ceiling.median!.msgsPerSec / m.msgsPerSec).toFixed(2)}×` : '';
-      return `    ${o.name.padEnd(10)} ${int(m.msgsPerSec).padStart(10)} msgs/s  server CPU ${pct(m.serverCpu).padStart(4)}  generator CPU ${pct(m.genCpu).padStart(4)}${vs}`;
-    });
-    const head = ceiling
-      ? `${r.scenario.name}: ${CEILING} ceiling ${int(ceiling.median!.msgsPerSec)} msgs/s (server CPU ${pct(ceiling.median!.serverCpu)}, generator CPU ${pct(ceiling.median!.genCpu)})`
-      : `${r.scenario.name}: no ceiling server in this scenario (${CEILING} cannot negotiate deflate); generator CPU shows its headroom`;
-    lines.push(head, ...parts);
-    const top = others[0]!;
-    if (ceiling) {
-      const f = ceiling.median!.msgsPerSec / top.median!.msgsPerSec;
-      lines.push(
-        f >= 1.1
-          ? `    => the generator sustains ${f.toFixed(2)}× the fastest WebSocket server (${top.name})`
-          : `    => ${CEILING} and ${top.name} meet the same wall (${f.toFixed(2)}×): the loopback TCP stack both ends share, see README`,
+      return (
+        `    ${o.name.padEnd(width)} ${int(m.msgsPerSec).padStart(10)} ${rate}  server CPU ${pct(m.serverCpu).padStart(4)}  ` +
+        `generator CPU ${pct(m.genCpu).padStart(4)} busy ${pct(m.genBusy ?? m.genCpu).padStart(4)}  ${m.msgsPerRead.toFixed(1)} ${unit}/read${vs}; ${limit(m, unit)}`
       );
-    }
+    });
+    const c = ceiling?.median;
+    const why = r.scenario.kind === 'echo' && r.scenario.deflate ? `${CEILING} cannot negotiate deflate` : `${CEILING} was not run`;
+    const head = c
+      ? `${r.scenario.name}: ${CEILING} ceiling ${int(c.msgsPerSec)} ${rate} (server CPU ${pct(c.serverCpu)}, generator CPU ${pct(c.genCpu)} busy ${pct(c.genBusy ?? c.genCpu)})`
+      : `${r.scenario.name}: no ceiling in this scenario (${why}); the generator's busy share shows its headroom`;
+    lines.push(head, ...parts);
+    lines.push(`    => ${capacity(servers, rate)}`);
   }
   return lines;
 }
@@ -223,32 +276,44 @@ const COLORS: Record<string, string> = {
   'ws-native': '#6baed6',
   wsup: '#e6550d',
   'wsup-iter': '#fd8d3c',
+  'wsup-express': '#31a354',
+  'wsup-fastify': '#74c476',
+  'wsup-koa': '#a1d99b',
 };
-const FALLBACK = ['#31a354', '#74c476', '#d6616b', '#e7969c', '#8c6d31', '#bd9e39'];
+const FALLBACK = ['#d6616b', '#e7969c', '#8c6d31', '#bd9e39'];
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** A round tick step giving a handful of ticks up to `max`. */
+function tickStep(max: number): number {
+  for (const step of [0.25, 0.5, 1, 2, 5, 10, 20, 50]) if (max / step <= 8) return step;
+  return 100;
+}
+
 /**
  * Grouped horizontal bars: one group per scenario, one bar per server, length = ratio to ws.
- * Throughput groups read "higher is better"; the idle group charts memory per connection, where
- * lower is better, and says so. The dashed line in each group is its target.
+ * Each group has its own scale and axis (broadcast ratios run to tens, idle ones below 1, so one
+ * shared scale would flatten the rest). Throughput groups read "higher is better"; the idle group
+ * charts memory per connection, where lower is better, and says so. In each group the dashed red
+ * line is the target and the dotted blue line ws itself (1×).
  */
 export function ratiosSvg(report: BenchReport): string {
   const groups = report.scenarios.map((r) => {
     const idle = r.scenario.kind === 'idle';
     const bars = r.servers.map((s) => ({ name: s.name, ratio: s.ratio, na: s.status !== 'ok' ? (s.note ?? 'n/a') : s.ratio === undefined ? 'no data' : null }));
     const target = idle ? (r as IdleScenarioResult).target.max : (r as EchoScenarioResult).target.min;
+    const what = r.scenario.kind === 'broadcast' ? 'deliveries/s' : 'msgs/s';
     const label = idle
       ? `${r.scenario.name}: memory per connection ÷ ws (lower is better, target ≤ ${target}×)`
-      : `${r.scenario.name} (${r.scenario.title}): msgs/s ÷ ws (target wsup ≥ ${target}×)`;
-    return { label, bars, target };
+      : `${r.scenario.name} (${r.scenario.title}): ${what} ÷ ws (target wsup ≥ ${target}×)`;
+    const max = Math.max(1, target, ...bars.map((b) => b.ratio ?? 0)) * 1.08;
+    const step = tickStep(max);
+    return { label, bars, target, step, scaleMax: Math.ceil(max / step) * step };
   });
   const names = [...new Set(groups.flatMap((g) => g.bars.map((b) => b.name)))];
   const color = (name: string): string => COLORS[name] ?? FALLBACK[names.indexOf(name) % FALLBACK.length]!;
-  const maxRatio = Math.max(1, ...groups.flatMap((g) => [g.target, ...g.bars.map((b) => b.ratio ?? 0)]));
-  const scaleMax = Math.ceil(maxRatio * 1.05);
 
   const width = 900;
   const left = 110;
@@ -256,11 +321,11 @@ export function ratiosSvg(report: BenchReport): string {
   const plot = width - left - right;
   const barH = 16;
   const gap = 4;
-  const x = (v: number): number => left + (v / scaleMax) * plot;
   const parts: string[] = [];
-  let y = report.disturbedRuns > 0 ? 78 : 64;
+  let y = report.disturbedRuns > 0 ? 92 : 78;
 
   for (const g of groups) {
+    const x = (v: number): number => left + (v / g.scaleMax) * plot;
     parts.push(`<text x="${left}" y="${y}" class="group">${esc(g.label)}</text>`);
     y += 10;
     const top = y;
@@ -279,36 +344,35 @@ export function ratiosSvg(report: BenchReport): string {
     parts.push(`<line x1="${tx}" y1="${top - 4}" x2="${tx}" y2="${y}" class="target"/>`);
     const one = x(1).toFixed(1);
     parts.push(`<line x1="${one}" y1="${top - 4}" x2="${one}" y2="${y}" class="one"/>`);
-    y += 26;
+    parts.push(`<line x1="${left}" y1="${y}" x2="${left + plot}" y2="${y}" class="axis"/>`);
+    for (let v = 0; v <= g.scaleMax + 1e-9; v += g.step) {
+      const tick = x(v).toFixed(1);
+      parts.push(`<line x1="${tick}" y1="${y}" x2="${tick}" y2="${y + 4}" class="axis"/>`);
+      parts.push(`<text x="${tick}" y="${y + 15}" class="tick" text-anchor="middle">${Number(v.toFixed(2))}×</text>`);
+    }
+    y += 44;
   }
 
-  const axisY = y - 10;
-  const ticks: string[] = [];
-  const step = scaleMax <= 6 ? 1 : scaleMax <= 15 ? 2 : 5;
-  for (let v = 0; v <= scaleMax; v += step) {
-    ticks.push(`<line x1="${x(v).toFixed(1)}" y1="${axisY}" x2="${x(v).toFixed(1)}" y2="${axisY + 5}" class="axis"/>`);
-    ticks.push(`<text x="${x(v).toFixed(1)}" y="${axisY + 18}" class="tick" text-anchor="middle">${v}×</text>`);
-  }
-  const height = axisY + 30;
+  const height = y - 14;
   const m = report.machine;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">
 <style>
   .title { font-size: 16px; font-weight: 600; }
   .sub { font-size: 11px; fill: #555; }
   .group { font-size: 13px; font-weight: 600; }
-  .name, .value, .tick { font-size: 11px; }
+  .name, .value { font-size: 11px; }
+  .tick { font-size: 10px; fill: #555; }
   .na { font-size: 11px; fill: #888; font-style: italic; }
   .target { stroke: #c00; stroke-dasharray: 4 3; stroke-width: 1.5; }
   .one { stroke: #3182bd; stroke-width: 1; stroke-dasharray: 1 2; }
   .axis { stroke: #333; }
 </style>
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="${left}" y="24" class="title">wsup echo benchmark: ratio to ws (pure JS), same run</text>
-<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · medians of ${report.config.rounds} rounds · dashed red: target, dotted blue: ws = 1×`)}</text>
-${report.disturbedRuns > 0 ? `<text x="${left}" y="56" class="sub">${esc(`${report.disturbedRuns} echo runs kept were disturbed by other processes (see "other" in latest.json)`)}</text>` : ''}
+<text x="${left}" y="24" class="title">wsup benchmarks: ratio to ws (pure JS), same run</text>
+<text x="${left}" y="42" class="sub">${esc(`${report.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · ${m.os} · medians of ${report.config.rounds} rounds`)}</text>
+<text x="${left}" y="56" class="sub">each scenario on its own scale · dashed red: the target · dotted blue: ws itself (1×)</text>
+${report.disturbedRuns > 0 ? `<text x="${left}" y="70" class="sub">${esc(`${report.disturbedRuns} runs kept were disturbed by other processes (see "other" in latest.json)`)}</text>` : ''}
 ${parts.join('\n')}
-<line x1="${left}" y1="${axisY}" x2="${left + plot}" y2="${axisY}" class="axis"/>
-${ticks.join('\n')}
 </svg>
 `;
 }

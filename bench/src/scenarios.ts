@@ -25,7 +25,28 @@ export interface IdleScenario {
   maxRatio: number;
 }
 
-export type Scenario = EchoScenario | IdleScenario;
+/**
+ * One publisher, many subscribers: every message the publisher sends is delivered to every
+ * subscriber. This measures the server's send path (one message out to many sockets) rather
+ * than its parser. Only servers with `broadcast` in the registry run it.
+ */
+export interface BroadcastScenario {
+  kind: 'broadcast';
+  name: string;
+  title: string;
+  subscribers: number;
+  /** Handshakes in progress at once while the subscribers connect. */
+  concurrency: number;
+  /** Messages published and not yet delivered to every subscriber, at most. */
+  inflight: number;
+  payloadBytes: number;
+  /** wsup must deliver at least this many times as many messages per second as ws. */
+  minRatio: number;
+}
+
+export type Scenario = EchoScenario | IdleScenario | BroadcastScenario;
+/** The scenarios whose result is a message rate (and a ratio of rates). */
+export type RateScenario = EchoScenario | BroadcastScenario;
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -77,6 +98,16 @@ export const SCENARIOS: Scenario[] = [
     minRatio: 3,
   },
   {
+    kind: 'broadcast',
+    name: 'broadcast',
+    title: '128 B text, 1 publisher to 1,000 subscribers',
+    subscribers: 1000,
+    concurrency: 256,
+    inflight: 64,
+    payloadBytes: 128,
+    minRatio: 3,
+  },
+  {
     kind: 'idle',
     name: 'idle',
     title: '10,000 idle connections',
@@ -84,7 +115,4 @@ export const SCENARIOS: Scenario[] = [
     concurrency: 256,
     maxRatio: 1,
   },
-  // Slot for the broadcast scenario (one message fanned out to every connection, which measures
-  // the server's send path rather than its parser). It needs its own generator job kind, since
-  // replies are no longer one per message sent, and a `broadcast` entry in each server file.
 ];

@@ -20,9 +20,13 @@ export const OP_TEXT = 0x1;
 export const OP_BINARY = 0x2;
 export const OP_CLOSE = 0x8;
 
-export function handshakeRequest(port: number, deflate: boolean): Buffer {
+/**
+ * The opening request. The path tells the server what the connection is for: `/echo` in the echo
+ * and idle scenarios, `/pub` and `/sub` in the broadcast scenario.
+ */
+export function handshakeRequest(port: number, deflate: boolean, path = '/echo'): Buffer {
   return Buffer.from(
-    'GET /echo HTTP/1.1\r\n' +
+    `GET ${path} HTTP/1.1\r\n` +
       `Host: 127.0.0.1:${port}\r\n` +
       'Upgrade: websocket\r\n' +
       'Connection: Upgrade\r\n' +
