@@ -17,11 +17,20 @@ const RAW = 0x100;
 const senders: Sender[] = [];
 let flushScheduled = false;
 
+/**
+ * The last batch made only of shared frames (published messages), and those frames: the next
+ * subscriber whose queue holds the same frames in the same order is written the same Buffer.
+ */
+let sharedFrames: (string | Buffer)[] | undefined;
+let sharedBatch: Buffer | undefined;
+
 function flushAll(): void {
   flushScheduled = false;
   // New sends made during a flush (from 'drain' handlers, say) schedule the next round.
   const batch = senders.splice(0, senders.length);
   for (let i = 0; i < batch.length; i++) batch[i]!.flush();
+  sharedFrames = undefined;
+  sharedBatch = undefined;
 }
 
 /**
@@ -96,12 +105,25 @@ export class Sender {
     // Size of the contiguous batch: every header plus every payload small enough to copy.
     let size = 0;
     let large = 0;
+    let raw = 0;
     for (let i = 0; i < count; i++) {
       const len = lengths[i]!;
       if (heads[i] !== RAW) size += headerSize(len, masked);
+      else raw++;
       if (len < COPY_LIMIT || (masked && heads[i] !== RAW)) size += len;
       else large++;
     }
+    const onlyShared = raw === count && large === 0;
+    if (onlyShared && sharedFrames !== undefined && sharedFrames.length === count) {
+      let same = true;
+      for (let i = 0; i < count && same; i++) same = payloads[i] === sharedFrames[i];
+      if (same) {
+        socket.write(sharedBatch!);
+        this.reset(count);
+        return;
+      }
+    }
+    const frames = onlyShared ? payloads.slice(0, count) : undefined;
 
     if (large > 0) socket.cork();
     let buf = Buffer.allocUnsafe(size);
@@ -150,6 +172,16 @@ export class Sender {
     }
     if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
     if (large > 0) socket.uncork();
+    if (frames !== undefined) {
+      sharedFrames = frames;
+      sharedBatch = buf;
+    }
+    this.reset(count);
+  }
+
+  private reset(count: number): void {
+    const payloads = this.payloads;
+    for (let i = 0; i < count; i++) payloads[i] = '';
     this.count = 0;
     this.queuedBytes = 0;
     if (payloads.length > 64) {
