@@ -5,6 +5,11 @@ import { unmask } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Shared by every parser until a payload actually spans chunks (an idle connection keeps no array
+ * of its own); never pushed to: `payloadPiece` swaps in a fresh array first.
+ */
+const NO_PIECES: Buffer[] = [];
 /** No Buffer can hold more, whatever maxPayload says (e.g. Infinity). */
 const MAX_BUFFER = constants.MAX_LENGTH;
 
@@ -82,7 +87,7 @@ export class FrameParser {
    * it spans chunks. Kept by reference and joined once at the end: memory follows what has
    * arrived, never what a header claims, and a 1 MiB frame costs one copy.
    */
-  private pieces: Buffer[] = [];
+  private pieces: Buffer[] = NO_PIECES;
   private frameLen = 0;
 
   // Current data message (between its first frame and the frame with FIN).
@@ -94,7 +99,7 @@ export class FrameParser {
   /** Earlier frames of a fragmented message (message mode). */
   private msgBuf: Buffer = EMPTY;
   /** Whether text validation is streaming (message spans frames or chunks). */
-  private readonly utf8 = new Utf8Validator();
+  private utf8: Utf8Validator | undefined;
   private utf8Streaming = false;
 
   constructor(handler: FrameHandler, options: FrameParserOptions) {
@@ -113,7 +118,7 @@ export class FrameParser {
   /** Ignore all further input, e.g. once a close frame has been received. */
   stop(): void {
     this.state = State.Stopped;
-    this.pieces = [];
+    this.pieces = NO_PIECES;
     this.msgBuf = EMPTY;
   }
 
@@ -264,7 +269,7 @@ export class FrameParser {
     this.maskPhase = 0;
     this.payloadSeen = 0;
     this.frameLen = 0;
-    if (this.pieces.length > 0) this.pieces = [];
+    if (this.pieces.length > 0) this.pieces = NO_PIECES;
     return p - at;
   }
 
@@ -291,21 +296,22 @@ export class FrameParser {
     if (isData && !this.msgBinary) {
       if (!this.utf8Streaming) {
         this.utf8Streaming = true;
-        this.utf8.reset();
+        (this.utf8 ??= new Utf8Validator()).reset();
       }
-      if (!this.utf8.push(chunk, start, end)) {
+      if (!this.utf8!.push(chunk, start, end)) {
         this.failWith(protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload));
         return end;
       }
     }
 
+    if (this.pieces === NO_PIECES) this.pieces = [];
     this.pieces.push(chunk.subarray(start, end));
     this.frameLen += n;
 
     if (this.remaining === 0) {
       const pieces = this.pieces;
       const payload = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.frameLen);
-      this.pieces = [];
+      this.pieces = NO_PIECES;
       this.frameLen = 0;
       this.state = State.Header;
       this.frameComplete(payload, true);
@@ -346,13 +352,13 @@ export class FrameParser {
       } else {
         if (!this.utf8Streaming) {
           this.utf8Streaming = true;
-          this.utf8.reset();
+          (this.utf8 ??= new Utf8Validator()).reset();
         }
-        if (!validated && !this.utf8.push(payload)) {
+        if (!validated && !this.utf8!.push(payload)) {
           this.failWith(protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload));
           return;
         }
-        if (fin && !this.utf8.end()) {
+        if (fin && !this.utf8!.end()) {
           this.failWith(protocolError(ErrorCode.InvalidUtf8, 'text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload));
           return;
         }

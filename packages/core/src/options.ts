@@ -110,7 +110,7 @@ export function boolean(value: unknown, name: string, fallback: boolean): boolea
 
 export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOptions {
   const o = checkObject(opts, 'options');
-  return {
+  return intern({
     maxPayload: positiveNumber(o.maxPayload, 'maxPayload', Defaults.maxPayload, true),
     maxFragments: positiveNumber(o.maxFragments, 'maxFragments', Defaults.maxFragments, true),
     closeTimeoutMs: seconds(o.closeTimeout, 'closeTimeout', Defaults.closeTimeout),
@@ -121,5 +121,22 @@ export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOpti
     receiveHighWaterMark: positiveNumber(o.receiveHighWaterMark, 'receiveHighWaterMark', Defaults.receiveHighWaterMark, true),
     sendHighWaterMark: positiveNumber(o.sendHighWaterMark, 'sendHighWaterMark', Defaults.sendHighWaterMark, true),
     maxBuffered: positiveNumber(o.maxBuffered, 'maxBuffered', Defaults.maxBuffered, true),
-  };
+  });
+}
+
+/** Distinct resolved option sets kept for sharing; a server has a handful, so more means a caller varies them per connection. */
+const MAX_INTERNED = 64;
+const interned = new Map<string, ResolvedOptions>();
+
+/**
+ * Every connection keeps its resolved options, and nearly all of a server's connections resolve
+ * the same ones (from an options literal written in the handler, so a new object each time):
+ * they share one frozen object instead of holding 100-odd bytes each.
+ */
+function intern(r: ResolvedOptions): ResolvedOptions {
+  const key = `${r.maxPayload} ${r.maxFragments} ${r.closeTimeoutMs} ${r.autoPong} ${r.frames} ${r.heartbeatMs} ${r.idleTimeoutMs} ${r.receiveHighWaterMark} ${r.sendHighWaterMark} ${r.maxBuffered}`;
+  const shared = interned.get(key);
+  if (shared !== undefined) return shared;
+  if (interned.size < MAX_INTERNED) interned.set(key, Object.freeze(r));
+  return r;
 }

@@ -183,7 +183,7 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
-    const pending = new PendingUpgrade(this, res, socket, head);
+    const pending = new PendingUpgrade(this, req, res, socket, head);
     routed.set(req, pending);
     if (this.server.listenerCount('request') === 0) {
       res.statusCode = 404;
@@ -196,15 +196,21 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   /** @internal A routed request became a WebSocket. */
   adopt(ws: WebSocket): void {
     this.live.add(ws);
-    ws.once('close', this.forget);
+    // The connection removes itself when it closes: cheaper per connection than a 'close' listener.
+    ws.registry = this.live;
   }
-
-  /** Shared by every connection (`this` is the WebSocket), so a live one retains no closure. */
-  private readonly forget = ((live: Set<WebSocket>) =>
-    function forget(this: WebSocket): void {
-      live.delete(this);
-    })(this.live);
 }
+
+/** What an upgraded request maps to: the fact, and nothing of the routing state. */
+const UPGRADED: RoutedUpgrade = Object.freeze({
+  head: Buffer.alloc(0),
+  socket: null as unknown as Duplex,
+  hub: null as unknown as Hub,
+  upgraded: true,
+  accepted(): void {
+    // Never called: upgrade() refuses an upgraded request before it gets this far.
+  },
+});
 
 /**
  * A routed upgrade request until it is upgraded or answered. Once upgraded nothing refers to it
@@ -216,9 +222,11 @@ class PendingUpgrade implements RoutedUpgrade {
   readonly hub: Hub;
   private readonly timer: NodeJS.Timeout;
   private readonly onSocketClose = (): void => clearTimeout(this.timer);
+  private readonly onFinish = (): void => this.answered();
 
   constructor(
     private readonly router: UpgradeRouter,
+    private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     readonly socket: Duplex,
     readonly head: Buffer,
@@ -226,7 +234,7 @@ class PendingUpgrade implements RoutedUpgrade {
     this.hub = router.hub;
     this.timer = setTimeout(() => this.timedOut(), router.upgradeTimeoutMs);
     this.timer.unref();
-    res.on('finish', () => this.answered());
+    res.on('finish', this.onFinish);
     socket.once('close', this.onSocketClose);
   }
 
@@ -235,6 +243,10 @@ class PendingUpgrade implements RoutedUpgrade {
     clearTimeout(this.timer);
     this.socket.removeListener('error', swallow);
     this.socket.removeListener('close', this.onSocketClose);
+    // A handler's frame (`for await` over the WebSocket) often keeps `req` and `res` for the whole
+    // connection: neither may keep this record, its timer and the head buffer alive with it.
+    this.res.removeListener('finish', this.onFinish);
+    routed.set(this.req, UPGRADED);
     this.router.adopt(ws);
   }
 

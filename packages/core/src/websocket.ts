@@ -82,6 +82,12 @@ interface Waiter {
 
 const kWebSocket = Symbol('wsup.websocket');
 const EMPTY = Buffer.alloc(0);
+/**
+ * The empty receive queue and waiter list every connection starts with, so an idle one keeps no
+ * arrays of its own. Never pushed to (a connection swaps in its own array first); `shift()` on
+ * it is a no-op.
+ */
+const NONE: never[] = [];
 
 type SocketWithWs = Duplex & { [kWebSocket]?: WebSocket };
 
@@ -161,10 +167,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly OPEN = ReadyState.Open;
   static readonly CLOSING = ReadyState.Closing;
   static readonly CLOSED = ReadyState.Closed;
-  readonly CONNECTING = ReadyState.Connecting;
-  readonly OPEN = ReadyState.Open;
-  readonly CLOSING = ReadyState.Closing;
-  readonly CLOSED = ReadyState.Closed;
+  // On the prototype (below), as in browsers and ws: four fields per connection would be 32 bytes each.
+  declare readonly CONNECTING: typeof ReadyState.Connecting;
+  declare readonly OPEN: typeof ReadyState.Open;
+  declare readonly CLOSING: typeof ReadyState.Closing;
+  declare readonly CLOSED: typeof ReadyState.Closed;
 
   /** The subprotocol agreed in the handshake, or `''`. */
   readonly protocol: string;
@@ -181,12 +188,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private readonly sender: Sender;
 
   private state: ReadyState = ReadyState.Open;
-  private queue: Message[] = [];
+  // The three arrays start as shared empty ones (see NONE) and get their own on first push.
+  private queue: Message[] = NONE;
   /** Bytes held by `queue`, against `receiveHighWaterMark`. */
   private queuedBytes = 0;
   /** Sizes of the queued messages, parallel to `queue`. */
-  private queuedSizes: number[] = [];
-  private waiters: Waiter[] = [];
+  private queuedSizes: number[] = NONE;
+  private waiters: Waiter[] = NONE;
+  /** @internal The live-connection registry of the router that adopted this connection. */
+  registry: Set<WebSocket> | undefined;
   /** Reading paused because the queue is over its high-water mark. */
   private readPaused = false;
   /** Reading paused by `pause()`. */
@@ -515,21 +525,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           reject(new WebSocketError(ErrorCode.Timeout, `no message within ${timeout} s`));
         }, ms);
       }
+      if (this.waiters === NONE) this.waiters = [];
       this.waiters.push(waiter);
     });
   }
 
   /** `for await (const msg of ws)`: every message until the connection closes. */
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
-    const next = (msg: Message | null): IteratorResult<Message> =>
-      msg === null ? { value: undefined, done: true } : { value: msg, done: false };
-    const it: AsyncIterableIterator<Message> = {
-      next: () => this.receive().then(next),
-      // Leaving the loop early does not close the connection; call close() for that.
-      return: () => Promise.resolve({ value: undefined, done: true }),
-      [Symbol.asyncIterator]: () => it,
-    };
-    return it;
+    return new MessageIterator(this);
   }
 
   /**
@@ -712,6 +715,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         : { code: CloseCode.Abnormal, reason: '', wasClean: false };
     if (this.failure) info.error = this.failure;
     this.closeInfo = info;
+    this.registry?.delete(this);
     this.resolveClosed?.(info);
     this.emit('close', info.code, info.reason, info.error);
   }
@@ -757,6 +761,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.listenerCount('message') > 0) {
       this.emit('message', msg);
       return;
+    }
+    if (this.queue === NONE) {
+      this.queue = [];
+      this.queuedSizes = [];
     }
     this.queue.push(msg);
     this.queuedSizes.push(size);
@@ -840,7 +848,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.inputEnded) return;
     this.inputEnded = true;
     const waiters = this.waiters;
-    this.waiters = [];
+    this.waiters = NONE;
     for (const w of waiters) {
       if (w.timer) clearTimeout(w.timer);
       w.resolve(null);
@@ -981,6 +989,42 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }, this.options.closeTimeoutMs);
     this.closeTimer.unref();
   }
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+function toResult(msg: Message | null): IteratorResult<Message> {
+  return msg === null ? DONE : { value: msg, done: false };
+}
+
+/**
+ * `for await` over a WebSocket. A class rather than an object of closures: a loop suspended in
+ * it is held for the whole life of an idle connection, so every byte of it counts.
+ */
+class MessageIterator implements AsyncIterableIterator<Message> {
+  constructor(private readonly ws: WebSocket) {}
+
+  next(): Promise<IteratorResult<Message>> {
+    return this.ws.receive().then(toResult);
+  }
+
+  /** Leaving the loop early does not close the connection; call close() for that. */
+  return(): Promise<IteratorResult<Message>> {
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this;
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', ReadyState.Connecting],
+  ['OPEN', ReadyState.Open],
+  ['CLOSING', ReadyState.Closing],
+  ['CLOSED', ReadyState.Closed],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 
 function isAscii(s: string): boolean {
