@@ -1,5 +1,5 @@
 /**
- * docs/api is generated from the TSDoc of every package's public API (`pnpm docs`). This test
+ * docs/api is generated from the TSDoc of every package's public API (`pnpm run docs`; plain `pnpm docs` is pnpm's own command). This test
  * regenerates it into a temp dir and fails when the committed copy differs, so the reference can
  * never drift from the code.
  */
@@ -25,7 +25,7 @@ function files(dir: string): Map<string, string> {
   return out;
 }
 
-it('docs/api matches the TSDoc of the code (run `pnpm docs` after changing a public API)', () => {
+it('docs/api matches the TSDoc of the code (run `pnpm run docs` after changing a public API)', () => {
   const out = mkdtempSync(join(tmpdir(), 'wsup-api-docs-'));
   try {
     execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', out, '--logLevel', 'Error'], { cwd: root, stdio: 'pipe' });
