@@ -55,7 +55,7 @@ function category(frame: CallFrame): string {
   if (name === '(garbage collector)') return 'GC';
   if (name === '(idle)') return 'idle';
   if (name === '(program)') return 'native (V8/libuv/syscalls outside JS)';
-  if (url.includes('packages/core/src/')) return 'wsup core';
+  if (url.includes('packages/core/')) return 'wsup core';
   if (url.startsWith('node:')) return 'Node internals (JS)';
   if (url.includes('/bench/')) return 'bench harness';
   if (url === '') return 'native builtins';

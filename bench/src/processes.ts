@@ -6,8 +6,14 @@ import type { ServerSpec } from './servers.js';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 
-/** How every TypeScript child is started: sources of @wsup/core, compiled on load by tsx. */
-const NODE_ARGS = ['--conditions=@wsup/source', '--import', 'tsx'];
+/**
+ * How every TypeScript child is started: the bench's own files compiled on load by tsx, the wsup
+ * packages from their built `dist/` (run.sh builds them first), as users run them. tsx compiles
+ * with esbuild's keepNames, which wraps every function created at run time in a
+ * `defineProperty(fn, 'name')`: measured from source, each closure a handshake or a `receive()`
+ * creates costs several microseconds that no build of wsup has.
+ */
+const NODE_ARGS = ['--import', 'tsx'];
 
 /** Cores for the server and the generator, or null when they cannot be pinned. */
 export function pinning(): { server: string; generator: string } | null {
