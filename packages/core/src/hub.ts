@@ -93,7 +93,10 @@ export interface PublishOptions {
 
 /** Events a hub emits. */
 export interface HubEvents {
-  /** The broker failed (a publish it could not accept, a lost connection). */
+  /**
+   * The broker failed (a publish it could not accept, a lost connection). Without a listener the
+   * first failure becomes a process warning (`WsupHubWarning`) instead of crashing the process.
+   */
   error: [error: WebSocketError];
 }
 
@@ -130,6 +133,8 @@ export class Hub extends EventEmitter<HubEvents> {
   private readonly broker: Broker;
   private readonly maxTopicLength: number;
   private closed = false;
+  /** A broker failure was reported as a process warning (there was no error listener). */
+  private warned = false;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -288,9 +293,17 @@ export class Hub extends EventEmitter<HubEvents> {
 
   private report(err: unknown): void {
     const e = err instanceof WebSocketError ? err : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    // Without a listener the failure is dropped rather than crashing the process: local delivery
-    // goes on regardless.
-    if (this.listenerCount('error') > 0) this.emit('error', e);
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', e);
+    } else if (!this.warned) {
+      // No listener: a process warning rather than a crash (local delivery goes on regardless),
+      // once, so that a broker that stays down does not flood the log.
+      this.warned = true;
+      process.emitWarning(`${e.message} (listen to the hub's 'error' event to handle broker failures; further ones are not reported)`, {
+        type: 'WsupHubWarning',
+        code: e.code,
+      });
+    }
   }
 }
 

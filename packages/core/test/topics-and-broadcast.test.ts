@@ -228,4 +228,32 @@ describe('brokers', () => {
     c.close();
     await srv.close();
   });
+
+  it('makes a broker failure nobody listens for a process warning, once, instead of a crash', async () => {
+    const failing = {
+      attach() {},
+      subscribe() {},
+      unsubscribe() {},
+      publish(): never {
+        throw new Error('down');
+      },
+      close() {},
+    };
+    const hub = new Hub({ broker: failing });
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (w: Error & { code?: string }): void => void (w.name === 'WsupHubWarning' && warnings.push(w));
+    process.on('warning', onWarning);
+    try {
+      expect(hub.publish('x', 'one')).toBe(0);
+      expect(hub.publish('x', 'two')).toBe(0);
+      await expect.poll(() => warnings.length).toBe(1);
+      await sleep(20);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.code).toBe('ERR_BROKER_UNAVAILABLE');
+      expect(warnings[0]!.message).toContain('down');
+    } finally {
+      process.off('warning', onWarning);
+      await hub.close();
+    }
+  });
 });
