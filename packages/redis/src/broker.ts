@@ -146,7 +146,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     this.subscriber?.remove(this.options.prefix + topic);
   }
 
-  /** Sends a message to the other nodes, or buffers it while Redis is unreachable. */
+  /** Sends a message to the other nodes, or buffers it while Redis is unreachable or behind. */
   publish(topic: string, payload: Buffer, binary: boolean): void {
     if (this.closed || !this.publisher) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
     checkTopic(topic);
@@ -156,7 +156,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
       new DroppedMessageError(
         topic,
         1,
-        `Redis is unreachable and the publish buffer is full (${maxBufferedMessages} messages or ${maxBufferedBytes} bytes): a message to '${topic}' did not go to the other nodes`,
+        `Redis is ${this.publisher.live ? 'not keeping up' : 'unreachable'} and the publish buffer is full (${maxBufferedMessages} messages or ${maxBufferedBytes} bytes): a message to '${topic}' did not go to the other nodes`,
       ),
     );
   }

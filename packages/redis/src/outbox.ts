@@ -5,8 +5,8 @@ export interface Pending {
 }
 
 /**
- * The publishes made while Redis is unreachable, in order, bounded by a message count and a byte
- * count (whichever is reached first).
+ * The publishes waiting for Redis (unreachable, or connected but behind on its answers), in
+ * order, bounded by a message count and a byte count (whichever is reached first).
  */
 export class Outbox {
   private items: Pending[] = [];
@@ -33,6 +33,18 @@ export class Outbox {
     this.items.push(item);
     this.byteCount += item.message.length;
     return true;
+  }
+
+  /** The oldest message, left in place. */
+  peek(): Pending | undefined {
+    return this.items[0];
+  }
+
+  /** Removes and returns the oldest message. */
+  shift(): Pending | undefined {
+    const item = this.items.shift();
+    if (item) this.byteCount -= item.message.length;
+    return item;
   }
 
   /** The distinct channels with messages waiting. */

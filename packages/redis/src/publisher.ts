@@ -15,6 +15,12 @@ export interface PublisherHooks {
 const RECOVERY_POLL_MS = 50;
 /** Channels whose last subscriber count is remembered for that wait. */
 const MAX_REMEMBERED_CHANNELS = 10_000;
+/**
+ * Most messages sent and not yet answered. Far above any burst a healthy Redis answers in time
+ * (the byte bound, maxBufferedBytes, usually comes first); it caps ioredis's per-command memory
+ * when messages are tiny.
+ */
+const MAX_UNANSWERED = 65_536;
 
 /**
  * The publishing connection: sends messages while Redis is reachable and buffers them, bounded,
@@ -29,13 +35,16 @@ export class Publisher {
   private readonly outbox: Outbox;
   /** Channel → how many subscribed connections the last publish on it reached. */
   private readonly reached = new Map<string, number>();
+  /** Messages sent to Redis and not answered yet, and their bytes. */
+  private inflight = 0;
+  private inflightBytes = 0;
 
   constructor(
     private readonly conn: Redis,
     private readonly sharded: 'auto' | boolean,
     private readonly recoveryTimeoutMs: number,
     maxMessages: number,
-    maxBytes: number,
+    private readonly maxBytes: number,
     private readonly hooks: PublisherHooks,
   ) {
     this.outbox = new Outbox(maxMessages, maxBytes);
@@ -59,16 +68,31 @@ export class Publisher {
   }
 
   /**
-   * Sends `message` on `channel`, or buffers it while Redis is unreachable.
+   * Sends `message` on `channel`, or buffers it while Redis is unreachable or behind.
    * @returns false when it had to be buffered and the buffer is full: the message is dropped.
    */
   publish(channel: string, message: Buffer): boolean {
     // The status check covers the moment between the socket closing and the 'close' event.
-    if (this.isLive && this.conn.status === 'ready') {
+    if (this.isLive && this.conn.status === 'ready' && this.outbox.size === 0 && !this.behind(message.length)) {
       this.send(channel, message);
       return true;
     }
+    // Unreachable, or connected but behind on its answers (stalled, overloaded): wait in the
+    // bounded buffer, behind whatever already waits there, so that the order holds.
     return this.outbox.push({ channel, message });
+  }
+
+  /**
+   * Whether `size` more bytes would put more than the buffer's bounds on the connection unanswered:
+   * a Redis that is connected but not answering would otherwise let messages pile up without bound.
+   */
+  private behind(size: number): boolean {
+    return this.inflight > 0 && (this.inflight >= MAX_UNANSWERED || this.inflightBytes + size > this.maxBytes);
+  }
+
+  /** Messages sent to Redis that it has not answered yet. */
+  get unanswered(): number {
+    return this.inflight;
   }
 
   /** Stops for good; returns the messages that never went out. */
@@ -81,10 +105,33 @@ export class Publisher {
 
   private send(channel: string, message: Buffer): void {
     const reply = this.modeNow === 'sharded' ? this.conn.spublish(channel, message) : this.conn.publish(channel, message);
+    const size = message.length;
+    this.inflight++;
+    this.inflightBytes += size;
     reply.then(
-      (n) => this.remember(channel, Number(n)),
-      (err: unknown) => this.hooks.refused(channel, err),
+      (n) => {
+        this.answered(size);
+        this.remember(channel, Number(n));
+      },
+      (err: unknown) => {
+        this.answered(size);
+        this.hooks.refused(channel, err);
+      },
     );
+  }
+
+  private answered(size: number): void {
+    this.inflight--;
+    this.inflightBytes -= size;
+    if (this.outbox.size > 0 && this.isLive && this.conn.status === 'ready') this.catchUp();
+  }
+
+  /** Sends what waited while Redis was behind, oldest first, as far as the bounds allow. */
+  private catchUp(): void {
+    for (let next = this.outbox.peek(); next !== undefined && !this.behind(next.message.length); next = this.outbox.peek()) {
+      this.outbox.shift();
+      this.send(next.channel, next.message);
+    }
   }
 
   private remember(channel: string, reached: number): void {

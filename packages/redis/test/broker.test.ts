@@ -206,6 +206,42 @@ describe('RedisBroker', () => {
     expect(x.errors).toHaveLength(2);
   });
 
+  it('connected to a Redis that does not answer: holds maxBufferedBytes unanswered and as much buffered, drops the rest, then catches up in order', async () => {
+    const stalled = await RedisServer.start();
+    cleanup.push(() => stalled.stop());
+    const size = 64 * 1024;
+    // Room for four messages of `size` bytes (each also carries a 19-byte header), not five.
+    const x = await node({ maxBufferedBytes: 4 * (size + 19) + 10 }, stalled.port);
+    const y = await node({}, stalled.port);
+    const sy = await y.sub(['slow']);
+    await eventually(() => stalled.subscribers('wsup:slow')).toBe(1);
+    const publisher = (x.broker as unknown as { publisher: { unanswered: number } }).publisher;
+
+    stalled.pause();
+    const payloads = Array.from({ length: 40 }, (_, i) => `${String(i).padStart(2, '0')}:`.padEnd(size, 'x'));
+    try {
+      for (const p of payloads) x.hub.publish('slow', p);
+      // 40 × 64 KiB for a server that answers nothing: four sent and unanswered, four waiting
+      // in the buffer, the other 32 dropped, each with a typed error.
+      expect(publisher.unanswered).toBe(4);
+      expect(x.broker.bufferedMessages).toBe(4);
+      const dropped = x.errors.filter((e) => e instanceof DroppedMessageError);
+      expect(dropped).toHaveLength(32);
+      expect(dropped[0]).toMatchObject({ code: 'ERR_BROKER_UNAVAILABLE', topic: 'slow', count: 1 });
+      expect(dropped[0]!.message).toContain('not keeping up');
+    } finally {
+      stalled.resume();
+    }
+    // Once Redis runs again the eight kept messages arrive in order, then newer ones.
+    await eventually(() => sy.messages.length).toBe(8);
+    expect(sy.messages.map((m) => m.slice(0, 3))).toEqual(payloads.slice(0, 8).map((m) => m.slice(0, 3)));
+    await eventually(() => publisher.unanswered).toBe(0);
+    expect(x.broker.bufferedMessages).toBe(0);
+    x.hub.publish('slow', 'after');
+    await eventually(() => sy.messages.at(-1)).toBe('after');
+    expect(sy.messages).toHaveLength(9);
+  });
+
   it('keeps topics that UTF-8 cannot carry (unpaired surrogates) local, with a typed hub error', async () => {
     const x = await node();
     expect(x.hub.publish('bad\uD800topic', 'x')).toBe(0);

@@ -101,6 +101,19 @@ export class RedisServer {
     }
   }
 
+  /**
+   * Stops the server's process (SIGSTOP) without closing anything: connections stay up, the
+   * kernel still takes what clients send, and nothing is answered, as with an overloaded server.
+   */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   /** Starts the server again on the same port (empty: nothing was persisted). */
   async restart(): Promise<void> {
     if (this.proc) throw new Error('redis-server is still running');
