@@ -78,6 +78,10 @@ async function openRedisStore(options: ChatRedisOptions, historySize: number, lo
   const broker = new RedisBroker({ connection: options.url, prefix });
   const tap = new BrokerTap(broker, { barrier: () => redis.ping() });
   const hub = new Hub({ broker: tap });
+  // Before the start has succeeded, reachable() below reports the failure itself.
+  hub.on('error', (err) => {
+    if (started) log('Redis pub/sub', err);
+  });
   const store = new RedisStore(redis, { prefix, processId: hub.nodeId, historySize, memberTtlMs, historyTtlMs });
 
   try {
@@ -89,7 +93,6 @@ async function openRedisStore(options: ChatRedisOptions, historySize: number, lo
     throw err;
   }
   started = true;
-  hub.on('error', (err) => log('Redis pub/sub', err));
 
   const rooms = createRedisRooms({ store, hub, tap, processId: hub.nodeId, refreshMs: memberTtlMs / 3, log });
   return {
