@@ -11,6 +11,15 @@ const COPY_LIMIT = 16 * 1024;
 /** Strings this long are encoded once at send time rather than measured and encoded at flush. */
 const STRING_ENCODE_LIMIT = 16 * 1024;
 
+/**
+ * Who is told after a flush. Bytes queued here count in `bufferedAmount` too, so `send()` can
+ * return false before the socket holds anything; if the socket then takes a whole batch at once it
+ * never emits 'drain', and whoever waits for one must hear of it here.
+ */
+export interface SenderOwner {
+  flushed(): void;
+}
+
 /** Marks a queued item as a complete pre-built frame. */
 const RAW = 0x100;
 
@@ -45,15 +54,17 @@ export class Sender {
 
   private readonly socket: Duplex;
   private readonly masked: boolean;
+  private readonly owner: SenderOwner | undefined;
   private heads: number[] = [];
   private payloads: (string | Buffer)[] = [];
   private lengths: number[] = [];
   private count = 0;
   private scheduled = false;
 
-  constructor(socket: Duplex, masked: boolean) {
+  constructor(socket: Duplex, masked: boolean, owner?: SenderOwner) {
     this.socket = socket;
     this.masked = masked;
+    this.owner = owner;
   }
 
   /**
@@ -179,7 +190,13 @@ export class Sender {
     this.reset(count);
   }
 
+  /** After a flush: the queue is empty, and the owner hears of it unless the socket will say 'drain'. */
   private reset(count: number): void {
+    this.resetQueue(count);
+    if (this.owner !== undefined && !(this.socket as Duplex & { writableNeedDrain?: boolean }).writableNeedDrain) this.owner.flushed();
+  }
+
+  private resetQueue(count: number): void {
     const payloads = this.payloads;
     for (let i = 0; i < count; i++) payloads[i] = '';
     this.count = 0;

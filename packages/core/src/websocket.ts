@@ -247,7 +247,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       maxFragments: init.options.maxFragments,
       frameMode: init.options.frames,
     });
-    this.sender = new Sender(init.socket, init.client);
+    this.sender = new Sender(init.socket, init.client, this);
     this.deflate = init.deflate;
     if (init.deflate) this.parser.rsv1Allowed = true;
     this.hubRef = init.hub;
@@ -653,6 +653,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   handleData(chunk: Buffer): void {
     if (this.heartbeat) this.heartbeat.seen = true;
     this.parser.push(chunk);
+  }
+
+  /** @internal The sender wrote a batch the socket took without needing a 'drain'. */
+  flushed(): void {
+    if (this.needDrain || this.drainWaiters !== undefined) this.handleDrain();
   }
 
   /** @internal */

@@ -164,6 +164,37 @@ describe('send backpressure', () => {
     peer.destroy();
   });
 
+  it('send() false for bytes only queued, which the socket then takes at once: drained() and drain still come', async () => {
+    // 8 KiB against a 4 KiB mark: send() says false while the bytes wait for the turn's single
+    // write, and that write stays under the socket's own 16 KiB mark, so the socket itself never
+    // emits 'drain'.
+    const quick = await startServer(async (req, res) => {
+      const ws = upgrade(req, res, { sendHighWaterMark: 4 * KiB });
+      const r: Record<string, unknown> = {};
+      results.set('/quick', r);
+      let drainEvents = 0;
+      ws.on('drain', () => drainEvents++);
+      r.accepted = ws.send(Buffer.alloc(8 * KiB, 2));
+      await ws.drained();
+      r.drainedAt = ws.bufferedAmount;
+      await sleep(20);
+      r.drainEvents = drainEvents;
+      await ws.close();
+    });
+    try {
+      const peer = await RawPeer.open(quick.port, handshakeRequest('/'));
+      const frames = await peer.readUntilClose();
+      expect(frames.filter((f) => f.opcode === 2).map((f) => f.payload.length)).toEqual([8 * KiB]);
+      const r = results.get('/quick')!;
+      expect(r.accepted).toBe(false);
+      expect(r.drainedAt).toBeLessThan(4 * KiB);
+      expect(r.drainEvents).toBe(1);
+      peer.destroy();
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('a peer that never reads makes the connection close with 1008 at maxBuffered', async () => {
     const peer = await RawPeer.open(srv.port, handshakeRequest('/never'));
     peer.socket.pause();

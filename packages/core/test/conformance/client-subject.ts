@@ -27,7 +27,9 @@ export async function runClientSubject(url: string, subject: ClientSubject): Pro
         void ws.close(subject.closeOnFirstMessage.code, subject.closeOnFirstMessage.reason);
         return;
       }
-      ws.send(m.data, m.binary);
+      // Wait while the peer is behind, so that a flood (12.x with 1000 messages) is pushed back by
+      // TCP instead of meeting maxBuffered. A close while waiting ends the loop.
+      if (!ws.send(m.data, m.binary)) await ws.drained().catch(() => undefined);
     }
   })();
   return { ok: true, ws, closed: ws.closed };

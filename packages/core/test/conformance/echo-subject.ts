@@ -27,7 +27,9 @@ export async function startEchoSubject(configs: Record<string, UpgradeOptions> =
       return; // upgrade() has already answered the rejection.
     }
     void (async () => {
-      for await (const msg of ws) ws.send(msg.data, msg.binary);
+      // Wait while the peer is behind (see the README's backpressure section), so that a flood is pushed back
+      // by TCP instead of meeting maxBuffered. A close while waiting ends the loop.
+      for await (const msg of ws) if (!ws.send(msg.data, msg.binary)) await ws.drained().catch(() => undefined);
     })();
   });
   const router = handleUpgrades(server);

@@ -266,7 +266,7 @@ export class ScriptedPeer {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return false;
     if (!alone) {
-      if (!s.write(piece) && flow) await Promise.race([once(s, 'drain'), once(s, 'close')]);
+      if (!s.write(piece) && flow) await drainOrClose(s);
       return true;
     }
     await new Promise<void>((resolve) => s.write(piece, () => resolve()));
@@ -344,5 +344,18 @@ export class ScriptedPeer {
     if (this.autoCloseReply && !this.closeFrameSent && !this.socket.destroyed && !this.socket.writableEnded) {
       void this.sendClose(code);
     }
+  }
+}
+
+/**
+ * Waits for 'drain' or 'close' and removes the listeners of the one that did not come: a flood
+ * case waits thousands of times on one socket.
+ */
+async function drainOrClose(s: Socket): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(s, 'drain', { signal: ac.signal }), once(s, 'close', { signal: ac.signal })]);
+  } finally {
+    ac.abort();
   }
 }
