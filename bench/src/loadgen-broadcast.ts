@@ -27,7 +27,7 @@ import { BenchError, fail, openReader, openSocket, sleep } from './handshake.js'
 import { Histogram } from './histogram.js';
 import { makePayload, prng } from './payloads.js';
 import type { BroadcastJob, BroadcastResult } from './protocol.js';
-import { handshakeRequest, OP_CLOSE, OP_TEXT, xorMask } from './wire.js';
+import { handshakeRequest, OP_CLOSE, OP_TEXT, readHeader, xorMask, type HeaderReader } from './wire.js';
 
 /** Distinct message bodies; more than any window, so a stale message never passes for a new one. */
 const FILLERS = 64;
@@ -220,7 +220,7 @@ class Run {
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 /** One subscriber connection: checks every byte it receives. */
-class Subscriber {
+class Subscriber implements HeaderReader {
   socket: Socket | undefined;
   /** Number of the next message this subscriber must complete. */
   next = 0;
@@ -229,8 +229,8 @@ class Subscriber {
   private inStep = true;
 
   // Frame-by-frame decoder, once out of step.
-  private readonly hdr = Buffer.alloc(14);
-  private hdrLen = 0;
+  readonly hdr = Buffer.alloc(14);
+  hdrLen = 0;
   private inFrame = false;
   private remaining = 0;
   private frameFin = false;
@@ -317,26 +317,9 @@ class Subscriber {
     let i = 0;
     while (i < len) {
       if (!this.inFrame) {
-        let size: number;
-        if (this.hdrLen > 0) {
-          const take = Math.min(14 - this.hdrLen, len - i);
-          chunk.copy(this.hdr, this.hdrLen, i, i + take);
-          size = this.header(this.hdr, 0, this.hdrLen + take);
-          if (size === 0) {
-            this.hdrLen += take;
-            return;
-          }
-          i += size - this.hdrLen;
-          this.hdrLen = 0;
-        } else {
-          size = this.header(chunk, i, len);
-          if (size === 0) {
-            chunk.copy(this.hdr, 0, i, len);
-            this.hdrLen = len - i;
-            return;
-          }
-          i += size;
-        }
+        const at = readHeader(this, chunk, i, len);
+        if (at < 0) return;
+        i = at;
       }
       const n = Math.min(this.remaining, len - i);
       if (!this.frameControl && n > 0) {
@@ -360,7 +343,7 @@ class Subscriber {
   }
 
   /** Parses a server frame header at buf[at]; returns its size, or 0 if incomplete. */
-  private header(buf: Buffer, at: number, end: number): number {
+  header(buf: Buffer, at: number, end: number): number {
     if (end - at < 2) return 0;
     const b0 = buf[at]!;
     const b1 = buf[at + 1]!;

@@ -20,7 +20,7 @@ import { makePayload, prng } from './payloads.js';
 import type { EchoJob, EchoResult, FromGenerator, IdleJob, IdleResult, Job, ToGenerator } from './protocol.js';
 import { BenchError, fail, openSocket, sleep } from './handshake.js';
 import { runBroadcast } from './loadgen-broadcast.js';
-import { DEFLATE_TAIL, handshakeRequest, maskedFrame, OP_BINARY, OP_CLOSE, OP_TEXT } from './wire.js';
+import { DEFLATE_TAIL, handshakeRequest, maskedFrame, OP_BINARY, OP_CLOSE, OP_TEXT, readHeader, type HeaderReader } from './wire.js';
 
 function post(msg: FromGenerator): void {
   process.send!(msg);
@@ -129,7 +129,7 @@ class Run {
   }
 }
 
-class Conn {
+class Conn implements HeaderReader {
   sent = 0;
   received = 0;
   private readonly times: Float64Array;
@@ -137,8 +137,8 @@ class Conn {
   private history: number[] = [];
 
   // Frame decoder state.
-  private readonly hdr = Buffer.alloc(14);
-  private hdrLen = 0;
+  readonly hdr = Buffer.alloc(14);
+  hdrLen = 0;
   private inFrame = false;
   private remaining = 0;
   private frameFin = false;
@@ -201,26 +201,9 @@ class Conn {
     let done = 0;
     while (i < len) {
       if (!this.inFrame) {
-        let size: number;
-        if (this.hdrLen > 0) {
-          const take = Math.min(14 - this.hdrLen, len - i);
-          chunk.copy(this.hdr, this.hdrLen, i, i + take);
-          size = this.header(this.hdr, 0, this.hdrLen + take);
-          if (size === 0) {
-            this.hdrLen += take;
-            return;
-          }
-          i += size - this.hdrLen;
-          this.hdrLen = 0;
-        } else {
-          size = this.header(chunk, i, len);
-          if (size === 0) {
-            chunk.copy(this.hdr, 0, i, len);
-            this.hdrLen = len - i;
-            break;
-          }
-          i += size;
-        }
+        const at = readHeader(this, chunk, i, len);
+        if (at < 0) break;
+        i = at;
       }
       const n = Math.min(this.remaining, len - i);
       if (!this.frameControl && n > 0) {
@@ -251,7 +234,7 @@ class Conn {
   }
 
   /** Parses a server frame header at buf[at]; returns its size, or 0 if incomplete. */
-  private header(buf: Buffer, at: number, end: number): number {
+  header(buf: Buffer, at: number, end: number): number {
     if (end - at < 2) return 0;
     const b0 = buf[at]!;
     const b1 = buf[at + 1]!;

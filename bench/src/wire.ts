@@ -92,3 +92,38 @@ export function xorMask(buf: Buffer, start: number, end: number, m0: number, m1:
   }
   return p;
 }
+
+/** A decoder that may hold the start of a frame header that one read split from the next. */
+export interface HeaderReader {
+  /** 14 bytes: room for the longest header (a 64-bit length and a mask key). */
+  readonly hdr: Buffer;
+  hdrLen: number;
+  /** Decodes a header at buf[at, end); returns its size, or 0 if incomplete. */
+  header(buf: Buffer, at: number, end: number): number;
+}
+
+/**
+ * Reads the frame header at chunk[i], finishing one the previous chunk split. Returns the index
+ * after it, or -1 when the chunk ends inside it (the part read is kept in `r.hdr`).
+ */
+export function readHeader(r: HeaderReader, chunk: Buffer, i: number, len: number): number {
+  if (r.hdrLen > 0) {
+    const take = Math.min(14 - r.hdrLen, len - i);
+    chunk.copy(r.hdr, r.hdrLen, i, i + take);
+    const size = r.header(r.hdr, 0, r.hdrLen + take);
+    if (size === 0) {
+      r.hdrLen += take;
+      return -1;
+    }
+    const at = i + size - r.hdrLen;
+    r.hdrLen = 0;
+    return at;
+  }
+  const size = r.header(chunk, i, len);
+  if (size === 0) {
+    chunk.copy(r.hdr, 0, i, len);
+    r.hdrLen = len - i;
+    return -1;
+  }
+  return i + size;
+}
