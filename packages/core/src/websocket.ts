@@ -201,6 +201,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private readPaused = false;
   /** Reading paused by `pause()`. */
   private userPaused = false;
+  /**
+   * Reading paused because automatic replies (pongs) wait to be written: a peer that sends pings
+   * and never reads the pongs is pushed back by TCP instead of growing our send buffer.
+   */
+  private replyPaused = false;
   private drainWaiters: DrainWaiter[] | undefined;
   /** send() returned false: a 'drain' event is owed. */
   private needDrain = false;
@@ -359,7 +364,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Whether reading is paused, by `pause()` or because unread messages reached `receiveHighWaterMark`. */
   get isPaused(): boolean {
-    return this.userPaused || this.readPaused;
+    return this.userPaused || this.readPaused || this.replyPaused;
   }
 
   /**
@@ -374,7 +379,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Resumes reading after {@link pause}. */
   resume(): void {
     this.userPaused = false;
-    if (!this.readPaused && this.state !== ReadyState.Closed) this.socket.resume();
+    this.resumeReading();
   }
 
   /**
@@ -451,8 +456,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (!fin) throw rangeError('control frames cannot be fragmented');
       const buf = controlPayload(payload, opcode === Opcode.Ping ? 'ping' : 'pong');
       if (!this.canSend()) return this.notOpen();
-      this.sender.frame(opcode, buf, buf.length, true, false);
-      return true;
+      return this.sendControl(opcode, buf);
     }
     if (opcode !== Opcode.Continuation && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
       throw rangeError(`invalid opcode ${opcode}`);
@@ -479,8 +483,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   ping(data?: string | SendData): boolean {
     const buf = controlPayload(data, 'ping');
     if (!this.canSend()) return this.notOpen();
-    this.sender.frame(Opcode.Ping, buf, buf.length, true, false);
-    return true;
+    return this.sendControl(Opcode.Ping, buf);
   }
 
   /**
@@ -491,8 +494,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   pong(data?: string | SendData): boolean {
     const buf = controlPayload(data, 'pong');
     if (!this.canSend()) return this.notOpen();
-    this.sender.frame(Opcode.Pong, buf, buf.length, true, false);
-    return true;
+    return this.sendControl(Opcode.Pong, buf);
   }
 
   /**
@@ -631,8 +633,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal */
   onControl(opcode: number, data: Buffer): void {
     if (opcode === Opcode.Ping) {
-      if (this.options.autoPong && this.state === ReadyState.Open) {
-        this.sender.frame(Opcode.Pong, data, data.length, true, false);
+      if (this.options.autoPong && this.state === ReadyState.Open && this.sendControl(Opcode.Pong, data)) {
+        if (!this.replyPaused && this.bufferedAmount >= this.options.sendHighWaterMark) {
+          // The peer sends pings faster than it reads our pongs: stop reading until they drain.
+          this.replyPaused = true;
+          this.socket.pause();
+        }
       }
       this.emit('ping', data);
     } else if (opcode === Opcode.Pong) {
@@ -657,12 +663,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal The sender wrote a batch the socket took without needing a 'drain'. */
   flushed(): void {
-    if (this.needDrain || this.drainWaiters !== undefined) this.handleDrain();
+    if (this.needDrain || this.drainWaiters !== undefined || this.replyPaused) this.handleDrain();
   }
 
   /** @internal */
   handleDrain(): void {
     if (this.bufferedAmount >= this.options.sendHighWaterMark) return;
+    if (this.replyPaused) {
+      this.replyPaused = false;
+      this.resumeReading();
+    }
     const waiters = this.drainWaiters;
     if (waiters) {
       this.drainWaiters = undefined;
@@ -747,6 +757,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.afterSend();
   }
 
+  /**
+   * Queues a ping or pong. Control frames count against `maxBuffered` like messages: a peer
+   * that never reads must not make us hold its pongs without bound.
+   */
+  private sendControl(opcode: number, buf: Buffer): boolean {
+    if (!this.reserve(buf.length)) return false;
+    this.sender.frame(opcode, buf, buf.length, true, false);
+    return true;
+  }
+
+  private resumeReading(): void {
+    if (!this.userPaused && !this.readPaused && !this.replyPaused && this.state !== ReadyState.Closed) this.socket.resume();
+  }
+
   private notOpen(): false {
     if (this.state === ReadyState.Connecting) {
       throw new WebSocketError(ErrorCode.NotOpen, 'the WebSocket is not open yet');
@@ -786,7 +810,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.queuedBytes -= this.queuedSizes.shift()!;
     if (this.readPaused && this.queuedBytes <= this.options.receiveHighWaterMark / 2) {
       this.readPaused = false;
-      if (!this.userPaused && this.state !== ReadyState.Closed) this.socket.resume();
+      this.resumeReading();
     }
     if (this.queue.length === 0 && this.closeReplyPending) this.scheduleCloseReply();
   }
