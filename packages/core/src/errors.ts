@@ -1,5 +1,3 @@
-import { CloseCode } from './constants.js';
-
 /**
  * Stable machine-readable error codes. The string values are part of the public API: match on
  * `err.code`, never on the message.
@@ -104,24 +102,14 @@ export class WebSocketError extends Error {
   }
 }
 
-/** An error caused by the peer breaking RFC 6455; `closeCode` is what the connection closes with. */
-export function protocolError(
-  code: ErrorCode,
-  message: string,
-  closeCode: number = CloseCode.ProtocolError,
-): WebSocketError {
-  return new WebSocketError(code, message, { closeCode });
+/**
+ * Node-style argument errors keep the JS error class users expect and still carry a code
+ * (`ERR_INVALID_OPTION` unless another is given).
+ */
+export function rangeError(message: string, code: ErrorCode = ErrorCode.InvalidOption): RangeError & { code: ErrorCode } {
+  return Object.assign(new RangeError(message), { code });
 }
 
-/** Node-style argument errors keep the JS error class users expect and still carry a code. */
-export function rangeError(message: string): RangeError & { code: ErrorCode } {
-  const err = new RangeError(message) as RangeError & { code: ErrorCode };
-  err.code = ErrorCode.InvalidOption;
-  return err;
-}
-
-export function typeError(message: string): TypeError & { code: ErrorCode } {
-  const err = new TypeError(message) as TypeError & { code: ErrorCode };
-  err.code = ErrorCode.InvalidOption;
-  return err;
+export function typeError(message: string, code: ErrorCode = ErrorCode.InvalidOption): TypeError & { code: ErrorCode } {
+  return Object.assign(new TypeError(message), { code });
 }

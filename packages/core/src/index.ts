@@ -6,28 +6,29 @@
  * @packageDocumentation
  * @module @wsup/core
  */
-export { CloseCode, Defaults, isValidCloseCode, Opcode, ReadyState } from './constants.js';
 export { ErrorCode, WebSocketError, type WebSocketErrorDetails } from './errors.js';
-export { formatExtensions, parseExtensions, parseProtocols, type ExtensionOffer } from './extensions.js';
-export { acceptKey, checkHandshake, isWebSocketRequest, type HandshakeOffer, type HandshakeRequest } from './handshake.js';
-export type { DeflateOptions } from './deflate.js';
-export type { WebSocketOptions } from './options.js';
-export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions, type UpgradeRouterEvents } from './routing.js';
-export { upgrade, type OriginCheck, type SubprotocolSelector, type UpgradeOptions } from './upgrade.js';
-export {
-  WebSocket,
-  type BinaryMessage,
-  type CloseInfo,
-  type Message,
-  type SendData,
-  type TextMessage,
-  type WebSocketEvents,
-} from './websocket.js';
-export type { ReconnectOptions } from './backoff.js';
-export { connect } from './client.js';
-export { BODY_EXCERPT_BYTES, HandshakeResponseError } from './client-handshake.js';
-export type { ConnectOptions } from './client-options.js';
-export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './event-client.js';
-export { attachUpgrades, failUpgradedRequest, handshakeRefusal, wantsWebSocket, webSocketOfRequest, type HandshakeRefusal } from './adapter.js';
-export { duplexPair, injectUpgrade } from './inject.js';
-export { getDefaultHub, Hub, InMemoryBus, type Broker, type HubEvents, type HubOptions, type PublishOptions } from './hub.js';
+export { CloseCode, Opcode } from './protocol/constants.js';
+export { isValidCloseCode } from './protocol/validation.js';
+export { formatExtensions, parseExtensions, parseProtocols, type ExtensionOffer } from './protocol/header-grammar.js';
+export { acceptKey } from './protocol/keys.js';
+export type { SendData } from './protocol/bytes.js';
+export type { DeflateOptions } from './permessage-deflate/options.js';
+export { getDefaultHub, Hub, type HubEvents, type HubOptions, type PublishOptions } from './topics/hub.js';
+export { InMemoryBus, type Broker } from './topics/broker.js';
+export { Publication, type Subscriber } from './topics/subscriber.js';
+export { ReadyState } from './connection/ready-state.js';
+export { Defaults, type WebSocketOptions } from './connection/options.js';
+export type { BinaryMessage, CloseInfo, Message, TextMessage, WebSocketEvents } from './connection/message.js';
+export { WebSocket } from './connection/websocket.js';
+export { checkHandshake, isWebSocketRequest, wantsWebSocket, type HandshakeOffer, type HandshakeRequest } from './server/handshake.js';
+export type { OriginCheck, SubprotocolSelector, UpgradeOptions } from './server/upgrade-options.js';
+export { upgrade } from './server/upgrade.js';
+export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions, type UpgradeRouterEvents } from './server/routing.js';
+export { attachUpgrades, failUpgradedRequest, handshakeRefusal, webSocketOfRequest, type HandshakeRefusal } from './server/adapter-kit.js';
+export { connect } from './client/connect.js';
+export type { ConnectOptions } from './client/options.js';
+export { HandshakeResponseError } from './client/response-checks.js';
+export { BODY_EXCERPT_BYTES } from './client/response-body.js';
+export type { ReconnectOptions } from './client/backoff.js';
+export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './client/event-client.js';
+export { duplexPair, injectUpgrade } from './testing/inject.js';

@@ -1,5 +1,5 @@
 /**
- * Fuzz properties of FrameParser beyond frame-parser.test.ts (which checks split invariance of
+ * Fuzz properties of the Receiver (the frame parser) beyond frame-parser.test.ts (which checks split invariance of
  * valid streams and random bytes): corrupted streams under random splits in every parser mode,
  * the limits on what is delivered, memory bounded by maxPayload whatever length a header claims,
  * and a model check that what was encoded is what comes out.
@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { WebSocketError } from '../../src/errors.js';
-import { FrameParser, type FrameHandler } from '../../src/frame.js';
+import { Receiver, type MessageDecompressor, type ReceiverHandler } from '../../src/protocol/receiver.js';
 import { encodeFrame, type FrameSpec } from '../conformance/wire.js';
 import { check, propertyTimeout } from './budget.js';
 
@@ -18,8 +18,11 @@ type Event =
   | { kind: 'control'; opcode: number; data: string }
   | { kind: 'error'; code: string; closeCode: number | undefined };
 
-/** Records what the parser delivers; compressed pieces are joined per frame, so splits don't show. */
-class Recorder implements FrameHandler {
+/**
+ * Records what the receiver delivers; as the decompressor of compressed messages it joins their
+ * pieces per frame (and delivers nothing), so splits don't show.
+ */
+class Recorder implements ReceiverHandler, MessageDecompressor {
   events: Event[] = [];
   private pieces: Buffer[] = [];
   onMessage(binary: boolean, data: Buffer): void {
@@ -28,13 +31,16 @@ class Recorder implements FrameHandler {
   onFragment(binary: boolean, data: Buffer, fin: boolean): void {
     this.events.push({ kind: 'fragment', binary, data: data.toString('hex'), fin });
   }
-  onCompressed(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): WebSocketError | null {
+  push(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): null {
     this.pieces.push(Buffer.from(piece));
     if (frameEnd) {
       this.events.push({ kind: 'compressed', binary, data: Buffer.concat(this.pieces).toString('hex'), fin });
       this.pieces = [];
     }
     return null;
+  }
+  reset(): void {
+    this.pieces = [];
   }
   onControl(opcode: number, data: Buffer): void {
     this.events.push({ kind: 'control', opcode, data: data.toString('hex') });
@@ -63,13 +69,13 @@ const modeArb: fc.Arbitrary<Mode> = fc.record({
 /** Feeds `input` (a private copy: the parser unmasks in place) cut at `cuts`. */
 function parse(input: Buffer, cuts: number[], mode: Mode): Event[] {
   const rec = new Recorder();
-  const parser = new FrameParser(rec, {
+  const parser = new Receiver(rec, {
     expectMasked: !mode.client,
     maxPayload: mode.maxPayload,
     maxFragments: mode.maxFragments,
     frameMode: mode.frameMode,
+    decompressor: mode.rsv1Allowed ? rec : undefined,
   });
-  parser.rsv1Allowed = mode.rsv1Allowed;
   const copy = Buffer.from(input);
   let at = 0;
   for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
@@ -154,7 +160,7 @@ const messageArb = fc.record({
 });
 
 export function frameParserProperties(): void {
-  describe('FrameParser fuzzing', () => {
+  describe('Receiver (frame parser) fuzzing', () => {
     it(
       'corrupted streams: same events for any split, in every mode, within the limits',
       () => {

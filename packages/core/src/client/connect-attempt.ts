@@ -1,0 +1,265 @@
+import { isIP, type Socket } from 'node:net';
+import type { ResolvedOptions } from '../connection/options.js';
+import { WebSocket } from '../connection/websocket.js';
+import { ErrorCode, WebSocketError } from '../errors.js';
+import { buildRequest } from './handshake-request.js';
+import type { ClientOffer } from './negotiation.js';
+import type { ResolvedConnectOptions } from './options.js';
+import { BodyExcerpt } from './response-body.js';
+import { checkResponse, HandshakeResponseError } from './response-checks.js';
+import { ResponseHeadParser, type ResponseHead } from './response-head.js';
+import type { WebSocketTarget } from './url.js';
+
+/**
+ * How long the start of a non-101 response body is waited for. The status already decided the
+ * outcome; the excerpt is a courtesy that must not turn a clear refusal into a timeout.
+ */
+const BODY_WAIT_MS = 2000;
+
+/** Resolver errors (getaddrinfo's EAI_* family, as Node names them). */
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'EAI_ADDRFAMILY', 'EAI_SERVICE', 'EAI_SOCKTYPE']);
+
+/** What the attempt is waiting for, to name the failure precisely. */
+type Phase = 'lookup' | 'connect' | 'tls' | 'response' | 'body';
+
+const PHASE_TEXT: Record<Phase, string> = {
+  lookup: 'the DNS lookup',
+  connect: 'the TCP connection',
+  tls: 'the TLS handshake',
+  response: 'the 101 response',
+  body: 'the response body',
+};
+
+/** A one-line description of a socket error: its message, or its code for OpenSSL's raw dumps. */
+function describe(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  const line = (err.message || '').split('\n')[0]!.trim();
+  if (line === '' || /^[0-9A-F]+:error:/.test(line)) return typeof code === 'string' ? code : 'unknown error';
+  return typeof code === 'string' && !line.includes(code) ? `${line} (${code})` : line;
+}
+
+function errorCodes(err: Error): string[] {
+  if (err instanceof AggregateError) return err.errors.map((e: { code?: string }) => String(e?.code));
+  return [String((err as { code?: string }).code)];
+}
+
+/** What a connection attempt needs. */
+export interface AttemptInit {
+  /** The stream the handshake goes over, connecting or (an in-memory pair) connected. */
+  socket: Socket;
+  target: WebSocketTarget;
+  options: ResolvedConnectOptions;
+  /** Options of the WebSocket it makes. */
+  wsOptions: ResolvedOptions;
+  /** The `Sec-WebSocket-Key` sent. */
+  key: string;
+  offer: ClientOffer;
+  /** The `compress` option, for the codec of what the server accepts. */
+  compress: unknown;
+  resolve: (ws: WebSocket) => void;
+  reject: (err: Error) => void;
+}
+
+/** One connection attempt, from DNS lookup to the WebSocket (or the error). */
+export class ConnectAttempt {
+  private readonly timer: NodeJS.Timeout;
+  private bodyTimer: NodeJS.Timeout | undefined;
+  private phase: Phase;
+  private settled = false;
+  private readonly parser: ResponseHeadParser;
+  private failedHead: ResponseHead | undefined;
+  private excerpt: BodyExcerpt | undefined;
+  private readonly onAbort = (): void => {
+    this.fail(new WebSocketError(ErrorCode.Aborted, `the connection attempt was aborted during ${PHASE_TEXT[this.phase]}`, { cause: this.options.signal?.reason }));
+  };
+  private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
+  private readonly onError = (err: Error): void => this.handleError(err);
+  private readonly onEnd = (): void => this.handleEnd();
+  private readonly onLookup = (err: Error | null): void => {
+    if (!err) this.phase = 'connect';
+  };
+  private readonly onConnect = (): void => {
+    if (this.target.secure) {
+      this.phase = 'tls';
+    } else {
+      this.sendRequest();
+    }
+  };
+  private readonly onSecureConnect = (): void => this.sendRequest();
+
+  private readonly socket: Socket;
+  private readonly target: WebSocketTarget;
+  private readonly options: ResolvedConnectOptions;
+  private readonly resolve: (ws: WebSocket) => void;
+  private readonly reject: (err: Error) => void;
+
+  constructor(
+    private readonly init: AttemptInit,
+    connected: boolean,
+  ) {
+    const { socket, target, options } = init;
+    this.socket = socket;
+    this.target = target;
+    this.options = options;
+    this.resolve = init.resolve;
+    this.reject = init.reject;
+    this.parser = new ResponseHeadParser(options.maxHeaderSize);
+    // An IP address needs no lookup (and Node emits no 'lookup' event for one).
+    this.phase = isIP(target.hostname) === 0 ? 'lookup' : 'connect';
+    this.socket.on('lookup', this.onLookup);
+    this.socket.on('connect', this.onConnect);
+    this.socket.on('secureConnect', this.onSecureConnect);
+    this.socket.on('data', this.onData);
+    this.socket.on('error', this.onError);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('close', this.onEnd);
+    this.timer = setTimeout(() => this.handleTimeout(), options.timeoutMs);
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (connected) this.sendRequest();
+  }
+
+  private sendRequest(): void {
+    this.phase = 'response';
+    // An in-memory stream has no Nagle to turn off.
+    if (typeof this.socket.setNoDelay === 'function') this.socket.setNoDelay(true);
+    this.socket.write(buildRequest(this.target, this.options, this.init.key, this.init.offer), 'latin1');
+  }
+
+  private handleData(chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.excerpt) {
+      if (this.excerpt.push(chunk)) this.failWithStatus();
+      return;
+    }
+    let rest = chunk;
+    for (;;) {
+      let parsed;
+      try {
+        parsed = this.parser.push(rest);
+      } catch (err) {
+        this.fail(err as WebSocketError);
+        return;
+      }
+      if (parsed === null) return;
+      const { head } = parsed;
+      rest = parsed.rest;
+      if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+        // Interim responses (100 Continue, 103 Early Hints) precede the real one; the head-size
+        // limit covers them together.
+        continue;
+      }
+      if (head.status !== 101) {
+        this.failedHead = head;
+        this.phase = 'body';
+        this.excerpt = new BodyExcerpt(head);
+        this.bodyTimer = setTimeout(() => this.failWithStatus(), BODY_WAIT_MS);
+        if (this.excerpt.push(rest)) this.failWithStatus();
+        return;
+      }
+      this.succeed(head, rest);
+      return;
+    }
+  }
+
+  private succeed(head: ResponseHead, rest: Buffer): void {
+    let agreement;
+    try {
+      agreement = checkResponse(head, this.init.key, this.init.offer, this.init.compress);
+    } catch (err) {
+      this.fail(err as WebSocketError);
+      return;
+    }
+    this.cleanup();
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket({
+        socket: this.socket,
+        head: rest,
+        client: true,
+        protocol: agreement.protocol,
+        extensions: agreement.extensions,
+        options: this.init.wsOptions,
+        deflate: agreement.deflate,
+      });
+    } catch (err) {
+      this.socket.destroy();
+      this.reject(err as Error);
+      return;
+    }
+    this.resolve(ws);
+  }
+
+  private failWithStatus(): void {
+    if (this.settled || !this.failedHead) return;
+    const head = this.failedHead;
+    const body = this.excerpt?.text() ?? '';
+    const message = `the server answered ${head.status}${head.statusText ? ` ${head.statusText}` : ''} instead of 101 Switching Protocols`;
+    this.fail(new HandshakeResponseError(ErrorCode.NotSwitchingProtocols, message, head, body));
+  }
+
+  private handleError(err: Error): void {
+    if (this.settled) return;
+    const codes = errorCodes(err);
+    const detail = describe(err);
+    if (this.phase === 'lookup' || codes.some((c) => DNS_CODES.has(c)) || (err as { syscall?: string }).syscall === 'getaddrinfo') {
+      this.fail(new WebSocketError(ErrorCode.DnsLookupFailed, `could not resolve ${this.target.hostname}: ${detail}`, { cause: err }));
+    } else if (codes.every((c) => c === 'ECONNREFUSED')) {
+      this.fail(new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.target.hostname}:${this.target.port} refused`, { cause: err }));
+    } else if (this.phase === 'tls') {
+      this.fail(new WebSocketError(ErrorCode.TlsFailed, `TLS handshake with ${this.target.hostname}:${this.target.port} failed: ${detail}`, { cause: err }));
+    } else if (this.phase === 'connect') {
+      this.fail(new WebSocketError(ErrorCode.ConnectFailed, `could not connect to ${this.target.hostname}:${this.target.port}: ${detail}`, { cause: err }));
+    } else if (this.phase === 'body') {
+      this.failWithStatus();
+    } else {
+      this.fail(new WebSocketError(ErrorCode.HandshakeClosed, `the connection failed during the opening handshake: ${detail}`, { cause: err }));
+    }
+  }
+
+  private handleEnd(): void {
+    if (this.settled) return;
+    if (this.phase === 'body') {
+      this.failWithStatus();
+    } else if (this.phase === 'tls') {
+      this.fail(new WebSocketError(ErrorCode.TlsFailed, `the server closed the connection during the TLS handshake`));
+    } else {
+      this.fail(new WebSocketError(ErrorCode.HandshakeClosed, `the server closed the connection before ${PHASE_TEXT[this.phase]} was complete`));
+    }
+  }
+
+  private handleTimeout(): void {
+    if (this.phase === 'body') {
+      this.failWithStatus();
+      return;
+    }
+    this.fail(new WebSocketError(ErrorCode.ConnectTimeout, `no connection within ${this.options.timeoutMs / 1000} s (waiting for ${PHASE_TEXT[this.phase]})`));
+  }
+
+  private cleanup(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.bodyTimer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    const s = this.socket;
+    s.removeListener('lookup', this.onLookup);
+    s.removeListener('connect', this.onConnect);
+    s.removeListener('secureConnect', this.onSecureConnect);
+    s.removeListener('data', this.onData);
+    s.removeListener('error', this.onError);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('close', this.onEnd);
+  }
+
+  private fail(err: Error): void {
+    if (this.settled) return;
+    this.cleanup();
+    // Errors after this point (a reset while being destroyed) have nobody to tell.
+    this.socket.on('error', ignore);
+    this.socket.destroy();
+    this.reject(err);
+  }
+}
+
+function ignore(): void {
+  // The attempt has already failed with the error that matters.
+}

@@ -1,0 +1,118 @@
+import type { SecureContextOptions } from 'node:tls';
+import type { WebSocketOptions } from '../connection/options.js';
+import { rangeError, typeError } from '../errors.js';
+import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
+import { headerFields, headerLines, type HeaderFields } from '../protocol/header-grammar.js';
+import { hasLineBreakOrNul, isToken } from '../protocol/validation.js';
+
+/** Options for {@link connect} (and {@link createClient}). */
+export interface ConnectOptions extends WebSocketOptions {
+  /**
+   * Extra request headers (`Authorization`, `Cookie`, …). Names must be tokens and values free
+   * of CR, LF and NUL; the handshake's own headers (`Host`, `Upgrade`, `Connection`,
+   * `Sec-WebSocket-*`, `Origin`, and body framing headers) cannot be set here.
+   */
+  headers?: HeaderFields;
+  /** Subprotocols to offer, in order of preference: one name or a list. */
+  subprotocols?: string | readonly string[];
+  /** Alias of `subprotocols`. */
+  protocols?: string | readonly string[];
+  /** `Origin` header to send, as browsers do. Default: none. */
+  origin?: string;
+  /**
+   * Seconds the whole connection attempt may take: DNS lookup, TCP (and TLS) connect and the
+   * opening handshake. Default 10.
+   */
+  timeout?: number;
+  /** Aborts the connection attempt (not an established connection) with `ERR_ABORTED`. */
+  signal?: AbortSignal;
+  /** `wss:` only: trusted CA certificates, replacing Node's default list (PEM). */
+  ca?: SecureContextOptions['ca'];
+  /** `wss:` only: refuse servers whose certificate does not verify. Default true. */
+  rejectUnauthorized?: boolean;
+  /** `wss:` only: the same as `rejectUnauthorized: false`, under the name other clients use. Default false. */
+  insecure?: boolean;
+  /** Largest response head accepted, in bytes. Default 16 KiB (Node's own limit). */
+  maxHeaderSize?: number;
+}
+
+/** {@link ConnectOptions} after defaults and validation. */
+export interface ResolvedConnectOptions {
+  /** Extra header lines, each ending in CRLF. */
+  headerLines: string;
+  subprotocols: string[];
+  origin: string | undefined;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  ca: SecureContextOptions['ca'] | undefined;
+  rejectUnauthorized: boolean;
+  maxHeaderSize: number;
+}
+
+/** Defaults of the client-only options. */
+export const ConnectDefaults = {
+  /** Seconds for DNS + connect + handshake. */
+  timeout: 10,
+  /** Bytes. */
+  maxHeaderSize: 16 * 1024,
+} as const;
+
+// Headers the handshake writes itself, or that would make the server read a body after the GET;
+// two of them with advice on the option that sets them.
+const RESERVED_HEADERS = new Map([
+  ['host', ''],
+  ['upgrade', ''],
+  ['connection', ''],
+  ['origin', ' (use the origin option)'],
+  ['sec-websocket-key', ''],
+  ['sec-websocket-version', ''],
+  ['sec-websocket-protocol', ' (use the subprotocols option)'],
+  ['sec-websocket-extensions', ''],
+  ['sec-websocket-accept', ''],
+  ['content-length', ''],
+  ['transfer-encoding', ''],
+]);
+
+function subprotocolList(o: Record<string, unknown>): string[] {
+  if (o.subprotocols !== undefined && o.protocols !== undefined) {
+    throw typeError('give subprotocols or its alias protocols, not both');
+  }
+  const value = o.subprotocols ?? o.protocols;
+  if (value === undefined) return [];
+  const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [null];
+  const out: string[] = [];
+  for (const p of list) {
+    if (typeof p !== 'string' || !isToken(p)) throw typeError(`subprotocols must be tokens (RFC 6455 §4.1), got ${JSON.stringify(p)}`);
+    if (out.includes(p)) throw typeError(`subprotocol ${p} is listed twice`);
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Validates the client-only options. The shared {@link WebSocketOptions} are checked by
+ * `resolveOptions`, and extension options by `clientExtensionOffers`.
+ * @throws {TypeError | RangeError} with `code: 'ERR_INVALID_OPTION'`.
+ */
+export function resolveConnectOptions(options: ConnectOptions | undefined): ResolvedConnectOptions {
+  const o = checkObject(options, 'options');
+  if (o.origin !== undefined && (typeof o.origin !== 'string' || hasLineBreakOrNul(o.origin))) {
+    throw typeError('origin must be a string without CR, LF or NUL');
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal must be an AbortSignal');
+  const insecure = boolean(o.insecure, 'insecure', false);
+  const rejectUnauthorized = boolean(o.rejectUnauthorized, 'rejectUnauthorized', !insecure);
+  if (insecure && o.rejectUnauthorized === true) throw typeError('insecure: true contradicts rejectUnauthorized: true');
+  const maxHeaderSize = positiveNumber(o.maxHeaderSize, 'maxHeaderSize', ConnectDefaults.maxHeaderSize);
+  if (!Number.isInteger(maxHeaderSize)) throw rangeError(`maxHeaderSize must be a whole number of bytes, got ${maxHeaderSize}`);
+  return {
+    headerLines: headerLines(headerFields(o.headers, RESERVED_HEADERS)),
+    subprotocols: subprotocolList(o),
+    origin: o.origin as string | undefined,
+    timeoutMs: seconds(o.timeout, 'timeout', ConnectDefaults.timeout),
+    signal: o.signal as AbortSignal | undefined,
+    ca: o.ca as SecureContextOptions['ca'] | undefined,
+    rejectUnauthorized,
+    maxHeaderSize,
+  };
+}

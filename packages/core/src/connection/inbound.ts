@@ -1,0 +1,195 @@
+import type { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { ErrorCode, WebSocketError } from '../errors.js';
+import type { Message } from './message.js';
+
+/** What the receive side needs of its connection. */
+export interface InboundOwner {
+  readonly socket: Duplex;
+  readonly options: { readonly receiveHighWaterMark: number };
+  /** Whether the connection is closed (reading never resumes then). */
+  readonly isClosed: boolean;
+  listenerCount(event: 'message'): number;
+  emit(event: 'message', message: Message): boolean;
+  /** Every message that arrived before the peer's close has been read. */
+  inboxEmptied(): void;
+}
+
+/** Why reading from the socket is paused; reading resumes when no reason is left. */
+export const Pause = {
+  /** `pause()`. */
+  User: 1,
+  /** Unread messages reached `receiveHighWaterMark`. */
+  Inbox: 2,
+  /** Automatic replies (pongs) wait to be written: a peer that pings without reading is pushed back by TCP. */
+  Replies: 4,
+} as const;
+
+interface Waiter {
+  resolve: (msg: Message | null) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The empty arrays every connection starts with, so an idle one keeps no arrays of its own.
+ * Never pushed to (a connection swaps in its own array first); `shift()` on them is a no-op.
+ */
+const NONE: never[] = [];
+
+/**
+ * The receive side of a connection, after the receiver: where each whole message goes (a waiting
+ * `receive()`, the `message` listeners, or the queue of unread messages), the read pauses that
+ * make TCP push back, and the end of input.
+ */
+export class Inbound {
+  /** Bytes of the queued messages (what `receiveHighWaterMark` is measured against). */
+  bytes = 0;
+  /** No more messages can arrive (close frame received, connection failed or ended). */
+  ended = false;
+  /** A bit per reason reading is paused (see {@link Pause}). */
+  private pausedBy = 0;
+  /** Unread messages, each followed by its size in bytes: one array, not two, per busy connection. */
+  private queue: (Message | number)[] = NONE;
+  private waiters: Waiter[] = NONE;
+  /** Decodes text frames in frame mode, where a code point may span frames. */
+  private textDecoder: StringDecoder | undefined;
+
+  constructor(private readonly owner: InboundOwner) {}
+
+  /** How many messages are queued. */
+  get unread(): number {
+    return this.queue.length >>> 1;
+  }
+
+  /** Whether reading is paused, for any reason. */
+  get isPaused(): boolean {
+    return this.pausedBy !== 0;
+  }
+
+  /** Whether reading is paused for `reason`. */
+  pausedFor(reason: number): boolean {
+    return (this.pausedBy & reason) !== 0;
+  }
+
+  /** A message (or, in frame mode, a frame) of `size` bytes arrived. */
+  deliver(msg: Message, size: number): void {
+    const owner = this.owner;
+    const listening = owner.listenerCount('message') > 0;
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      if (waiter.timer) clearTimeout(waiter.timer);
+      waiter.resolve(msg);
+      if (listening) owner.emit('message', msg);
+      return;
+    }
+    if (listening) {
+      owner.emit('message', msg);
+      return;
+    }
+    if (this.queue === NONE) this.queue = [];
+    this.queue.push(msg, size);
+    this.bytes += size;
+    // Nobody is reading: stop reading the socket, so TCP pushes back instead of memory growing.
+    if (this.bytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
+  }
+
+  /** A data frame arrived in frame mode: text is decoded across frames, as code points may span them. */
+  deliverFrame(binary: boolean, data: Buffer, fin: boolean): void {
+    if (binary) {
+      this.deliver({ data, binary: true, fin }, data.length);
+      return;
+    }
+    this.textDecoder ??= new StringDecoder('utf8');
+    const text = fin ? this.textDecoder.end(data) : this.textDecoder.write(data);
+    this.deliver({ data: text, binary: false, fin }, data.length);
+  }
+
+  /** Takes the oldest unread message, if any. */
+  take(): Message | undefined {
+    const msg = this.queue.shift() as Message | undefined;
+    if (msg === undefined) return undefined;
+    this.bytes -= this.queue.shift() as number;
+    if (this.pausedFor(Pause.Inbox) && this.bytes <= this.owner.options.receiveHighWaterMark / 2) this.resume(Pause.Inbox);
+    if (this.queue.length === 0) this.owner.inboxEmptied();
+    return msg;
+  }
+
+  /**
+   * Waits for the next message. After `timeoutSeconds` the promise rejects with `ERR_TIMEOUT`
+   * and stops waiting, so a later message goes to the next reader.
+   */
+  wait(timeoutSeconds: number | undefined): Promise<Message | null> {
+    return new Promise<Message | null>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined };
+      if (timeoutSeconds !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i !== -1) this.waiters.splice(i, 1);
+          reject(new WebSocketError(ErrorCode.Timeout, `no message within ${timeoutSeconds} s`));
+        }, timeoutSeconds * 1000);
+      }
+      if (this.waiters === NONE) this.waiters = [];
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Hands queued messages to listeners that were added after they arrived. */
+  drainToListeners(): void {
+    while (this.owner.listenerCount('message') > 0) {
+      const msg = this.take();
+      if (msg === undefined) return;
+      this.owner.emit('message', msg);
+    }
+  }
+
+  pause(reason: number): void {
+    if ((this.pausedBy & reason) !== 0) return;
+    this.pausedBy |= reason;
+    this.owner.socket.pause();
+  }
+
+  resume(reason: number): void {
+    this.pausedBy &= ~reason;
+    if (this.pausedBy === 0 && !this.owner.isClosed) this.owner.socket.resume();
+  }
+
+  /** No more messages will arrive: every waiting `receive()` gets null. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const waiters = this.waiters;
+    this.waiters = NONE;
+    for (const w of waiters) {
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve(null);
+    }
+  }
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+function toResult(msg: Message | null): IteratorResult<Message> {
+  return msg === null ? DONE : { value: msg, done: false };
+}
+
+/**
+ * `for await` over a WebSocket. A class rather than an object of closures: a loop suspended in
+ * it is held for the whole life of an idle connection, so every byte of it counts.
+ */
+export class MessageIterator implements AsyncIterableIterator<Message> {
+  constructor(private readonly source: { receive(): Promise<Message | null> }) {}
+
+  next(): Promise<IteratorResult<Message>> {
+    return this.source.receive().then(toResult);
+  }
+
+  /** Leaving the loop early does not close the connection; call close() for that. */
+  return(): Promise<IteratorResult<Message>> {
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return this;
+  }
+}

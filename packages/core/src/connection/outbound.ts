@@ -1,0 +1,200 @@
+import type { Duplex } from 'node:stream';
+import { ErrorCode, WebSocketError } from '../errors.js';
+import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
+import { encodeClose } from '../protocol/close-frame.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
+import { Sender, type SenderOwner } from '../protocol/sender.js';
+import type { Publication } from '../topics/subscriber.js';
+import type { ResolvedOptions } from './options.js';
+
+/** What the send side tells its connection. */
+export interface OutboundOwner {
+  /** A send would take the buffered bytes past `maxBuffered`: the peer is not reading. */
+  overflowed(err: WebSocketError): void;
+  /**
+   * The buffered bytes fell below `sendHighWaterMark` after a send returned false (`emitDrain`:
+   * the application is owed a 'drain' event) or while the connection waited for it.
+   */
+  outboundDrained(emitDrain: boolean): void;
+}
+
+interface DrainWaiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * The send side of a connection, above the frame writer: the compress-or-not decision, the send
+ * budget (`maxBuffered`), the high-water mark and the 'drain' it owes, and the state of a message
+ * sent in fragments.
+ */
+export class Outbound implements SenderOwner {
+  /** A send returned false: a 'drain' is owed. */
+  needDrain = false;
+  /** The connection waits for the buffered bytes to fall below the mark (see {@link OutboundOwner.outboundDrained}). */
+  ownerWaits = false;
+  /** Opcode of a message being sent in fragments with `sendFrame`, or -1. */
+  fragmenting = -1;
+  /** A send went past `maxBuffered`: the connection is failing and nothing more is queued. */
+  private overflowed = false;
+  private readonly sender: Sender;
+  private drainWaiters: DrainWaiter[] | undefined;
+
+  constructor(
+    private readonly socket: Duplex,
+    masked: boolean,
+    private readonly options: ResolvedOptions,
+    private readonly deflate: PerMessageDeflate | undefined,
+    private readonly owner: OutboundOwner,
+  ) {
+    this.sender = new Sender(socket, masked, this);
+  }
+
+  /** Bytes queued here and in the socket that the kernel has not taken yet. */
+  get bufferedAmount(): number {
+    return this.sender.queuedBytes + this.socket.writableLength;
+  }
+
+  /** Whether a message of `length` bytes is sent compressed: the one place that decides. */
+  compresses(length: number): boolean {
+    return this.deflate !== undefined && this.deflate.compresses(length);
+  }
+
+  /** Sends a whole message, compressed when it should be. Returns false at the high-water mark or past the budget. */
+  message(opcode: number, buf: Buffer): boolean {
+    if (this.compresses(buf.length)) {
+      const compressed = this.deflate!.compress(buf);
+      return this.frame(opcode, compressed, compressed.length, true, true);
+    }
+    return this.frame(opcode, buf, buf.length, true, false);
+  }
+
+  /**
+   * Sends a text message given as a string of `len` UTF-8 bytes: one that is not compressed is
+   * encoded straight into the outgoing batch, without an intermediate Buffer.
+   */
+  text(data: string, len: number): boolean {
+    if (this.compresses(len)) return this.message(Opcode.Text, Buffer.from(data, 'utf8'));
+    return this.frame(Opcode.Text, data, len, true, false);
+  }
+
+  /** Sends one data frame of a message sent in fragments, keeping track of where the message is. */
+  fragment(fin: boolean, opcode: number, buf: Buffer): boolean {
+    if (!this.reserve(buf.length)) return false;
+    if (fin) this.fragmenting = -1;
+    else if (opcode !== Opcode.Continuation) this.fragmenting = opcode;
+    this.sender.queueFrame(opcode, buf, buf.length, fin, false);
+    return this.afterSend();
+  }
+
+  /**
+   * Sends a ping or pong. Control frames count against `maxBuffered` like messages: a peer that
+   * never reads must not make us hold its pongs without bound. Returns false past the budget.
+   */
+  control(opcode: number, buf: Buffer): boolean {
+    if (!this.reserve(buf.length)) return false;
+    this.sender.queueFrame(opcode, buf, buf.length, true, false);
+    return true;
+  }
+
+  /**
+   * Sends a published message: the frame the publication shares among connections when this one
+   * can take it, or a frame of its own (client connections mask theirs; a compression context of
+   * its own makes its output unique).
+   * @returns whether it was queued (false past the budget).
+   */
+  publication(p: Publication, masked: boolean): boolean {
+    const deflate = this.deflate;
+    const compressed = this.compresses(p.payload.length);
+    if (masked || (compressed && deflate!.sharedKey === undefined)) {
+      if (p.binary) this.message(Opcode.Binary, p.payload);
+      else this.text(p.text, p.payload.length);
+      return !this.overflowed;
+    }
+    const frame = compressed ? p.compressedFrame(deflate!) : p.frame();
+    if (!this.reserve(frame.length)) return false;
+    this.sender.queueShared(frame);
+    this.afterSend();
+    return true;
+  }
+
+  /** Writes a close frame now, after everything queued before it. */
+  close(code: number | undefined, reason: string): void {
+    const payload = encodeClose(code, reason);
+    this.sender.queueFrame(Opcode.Close, payload, payload.length, true, false);
+    this.sender.flush();
+  }
+
+  /** Writes everything queued now. */
+  flush(): void {
+    this.sender.flush();
+  }
+
+  /** Resolves once `bufferedAmount` is below `sendHighWaterMark`. */
+  drained(): Promise<void> {
+    if (this.bufferedAmount < this.options.sendHighWaterMark) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      (this.drainWaiters ??= []).push({ resolve, reject });
+    });
+  }
+
+  /** @internal The socket took a batch without needing a 'drain', or emitted 'drain'. */
+  flushed(): void {
+    // Called after every batch: only a connection that owes someone a 'drain' goes further.
+    if (!this.needDrain && !this.ownerWaits && this.drainWaiters === undefined) return;
+    if (this.bufferedAmount >= this.options.sendHighWaterMark) return;
+    const waiters = this.drainWaiters;
+    if (waiters) {
+      this.drainWaiters = undefined;
+      for (const w of waiters) w.resolve();
+    }
+    const emitDrain = this.needDrain;
+    this.needDrain = false;
+    this.ownerWaits = false;
+    this.owner.outboundDrained(emitDrain);
+  }
+
+  /**
+   * The connection is gone: drops what is queued, fails those waiting for a drain, and frees the
+   * compression contexts (held here, as the codec's owner).
+   */
+  discard(): void {
+    this.sender.discard();
+    this.deflate?.close();
+    const waiters = this.drainWaiters;
+    if (waiters) {
+      this.drainWaiters = undefined;
+      const err = new WebSocketError(ErrorCode.NotOpen, 'the connection closed before its buffer drained');
+      for (const w of waiters) w.reject(err);
+    }
+  }
+
+  private frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): boolean {
+    if (!this.reserve(len)) return false;
+    this.sender.queueFrame(opcode, payload, len, fin, rsv1);
+    return this.afterSend();
+  }
+
+  /**
+   * Checks that `len` more bytes fit under `maxBuffered`; if not, the peer is not reading: what is
+   * queued is dropped and the connection is told to close with 1008.
+   */
+  private reserve(len: number): boolean {
+    const max = this.options.maxBuffered;
+    if (this.sender.queuedBytes + this.socket.writableLength + len <= max) return true;
+    this.sender.discard();
+    this.overflowed = true;
+    this.owner.overflowed(
+      new WebSocketError(ErrorCode.BufferOverflow, `the peer is not reading: more than maxBuffered (${max} bytes) waiting`, {
+        closeCode: CloseCode.PolicyViolation,
+      }),
+    );
+    return false;
+  }
+
+  private afterSend(): boolean {
+    if (this.bufferedAmount < this.options.sendHighWaterMark) return true;
+    this.needDrain = true;
+    return false;
+  }
+}

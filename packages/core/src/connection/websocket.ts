@@ -1,0 +1,565 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
+import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
+import { MessageInflater } from '../permessage-deflate/message-inflater.js';
+import { isAscii, payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
+import { controlPayload, parseClose } from '../protocol/close-frame.js';
+import { CloseCode, MAX_CLOSE_REASON, Opcode } from '../protocol/constants.js';
+import { Receiver } from '../protocol/receiver.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
+import { isValidCloseCode } from '../protocol/validation.js';
+import { getDefaultHub, type Hub } from '../topics/hub.js';
+import type { Publication, Subscriber } from '../topics/subscriber.js';
+import { CloseHandshake, closeInfoOf, Ending } from './close-handshake.js';
+import { Heartbeat, IdleTimer } from './heartbeat.js';
+import { Inbound, MessageIterator, Pause } from './inbound.js';
+import { wholeMessage, type CloseInfo, type Message, type WebSocketEvents } from './message.js';
+import type { ResolvedOptions } from './options.js';
+import { Outbound } from './outbound.js';
+import { ReadyState } from './ready-state.js';
+import { bindSocket, ownerOf } from './socket-binding.js';
+
+/** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
+export interface WebSocketInit {
+  socket: Duplex;
+  head?: Buffer | undefined;
+  client: boolean;
+  protocol: string;
+  extensions: string;
+  options: ResolvedOptions;
+  /** The permessage-deflate codec when the extension was negotiated. */
+  deflate?: PerMessageDeflate | undefined;
+  /** The hub for `subscribe()`; default: the process-wide default hub. */
+  hub?: Hub | undefined;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The WebSocket a socket carries, if any (used to refuse upgrading a socket twice). */
+export function webSocketOf(socket: Duplex): WebSocket | undefined {
+  return ownerOf(socket) as WebSocket | undefined;
+}
+
+function onNewListener(this: WebSocket, event: string | symbol): void {
+  if (event === 'message') this.handleNewMessageListener();
+}
+
+/**
+ * A WebSocket connection (RFC 6455), the same class on the server (`upgrade()`) and the client
+ * (`connect()`).
+ *
+ * Read messages with `await ws.receive()`, `for await (const msg of ws)`, or `ws.on('message')`.
+ * Messages are buffered from the first frame, so none is lost while the code that will read them
+ * is still busy. Write with `send()`; finish with `await ws.close()`.
+ */
+export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscriber {
+  static readonly CONNECTING = ReadyState.Connecting;
+  static readonly OPEN = ReadyState.Open;
+  static readonly CLOSING = ReadyState.Closing;
+  static readonly CLOSED = ReadyState.Closed;
+  // On the prototype (below), as in browsers and ws: as fields they would cost every connection 32 bytes.
+  declare readonly CONNECTING: typeof ReadyState.Connecting;
+  declare readonly OPEN: typeof ReadyState.Open;
+  declare readonly CLOSING: typeof ReadyState.Closing;
+  declare readonly CLOSED: typeof ReadyState.Closed;
+
+  /** The subprotocol agreed in the handshake, or `''`. */
+  readonly protocol: string;
+  /** The extensions agreed in the handshake, as a header value (e.g. `permessage-deflate`), or `''`. */
+  readonly extensions: string;
+  /** Whether this is the client end of the connection. */
+  readonly isClient: boolean;
+
+  /** @internal */
+  readonly socket: Duplex;
+  /** @internal */
+  readonly options: ResolvedOptions;
+  /** @internal The live-connection registry of the router that adopted this connection. */
+  registry: Set<WebSocket> | undefined;
+  /** @internal */
+  readonly outbound: Outbound;
+  private readonly receiver: Receiver;
+  private readonly inbound: Inbound;
+  private state: ReadyState = ReadyState.Open;
+  private heartbeat: Heartbeat | undefined;
+  private idle: IdleTimer | undefined;
+  private hubRef: Hub | undefined;
+  /** Made when closing starts. */
+  private closing: CloseHandshake | undefined;
+  /** Why and how the connection ended, and who waits for it: made when it fails, when someone asks, or at the end. */
+  private ending: Ending | undefined;
+
+  /** @internal Use `upgrade()` or `connect()`. */
+  constructor(init: WebSocketInit) {
+    super();
+    const o = init.options;
+    this.socket = init.socket;
+    this.isClient = init.client;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.options = o;
+    this.receiver = new Receiver(this, {
+      expectMasked: !init.client,
+      maxPayload: o.maxPayload,
+      maxFragments: o.maxFragments,
+      frameMode: o.frames,
+      decompressor: init.deflate && new MessageInflater(init.deflate, o.maxPayload, o.frames),
+    });
+    this.outbound = new Outbound(init.socket, init.client, o, init.deflate, this);
+    this.inbound = new Inbound(this);
+    this.hubRef = init.hub;
+    (this as EventEmitter).on('newListener', onNewListener);
+
+    bindSocket(init.socket, this);
+    if (o.heartbeatMs > 0) this.heartbeat = new Heartbeat(this, o.heartbeatMs);
+    if (o.idleTimeoutMs > 0) this.idle = new IdleTimer(this, o.idleTimeoutMs);
+    if (init.head && init.head.length > 0) this.handleData(init.head);
+    if (init.socket.destroyed) queueMicrotask(() => this.handleSocketClose());
+  }
+
+  /** Connection state: 0 connecting, 1 open, 2 closing, 3 closed (as in browsers). */
+  get readyState(): ReadyState {
+    return this.state;
+  }
+
+  /** Bytes passed to `send()` and friends that the kernel has not taken yet. */
+  get bufferedAmount(): number {
+    return this.outbound.bufferedAmount;
+  }
+
+  /** The close code, once closed (see {@link CloseInfo.code}); undefined before. */
+  get closeCode(): number | undefined {
+    return this.ending?.info?.code;
+  }
+
+  /** The close reason, once closed; undefined before. */
+  get closeReason(): string | undefined {
+    return this.ending?.info?.reason;
+  }
+
+  /** Why the connection failed, if it did. */
+  get error(): WebSocketError | undefined {
+    return this.ending?.failure;
+  }
+
+  /** Bytes of received messages waiting to be read (bounded by `receiveHighWaterMark` plus one message). */
+  get queuedAmount(): number {
+    return this.inbound.bytes;
+  }
+
+  /** @internal Messages received and not yet read. */
+  get unreadMessages(): number {
+    return this.inbound.unread;
+  }
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.state === ReadyState.Closed;
+  }
+
+  /** The hub this connection's topics live in. */
+  get hub(): Hub {
+    this.hubRef ??= getDefaultHub();
+    return this.hubRef;
+  }
+
+  /**
+   * Subscribes to a topic of this connection's {@link hub}: `hub.publish(topic, …)` then reaches
+   * it. Connections leave all their topics when they close.
+   * @throws TypeError/RangeError `ERR_INVALID_TOPIC` for an empty, non-string or too long topic.
+   */
+  subscribe(topic: string): void {
+    if (this.state === ReadyState.Closed || this.state === ReadyState.Closing) return;
+    this.hub.subscribe(this, topic);
+  }
+
+  /** Leaves a topic. */
+  unsubscribe(topic: string): void {
+    this.hubRef?.unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to. */
+  get topics(): ReadonlySet<string> {
+    return this.hub.topicsOf(this);
+  }
+
+  /**
+   * Publishes to a topic of this connection's hub, skipping this connection: the usual "relay to
+   * everyone else in the room".
+   */
+  publish(topic: string, data: SendData, binary?: boolean): number {
+    return this.hub.publish(topic, data, binary, { except: this });
+  }
+
+  /** Whether reading is paused, by `pause()` or because unread messages reached `receiveHighWaterMark`. */
+  get isPaused(): boolean {
+    return this.inbound.isPaused;
+  }
+
+  /**
+   * Stops reading from the socket, so TCP pushes back on the peer (for event-style users whose
+   * handlers cannot keep up). Messages already received are still delivered.
+   */
+  pause(): void {
+    this.inbound.pause(Pause.User);
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.inbound.resume(Pause.User);
+  }
+
+  /**
+   * Resolves once `bufferedAmount` is below `sendHighWaterMark` (at once if it already is).
+   * Rejects with `ERR_NOT_OPEN` if the connection closes first.
+   */
+  drained(): Promise<void> {
+    if (this.state === ReadyState.Closed && this.bufferedAmount >= this.options.sendHighWaterMark) {
+      return Promise.reject(new WebSocketError(ErrorCode.NotOpen, 'the connection is closed'));
+    }
+    return this.outbound.drained();
+  }
+
+  /** Settles with how the connection ended, once the TCP connection is closed. */
+  get closed(): Promise<CloseInfo> {
+    return (this.ending ??= new Ending()).promise;
+  }
+
+  /**
+   * Sends a message. Strings are sent as text and bytes as binary unless `binary` says otherwise
+   * (bytes sent as text must be valid UTF-8).
+   *
+   * Frames are batched: everything sent in one turn of the event loop leaves in one write.
+   * Do not modify a Buffer after passing it here (as with `stream.write`).
+   *
+   * @returns true while `bufferedAmount` stays below `sendHighWaterMark`. False once it does not
+   *   (the message is queued; wait with `drained()` or the `drain` event), or when the connection
+   *   is closing or closed (the message is dropped; `readyState` tells which). A send that would
+   *   take `bufferedAmount` past `maxBuffered` is refused and closes the connection with 1008.
+   * @throws {WebSocketError} `ERR_NOT_OPEN` before the connection is open,
+   *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished.
+   */
+  send(data: SendData, binary?: boolean): boolean {
+    if (!this.canSend()) return this.notOpen();
+    if (this.outbound.fragmenting !== -1) {
+      throw new WebSocketError(ErrorCode.FragmentedSendInProgress, 'finish the fragmented message sent with sendFrame() first');
+    }
+    if (this.idle) this.idle.active = true;
+    if (typeof data === 'string') {
+      if (binary === true) return this.outbound.message(Opcode.Binary, Buffer.from(data, 'utf8'));
+      return this.outbound.text(data, data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data));
+    }
+    const buf = toBuffer(data);
+    if (buf === null) throw typeError('send() takes a string, Buffer, ArrayBuffer or typed array');
+    if (binary === false && !isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
+    return this.outbound.message(binary === false ? Opcode.Text : Opcode.Binary, buf);
+  }
+
+  /**
+   * Sends one raw frame, for streaming a message in fragments: the first frame has opcode 1
+   * (text) or 2 (binary) and `fin` false, the following ones opcode 0, and the last one `fin`
+   * true. Ping (9) and pong (10) frames may be interleaved. Payloads are sent as they are: text
+   * fragments together must form valid UTF-8.
+   *
+   * @returns false if the connection is closing or closed, true otherwise.
+   */
+  sendFrame(fin: boolean, opcode: number, payload?: SendData): boolean {
+    if (opcode === Opcode.Close) throw rangeError('use close() to send a close frame');
+    if (opcode === Opcode.Ping || opcode === Opcode.Pong) {
+      if (!fin) throw rangeError('control frames cannot be fragmented');
+      return opcode === Opcode.Ping ? this.ping(payload) : this.pong(payload);
+    }
+    if (opcode !== Opcode.Continuation && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
+      throw rangeError(`invalid opcode ${opcode}`);
+    }
+    if ((opcode === Opcode.Continuation) !== (this.outbound.fragmenting !== -1)) {
+      throw new WebSocketError(
+        ErrorCode.FragmentedSendInProgress,
+        opcode === Opcode.Continuation
+          ? 'a continuation frame needs a text or binary frame with fin=false first'
+          : 'finish the fragmented message (opcode 0 frames) before starting another',
+      );
+    }
+    const buf = payload === undefined ? EMPTY : payloadOf(payload, 'sendFrame()');
+    if (!this.canSend()) return this.notOpen();
+    if (this.idle) this.idle.active = true;
+    return this.outbound.fragment(fin, opcode, buf);
+  }
+
+  /**
+   * Sends a ping (payload at most 125 bytes; RangeError otherwise).
+   * @returns false if the connection is closing or closed.
+   */
+  ping(data?: SendData): boolean {
+    const buf = controlPayload(data, 'ping');
+    if (!this.canSend()) return this.notOpen();
+    return this.outbound.control(Opcode.Ping, buf);
+  }
+
+  /**
+   * Sends a pong (payload at most 125 bytes; RangeError otherwise). Unsolicited pongs serve as a
+   * one-way keep-alive.
+   * @returns false if the connection is closing or closed.
+   */
+  pong(data?: SendData): boolean {
+    const buf = controlPayload(data, 'pong');
+    if (!this.canSend()) return this.notOpen();
+    return this.outbound.control(Opcode.Pong, buf);
+  }
+
+  /**
+   * The next whole message (in frame mode: the next frame), or null once the connection is closed
+   * and every message received before has been read.
+   *
+   * @param timeout seconds to wait; on expiry the promise rejects with `ERR_TIMEOUT` and the
+   *   connection stays open, so the next `receive()` works.
+   */
+  receive(timeout?: number): Promise<Message | null> {
+    const queued = this.inbound.take();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.inbound.ended) return Promise.resolve(null);
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) {
+      return Promise.reject(rangeError(`receive() timeout must be a number of seconds, got ${String(timeout)}`));
+    }
+    return this.inbound.wait(timeout);
+  }
+
+  /** `for await (const msg of ws)`: every message until the connection closes. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return new MessageIterator(this);
+  }
+
+  /**
+   * Starts the close handshake: sends a close frame, waits for the peer's, then ends the TCP
+   * connection. After `closeTimeout` seconds without that, the socket is destroyed.
+   *
+   * @param code 1000 (default), 1001–1003, 1007–1011 or 3000–4999.
+   * @param reason at most 123 bytes of UTF-8.
+   * @returns how the connection ended, once it has.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): Promise<CloseInfo> {
+    if (typeof code !== 'number' || !isValidCloseCode(code)) throw rangeError(`invalid close code ${String(code)}`);
+    if (typeof reason !== 'string') throw typeError('close reason must be a string');
+    if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) throw rangeError(`close reason must be at most ${MAX_CLOSE_REASON} bytes`);
+    if (this.state === ReadyState.Open) {
+      this.state = ReadyState.Closing;
+      this.closing = CloseHandshake.initiate(this, code, reason);
+    } else if (this.state === ReadyState.Closing) {
+      this.closing?.closeNow(code, reason);
+    }
+    return this.closed;
+  }
+
+  /** Destroys the connection at once, without a close handshake (close code 1006). */
+  terminate(): void {
+    if (this.state === ReadyState.Closed) return;
+    this.stopTimers();
+    this.state = ReadyState.Closing;
+    this.inbound.end();
+    this.socket.destroy();
+  }
+
+  /**
+   * Queues a message published to one of this connection's topics. Part of the
+   * {@link Subscriber} contract: the hub calls it, applications call `hub.publish()`.
+   * @returns whether it was queued.
+   */
+  deliver(publication: Publication): boolean {
+    if (!this.canSend() || this.outbound.fragmenting !== -1) return false;
+    if (this.idle) this.idle.active = true;
+    return this.outbound.publication(publication, this.isClient);
+  }
+
+  // ---- ReceiverHandler: what the receiver decoded ----
+
+  /** @internal */
+  onMessage(binary: boolean, data: Buffer): void {
+    if (this.idle) this.idle.active = true;
+    this.inbound.deliver(wholeMessage(binary, data), data.length);
+  }
+
+  /** @internal */
+  onFragment(binary: boolean, data: Buffer, fin: boolean): void {
+    if (this.idle) this.idle.active = true;
+    this.inbound.deliverFrame(binary, data, fin);
+  }
+
+  /** @internal */
+  onControl(opcode: number, data: Buffer): void {
+    if (opcode === Opcode.Ping) {
+      if (this.options.autoPong && this.state === ReadyState.Open && this.outbound.control(Opcode.Pong, data)) {
+        if (this.bufferedAmount >= this.options.sendHighWaterMark) {
+          // The peer sends pings faster than it reads our pongs: stop reading until they drain.
+          this.inbound.pause(Pause.Replies);
+          this.outbound.ownerWaits = true;
+        }
+      }
+      this.emit('ping', data);
+    } else if (opcode === Opcode.Pong) {
+      this.emit('pong', data);
+    } else {
+      this.onCloseFrame(data);
+    }
+  }
+
+  /** @internal */
+  onError(err: WebSocketError): void {
+    this.fail(err);
+  }
+
+  // ---- OutboundOwner and CloseHost ----
+
+  /** @internal */
+  overflowed(err: WebSocketError): void {
+    this.fail(err, true);
+  }
+
+  /** @internal */
+  outboundDrained(emitDrain: boolean): void {
+    if (this.inbound.pausedFor(Pause.Replies)) this.inbound.resume(Pause.Replies);
+    if (emitDrain) this.emit('drain');
+  }
+
+  /** @internal */
+  writeClose(code: number | undefined, reason: string): void {
+    this.stopTimers();
+    this.outbound.close(code, reason);
+  }
+
+  /** @internal */
+  flush(): void {
+    this.outbound.flush();
+  }
+
+  /** @internal */
+  inboxEmptied(): void {
+    this.closing?.inboxEmptied();
+  }
+
+  // ---- socket events ----
+
+  /** @internal */
+  handleDrain(): void {
+    this.outbound.flushed();
+  }
+
+  /** @internal */
+  handleData(chunk: Buffer): void {
+    if (this.heartbeat) this.heartbeat.seen = true;
+    this.receiver.push(chunk);
+  }
+
+  /** @internal */
+  handleEnd(): void {
+    // The peer half-closed. Nothing more will arrive; finish our side too (server sockets are
+    // allowHalfOpen, so Node would otherwise leave them open).
+    this.inbound.end();
+    if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
+    this.outbound.flush();
+    if (!this.socket.writableEnded) this.socket.end();
+    (this.closing ??= CloseHandshake.ending(this)).peerEnded();
+  }
+
+  /** @internal */
+  handleSocketError(err: Error): void {
+    if (!this.ending?.failure && !this.closing?.received) {
+      (this.ending ??= new Ending()).failure = new WebSocketError(ErrorCode.ConnectionReset, `socket error: ${err.message}`, { cause: err });
+    }
+  }
+
+  /** @internal */
+  handleSocketClose(): void {
+    if (this.state === ReadyState.Closed) return;
+    this.state = ReadyState.Closed;
+    this.inbound.end();
+    this.receiver.stop();
+    this.outbound.discard();
+    this.stopTimers();
+    this.closing?.stop();
+    this.hubRef?.unsubscribeAll(this);
+    const ending = (this.ending ??= new Ending());
+    const info = closeInfoOf(this.closing, ending.failure);
+    ending.settle(info);
+    this.registry?.delete(this);
+    this.emit('close', info.code, info.reason, info.error);
+  }
+
+  /** @internal */
+  handleNewMessageListener(): void {
+    // Messages that arrived before anyone listened are delivered to the first listener, after it
+    // has been added (newListener fires before).
+    if (this.inbound.unread > 0) queueMicrotask(() => this.inbound.drainToListeners());
+  }
+
+  // ---- internals ----
+
+  private canSend(): boolean {
+    return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.closing !== undefined && this.closing.replyPending);
+  }
+
+  private notOpen(): false {
+    if (this.state === ReadyState.Connecting) throw new WebSocketError(ErrorCode.NotOpen, 'the WebSocket is not open yet');
+    return false;
+  }
+
+  private onCloseFrame(data: Buffer): void {
+    const received = parseClose(data);
+    if (received instanceof WebSocketError) {
+      this.fail(received);
+      return;
+    }
+    this.receiver.stop();
+    this.inbound.end();
+    if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
+    (this.closing ??= CloseHandshake.answering(this)).peerClosed(received);
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): stops reading, sends a close frame with the error's
+   * code (after the application's answers to earlier messages, unless `now`), then ends TCP.
+   */
+  private fail(err: WebSocketError, now = false): void {
+    if (this.state === ReadyState.Closed) return;
+    (this.ending ??= new Ending()).failure ??= err;
+    this.receiver.stop();
+    this.inbound.end();
+    const mayReply = this.state === ReadyState.Open && !this.socket.destroyed;
+    this.state = ReadyState.Closing;
+    (this.closing ??= mayReply ? CloseHandshake.answering(this) : CloseHandshake.ending(this)).failed(err, mayReply, now);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** @internal */
+  heartbeatTimedOut(): void {
+    this.heartbeat = undefined;
+    if (this.state === ReadyState.Closed) return;
+    const ending = (this.ending ??= new Ending());
+    ending.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * this.options.heartbeatMs) / 1000} s`);
+    if (this.listenerCount('error') > 0) this.emit('error', ending.failure);
+    this.terminate();
+  }
+
+  /** @internal */
+  idleTimedOut(): void {
+    this.idle = undefined;
+    if (this.state === ReadyState.Open) void this.close(CloseCode.GoingAway, 'idle timeout');
+  }
+
+  /** Heartbeat and idle timer end once closing starts. */
+  private stopTimers(): void {
+    this.heartbeat?.stop();
+    this.heartbeat = undefined;
+    this.idle?.stop();
+    this.idle = undefined;
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', ReadyState.Connecting],
+  ['OPEN', ReadyState.Open],
+  ['CLOSING', ReadyState.Closing],
+  ['CLOSED', ReadyState.Closed],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}

@@ -1,0 +1,71 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocketError } from '../errors.js';
+
+/**
+ * Errors `upgrade()` throws after it has sent the HTTP answer itself (a 400/403/405/426 refusal,
+ * or a 500 for bad options). The upgrade router uses this to keep such an error, escaping a
+ * request handler, from crashing the process: nothing is left to respond.
+ */
+const answered = new WeakSet<object>();
+
+export function markAnswered<T extends object>(err: T): T {
+  answered.add(err);
+  return err;
+}
+
+/** Whether `upgrade()` threw `err` after answering the request itself. */
+export function wasAnswered(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && answered.has(err);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  405: 'Method Not Allowed',
+  426: 'Upgrade Required',
+  500: 'Internal Server Error',
+};
+
+/** Headers that go with a handshake refusal, beyond the body's (RFC 6455 §4.2.2, RFC 7231 §6.5.5). */
+export function refusalHeaders(err: WebSocketError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (err.status === 426) {
+    headers['Upgrade'] = 'websocket';
+    headers['Sec-WebSocket-Version'] = '13';
+  } else if (err.status === 405) {
+    headers['Allow'] = 'GET';
+  }
+  return headers;
+}
+
+/** A complete HTTP/1.1 response for a refusal, for sockets no ServerResponse wraps. */
+function rawRefusal(err: WebSocketError): string {
+  const status = err.status ?? 400;
+  const body = err.message;
+  let out = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [k, v] of Object.entries(refusalHeaders(err))) out += `${k}: ${v}\r\n`;
+  return `${out}\r\n${body}`;
+}
+
+/** Sends the refusal and closes the connection; returns the error, marked answered, for the caller to throw. */
+export function refuse(err: WebSocketError, socket: Duplex, res: ServerResponse | undefined): WebSocketError {
+  markAnswered(err);
+  if (res && !res.headersSent && res.socket) {
+    const body = err.message;
+    res.shouldKeepAlive = false;
+    res.writeHead(err.status ?? 400, {
+      ...refusalHeaders(err),
+      Connection: 'close',
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  } else if (socket.writable) {
+    socket.end(rawRefusal(err), 'latin1');
+    setTimeout(() => socket.destroy(), 1000).unref();
+  } else {
+    socket.destroy();
+  }
+  return err;
+}

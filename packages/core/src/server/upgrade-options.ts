@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, WebSocketError } from '../errors.js';
+import { resolveOptions, type ResolvedOptions, type WebSocketOptions } from '../connection/options.js';
+import { resolveDeflateOptions, type ResolvedDeflateOptions } from '../permessage-deflate/options.js';
+import { headerFields, type HeaderFields } from '../protocol/header-grammar.js';
+import { Hub } from '../topics/hub.js';
+
+/**
+ * Chooses a subprotocol from those the client offered (in its order of preference). Return one of
+ * them, or nothing to proceed without a subprotocol.
+ */
+export type SubprotocolSelector = (offered: string[], req: IncomingMessage) => string | null | undefined | false;
+
+/** Decides whether a request's `Origin` (undefined when absent) may connect. */
+export type OriginCheck = (origin: string | undefined, req: IncomingMessage) => boolean;
+
+/** Options for {@link upgrade}. */
+export interface UpgradeOptions extends WebSocketOptions {
+  /**
+   * The subprotocol to select: a name (chosen only if the client offered it), a list of
+   * acceptable names (the client's first offered one that is listed wins), or a function.
+   */
+  subprotocol?: string | readonly string[] | SubprotocolSelector;
+  /** Extra headers for the 101 response. */
+  headers?: HeaderFields;
+  /**
+   * Allowed `Origin`s: one, a list (compared case-insensitively), a RegExp, or a function.
+   * A request whose Origin is missing or not allowed gets 403. Default: any origin.
+   */
+  origin?: string | readonly string[] | RegExp | OriginCheck;
+  /**
+   * The hub for this connection's topics (`ws.subscribe`). Default: the server's hub when
+   * {@link handleUpgrades} routed the request, else the process-wide default hub.
+   */
+  hub?: Hub;
+}
+
+/** {@link UpgradeOptions} after defaults and validation. */
+export interface ResolvedUpgradeOptions {
+  connection: ResolvedOptions;
+  /** null when compression is off. */
+  deflate: ResolvedDeflateOptions | null;
+  /** Extra response header fields, validated. */
+  headers: [name: string, value: string][];
+  subprotocol: UpgradeOptions['subprotocol'];
+  origin: UpgradeOptions['origin'];
+  hub: Hub | undefined;
+}
+
+/** Header fields the handshake itself sets in its response. */
+const RESERVED_HEADERS = new Map(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions'].map((n) => [n, '']));
+
+/**
+ * Validates every upgrade option before anything is written: a bad option is the caller's bug.
+ * @throws TypeError or RangeError `ERR_INVALID_OPTION` (a `hub` that is not a Hub: a
+ *   WebSocketError with status 500).
+ */
+export function resolveUpgradeOptions(options: UpgradeOptions | undefined): ResolvedUpgradeOptions {
+  const hub = options?.hub;
+  if (hub !== undefined && !(hub instanceof Hub)) {
+    throw new WebSocketError(ErrorCode.InvalidOption, 'the hub option must be a Hub', { status: 500 });
+  }
+  return {
+    connection: resolveOptions(options),
+    deflate: resolveDeflateOptions(options?.compress),
+    headers: headerFields(options?.headers, RESERVED_HEADERS),
+    subprotocol: options?.subprotocol,
+    origin: options?.origin,
+    hub,
+  };
+}

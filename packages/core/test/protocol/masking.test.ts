@@ -1,0 +1,76 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { maskInto, unmask, writeMaskKey } from '../../src/protocol/mask.js';
+
+const keyOf = (k: Uint8Array) => ((k[0]! << 24) | (k[1]! << 16) | (k[2]! << 8) | k[3]!) >>> 0;
+
+function naive(data: Uint8Array, key: Uint8Array, phase: number): Buffer {
+  const out = Buffer.from(data);
+  for (let i = 0; i < out.length; i++) out[i]! ^= key[(i + phase) & 3]!;
+  return out;
+}
+
+describe('masking', () => {
+  it('unmask in place equals the byte-by-byte definition at any alignment, length and phase', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 3 }),
+        (data, key, offset, phase) => {
+          // Place the data at an arbitrary offset so every alignment of the word loop is used.
+          const backing = Buffer.alloc(data.length + offset + 8);
+          backing.set(data, offset);
+          const end = unmask(backing, offset, offset + data.length, keyOf(key), phase);
+          expect(Buffer.from(backing.subarray(offset, offset + data.length))).toEqual(naive(data, key, phase));
+          expect(end).toBe((phase + data.length) & 3);
+          expect(backing.subarray(0, offset).every((b) => b === 0)).toBe(true);
+          expect(backing.subarray(offset + data.length).every((b) => b === 0)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('unmasking a payload piece by piece equals unmasking it whole', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 500 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.array(fc.nat({ max: 500 })), (data, key, cuts) => {
+        const buf = Buffer.from(data);
+        let phase = 0;
+        let at = 0;
+        for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
+          if (c <= at || c >= buf.length) continue;
+          phase = unmask(buf, at, c, keyOf(key), phase);
+          at = c;
+        }
+        unmask(buf, at, buf.length, keyOf(key), phase);
+        expect(buf).toEqual(naive(data, key, 0));
+      }),
+    );
+  });
+
+  it('maskInto copies masked bytes and leaves the source alone', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), (data, key) => {
+        const src = Buffer.from(data);
+        const dst = Buffer.alloc(src.length + 3);
+        maskInto(src, 0, src.length, dst, 3, keyOf(key));
+        expect(Buffer.from(dst.subarray(3))).toEqual(naive(data, key, 0));
+        expect(src).toEqual(Buffer.from(data));
+      }),
+    );
+  });
+
+  it('writes fresh mask keys', () => {
+    const seen = new Set<string>();
+    const b = Buffer.alloc(4);
+    for (let i = 0; i < 5000; i++) {
+      const key = writeMaskKey(b, 0);
+      expect(key).toBe(b.readUInt32BE(0));
+      seen.add(b.toString('hex'));
+    }
+    // 5000 random 32-bit keys collide with negligible probability.
+    expect(seen.size).toBeGreaterThan(4990);
+  });
+});
