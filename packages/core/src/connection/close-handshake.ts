@@ -36,8 +36,8 @@ export interface CloseHost {
   readonly unreadMessages: number;
   /** Writes our close frame now, after everything queued before it. */
   writeClose(code: number | undefined, reason: string): void;
-  /** Writes everything queued now. */
-  flush(): void;
+  /** The send side, to write out what was queued before the close. */
+  readonly outbound: { flush(): void };
 }
 
 function sendReplyNow(handshake: CloseHandshake): void {
@@ -185,7 +185,7 @@ export class CloseHandshake {
   /** Both close frames have been sent: the server ends TCP first (§7.1.1), the client waits for it. */
   private finish(): void {
     this.phase = ClosePhase.Ending;
-    this.host.flush();
+    this.host.outbound.flush();
     const socket = this.host.socket;
     if (!this.host.isClient && !socket.writableEnded) socket.end();
     this.restartTimer();

@@ -223,7 +223,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** Settles with how the connection ended, once the TCP connection is closed. */
   get closed(): Promise<CloseInfo> {
-    return (this.ending ??= new Ending()).promise;
+    return this.end.promise;
   }
 
   /**
@@ -292,9 +292,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * @returns false if the connection is closing or closed.
    */
   ping(data?: SendData): boolean {
-    const buf = controlPayload(data, 'ping');
-    if (!this.canSend()) return this.notOpen();
-    return this.outbound.control(Opcode.Ping, buf);
+    return this.sendControl(Opcode.Ping, controlPayload(data, 'ping'));
   }
 
   /**
@@ -303,9 +301,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * @returns false if the connection is closing or closed.
    */
   pong(data?: SendData): boolean {
-    const buf = controlPayload(data, 'pong');
-    if (!this.canSend()) return this.notOpen();
-    return this.outbound.control(Opcode.Pong, buf);
+    return this.sendControl(Opcode.Pong, controlPayload(data, 'pong'));
   }
 
   /**
@@ -428,11 +424,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   }
 
   /** @internal */
-  flush(): void {
-    this.outbound.flush();
-  }
-
-  /** @internal */
   inboxEmptied(): void {
     this.closing?.inboxEmptied();
   }
@@ -464,7 +455,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   /** @internal */
   handleSocketError(err: Error): void {
     if (!this.ending?.failure && !this.closing?.received) {
-      (this.ending ??= new Ending()).failure = new WebSocketError(ErrorCode.ConnectionReset, `socket error: ${err.message}`, { cause: err });
+      this.end.failure = new WebSocketError(ErrorCode.ConnectionReset, `socket error: ${err.message}`, { cause: err });
     }
   }
 
@@ -478,9 +469,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.stopTimers();
     this.closing?.stop();
     this.hubRef?.unsubscribeAll(this);
-    const ending = (this.ending ??= new Ending());
-    const info = closeInfoOf(this.closing, ending.failure);
-    ending.settle(info);
+    const info = closeInfoOf(this.closing, this.end.failure);
+    this.end.settle(info);
     this.registry?.delete(this);
     this.emit('close', info.code, info.reason, info.error);
   }
@@ -496,6 +486,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   private canSend(): boolean {
     return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.closing !== undefined && this.closing.replyPending);
+  }
+
+  private sendControl(opcode: number, payload: Buffer): boolean {
+    return this.canSend() ? this.outbound.control(opcode, payload) : this.notOpen();
   }
 
   private notOpen(): false {
@@ -521,7 +515,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    */
   private fail(err: WebSocketError, now = false): void {
     if (this.state === ReadyState.Closed) return;
-    (this.ending ??= new Ending()).failure ??= err;
+    this.end.failure ??= err;
     this.receiver.stop();
     this.inbound.end();
     const mayReply = this.state === ReadyState.Open && !this.socket.destroyed;
@@ -534,9 +528,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   heartbeatTimedOut(): void {
     this.heartbeat = undefined;
     if (this.state === ReadyState.Closed) return;
-    const ending = (this.ending ??= new Ending());
-    ending.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * this.options.heartbeatMs) / 1000} s`);
-    if (this.listenerCount('error') > 0) this.emit('error', ending.failure);
+    const failure = (this.end.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * this.options.heartbeatMs) / 1000} s`));
+    if (this.listenerCount('error') > 0) this.emit('error', failure);
     this.terminate();
   }
 
@@ -544,6 +537,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   idleTimedOut(): void {
     this.idle = undefined;
     if (this.state === ReadyState.Open) void this.close(CloseCode.GoingAway, 'idle timeout');
+  }
+
+  /** Why and how the connection ended, made on first need. */
+  private get end(): Ending {
+    return (this.ending ??= new Ending());
   }
 
   /** Heartbeat and idle timer end once closing starts. */
@@ -555,11 +553,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   }
 }
 
-for (const [name, value] of [
-  ['CONNECTING', ReadyState.Connecting],
-  ['OPEN', ReadyState.Open],
-  ['CLOSING', ReadyState.Closing],
-  ['CLOSED', ReadyState.Closed],
-] as const) {
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const) {
+  Object.defineProperty(WebSocket.prototype, name, { value: WebSocket[name], enumerable: true });
 }
