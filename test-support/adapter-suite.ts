@@ -208,7 +208,7 @@ export function describeAdapter(name: string, makeApp: MakeApp, capabilities: Su
       upgradeErrors.length = 0;
       const res = await request(app.server).get('/echo');
       expect(res.status).toBe(426);
-      expect(res.headers['upgrade']).toBe('websocket');
+      expect(res.headers.upgrade).toBe('websocket');
       expect(upgradeErrors).toHaveLength(1);
       expect(upgradeErrors[0]).toBeInstanceOf(WebSocketError);
       expect(upgradeErrors[0]).toMatchObject({ code: ErrorCode.NotUpgrade, status: 426 });

@@ -4,14 +4,14 @@
  * `hub.publish`, which frames it once for all subscribers.
  */
 import { createServer } from 'node:http';
-import { handleUpgrades, upgrade } from '@wsup/core';
+import { handleUpgrades, upgrade, type WebSocket } from '@wsup/core';
 import { listen, serve } from '../src/harness.js';
 
 const TOPIC = 'feed';
 
 serve(({ deflate }) => {
   const server = createServer((req, res) => {
-    let ws;
+    let ws: WebSocket;
     try {
       ws = upgrade(req, res, { compress: deflate });
     } catch {

@@ -32,7 +32,7 @@ function jsonLike(bytes: number, rand: () => number): Buffer {
   }
   // Pad inside the array so the text stays JSON and the size is exact.
   const text = `[${records.join(',')}`;
-  return Buffer.from(text.padEnd(bytes - 1, ' ') + ']', 'utf8');
+  return Buffer.from(`${text.padEnd(bytes - 1, ' ')}]`, 'utf8');
 }
 
 export function makePayload(bytes: number, content: 'random' | 'ascii' | 'json', variant: number): Buffer {

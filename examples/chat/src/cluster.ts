@@ -66,7 +66,9 @@ let stopping = false;
 async function stop(code: number): Promise<never> {
   stopping = true;
   for (const chat of chats) chat.child.kill('SIGTERM');
-  const killer = setTimeout(() => chats.forEach((c) => c.child.kill('SIGKILL')), 10_000);
+  const killer = setTimeout(() => {
+    for (const c of chats) c.child.kill('SIGKILL');
+  }, 10_000);
   await Promise.all(chats.map((c) => c.exited));
   clearTimeout(killer);
   await redis.stop();

@@ -214,7 +214,7 @@ describe('robustness and operations', () => {
           yield JSON.stringify({ type: rand(2) ? 'join' : 'say', room: values[rand(values.length)], name: values[rand(values.length)], text: values[rand(values.length)] });
           break;
         default:
-          yield '{"type":"say","text":"' + 'y'.repeat(rand(50)) + (rand(2) ? '"}' : '');
+          yield `{"type":"say","text":"${'y'.repeat(rand(50))}${rand(2) ? '"}' : ''}`;
       }
     }
   }

@@ -27,7 +27,9 @@ describe('createRooms', () => {
   const accepted: WebSocket[] = [];
   const route = (req: IncomingMessage, res: ServerResponse): void => void accepted.push(upgrade(req, res));
   const clients: WebSocket[] = [];
-  afterEach(() => clients.splice(0).forEach((c) => c.terminate()));
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.terminate();
+  });
 
   /** A member whose client end records the types of the messages it is sent. */
   async function member(name: string): Promise<Member & { received(count: number): Promise<string[]> }> {

@@ -13,7 +13,7 @@ export function createApp(): Express {
     res.type('text/plain').send('wsup + Express: connect a WebSocket to /echo?token=secret\n');
   });
   app.use('/echo', (req, res, next) => {
-    if (req.query['token'] === 'secret') return next();
+    if (req.query.token === 'secret') return next();
     res.status(401).type('text/plain').send('a valid ?token= is required\n');
   });
   app.get('/echo', (_req, res) => {

@@ -9,7 +9,7 @@ import Koa, { type Context, type Next } from 'koa';
 import { attach, websockets } from '@wsup/koa';
 
 async function requireToken(ctx: Context, next: Next): Promise<void> {
-  if (ctx.query['token'] !== 'secret') ctx.throw(401, 'a valid ?token= is required\n');
+  if (ctx.query.token !== 'secret') ctx.throw(401, 'a valid ?token= is required\n');
   await next();
 }
 

@@ -3,7 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type express from 'express';
-import { attach, injectWS } from '@wsup/express';
+import { attach, injectWS, type WebSocket } from '@wsup/express';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
 
 export type ExpressModule = typeof express;
@@ -22,7 +22,10 @@ export async function listen(app: Express, tls?: { key: string; cert: string }):
 }
 
 function requireToken(req: Request, res: Response, next: NextFunction): void {
-  if (req.query['token'] === 'secret') return next();
+  if (req.query.token === 'secret') {
+    next();
+    return;
+  }
   res.status(401).type('text/plain').send('unauthorized');
 }
 
@@ -37,7 +40,7 @@ export async function makeSuiteApp(expressModule: ExpressModule, major: 4 | 5, o
   });
   app.use('/private', requireToken);
   const echo = (_req: Request, res: Response) => {
-    let ws;
+    let ws: WebSocket;
     try {
       ws = res.upgrade(options.echoOptions);
     } catch (err) {
@@ -49,7 +52,7 @@ export async function makeSuiteApp(expressModule: ExpressModule, major: 4 | 5, o
   app.get('/echo', echo);
   app.get('/private/echo', echo);
   app.get('/rooms/:room', (req, res) => {
-    res.upgrade().send(`room:${req.params['room']}`);
+    res.upgrade().send(`room:${req.params.room}`);
   });
   app.get('/either', (req, res) => {
     if (req.isUpgrade) res.upgrade().send('websocket');

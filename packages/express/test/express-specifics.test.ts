@@ -37,7 +37,7 @@ for (const [name, expressModule] of [['Express 5', express], ['Express 4', expre
       });
       app.get('/me', (req, res) => {
         if (!req.session.user) return void res.status(401).send('log in first');
-        res.upgrade().send(JSON.stringify({ user: req.session.user, theme: req.cookies['theme'] }));
+        res.upgrade().send(JSON.stringify({ user: req.session.user, theme: req.cookies.theme }));
       });
       const { server, url } = await serve(app);
 
@@ -53,7 +53,7 @@ for (const [name, expressModule] of [['Express 5', express], ['Express 4', expre
       const app = expressModule();
       const rooms = expressModule.Router({ mergeParams: true });
       rooms.get('/:room', (req, res) => {
-        res.upgrade().send(`${(req.params as Record<string, string>)['org']}/${req.params['room']}`);
+        res.upgrade().send(`${(req.params as Record<string, string>).org}/${req.params.room}`);
       });
       app.use('/orgs/:org/rooms', rooms);
       const { url } = await serve(app);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Fastify from 'fastify';
-import wsup, { upgrade } from '@wsup/fastify';
+import type Fastify from 'fastify';
+import wsup, { upgrade, type WebSocket } from '@wsup/fastify';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
 
 /** Fastify 5's factory; Fastify 4's is passed in its place (the tests use API both share). */
@@ -24,7 +24,7 @@ export async function makeSuiteApp(fastify: FastifyFactory, options: SuiteOption
   const app = (options.tls ? fastify({ https: options.tls }) : fastify()) as unknown as FastifyInstance;
   await app.register(wsup);
   const echo = (request: FastifyRequest, reply: FastifyReply) => {
-    let ws;
+    let ws: WebSocket;
     try {
       ws = upgrade(request, reply, options.echoOptions);
     } catch (err) {

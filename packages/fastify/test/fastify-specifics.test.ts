@@ -27,7 +27,7 @@ for (const [name, fastify] of [['Fastify 5', Fastify], ['Fastify 4', Fastify4 as
       await app.register(wsup);
       app.get('/ws', {
         [hook]: async (request: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: string): unknown } }) => {
-          if (request.headers['authorization'] !== 'Bearer ok') await reply.code(401).send(`refused in ${hook}`);
+          if (request.headers.authorization !== 'Bearer ok') await reply.code(401).send(`refused in ${hook}`);
         },
         handler: (_request, reply) => void reply.upgrade().send('in'),
       });
@@ -69,7 +69,7 @@ for (const [name, fastify] of [['Fastify 5', Fastify], ['Fastify 4', Fastify4 as
       await serve(app);
       const res = await request(app.server).get('/ws');
       expect(res.status).toBe(426);
-      expect(res.headers['upgrade']).toBe('websocket');
+      expect(res.headers.upgrade).toBe('websocket');
       expect(res.headers['sec-websocket-version']).toBe('13');
       expect(res.body).toEqual({ websocket: ErrorCode.NotUpgrade });
       expect(seen[0]).toBeInstanceOf(WebSocketError);

@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import Koa from 'koa';
-import { attach, injectWS, upgrade, websockets } from '@wsup/koa';
+import type Koa from 'koa';
+import { attach, injectWS, upgrade, type WebSocket, websockets } from '@wsup/koa';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
 
 /** Koa 3's class; Koa 2's is passed in its place (the tests use API both share). */
@@ -20,7 +20,7 @@ export async function listen(app: Koa, tls?: { key: string; cert: string }): Pro
 }
 
 async function requireToken(ctx: Context, next: Next): Promise<void> {
-  if (ctx.path.startsWith('/private/') && ctx.query['token'] !== 'secret') {
+  if (ctx.path.startsWith('/private/') && ctx.query.token !== 'secret') {
     ctx.status = 401;
     ctx.body = 'unauthorized';
     return;
@@ -35,7 +35,7 @@ export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): P
   app.silent = true;
   const router = new Router();
   const echo = (ctx: Context) => {
-    let ws;
+    let ws: WebSocket;
     try {
       ws = upgrade(ctx, options.echoOptions);
     } catch (err) {
@@ -50,7 +50,7 @@ export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): P
   router.get('/echo', echo);
   router.get('/private/echo', echo);
   router.get('/rooms/:room', (ctx) => {
-    ctx.upgrade().send(`room:${ctx.params['room']}`);
+    ctx.upgrade().send(`room:${ctx.params.room}`);
   });
   router.get('/either', (ctx) => {
     if (ctx.isUpgrade) ctx.upgrade().send('websocket');

@@ -41,12 +41,12 @@ for (const [name, Koa] of [['Koa 3', KoaClass], ['Koa 2', Koa2 as KoaConstructor
       const app = new Koa();
       app.use(websockets());
       app.use(async (ctx, next) => {
-        ctx.state['user'] = 'ada';
+        ctx.state.user = 'ada';
         await next();
       });
       const rooms = new Router({ prefix: '/orgs/:org' });
       rooms.get('/rooms/:room', (ctx) => {
-        ctx.upgrade().send(`${ctx.state['user']}@${ctx.params['org']}/${ctx.params['room']}`);
+        ctx.upgrade().send(`${ctx.state.user}@${ctx.params.org}/${ctx.params.room}`);
       });
       app.use(rooms.routes());
       const { url } = await serve(app);
@@ -90,7 +90,7 @@ for (const [name, Koa] of [['Koa 3', KoaClass], ['Koa 2', Koa2 as KoaConstructor
       });
       app.use(websockets());
       app.use((ctx) => {
-        if (!ctx.query['room']) ctx.throw(400, 'which room?');
+        if (!ctx.query.room) ctx.throw(400, 'which room?');
         ctx.upgrade();
       });
       const { server } = await serve(app);

@@ -3,7 +3,7 @@ import type { ResolvedOptions } from '../connection/options.js';
 import { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, WebSocketError } from '../errors.js';
 import { buildRequest } from './handshake-request.js';
-import type { ClientOffer } from './negotiation.js';
+import type { ClientAgreement, ClientOffer } from './negotiation.js';
 import type { ResolvedConnectOptions } from './options.js';
 import { BodyExcerpt } from './response-body.js';
 import { checkResponse, HandshakeResponseError } from './response-checks.js';
@@ -133,7 +133,7 @@ export class ConnectAttempt {
     }
     let rest = chunk;
     for (;;) {
-      let parsed;
+      let parsed: { head: ResponseHead; rest: Buffer } | null;
       try {
         parsed = this.parser.push(rest);
       } catch (err) {
@@ -162,7 +162,7 @@ export class ConnectAttempt {
   }
 
   private succeed(head: ResponseHead, rest: Buffer): void {
-    let agreement;
+    let agreement: ClientAgreement;
     try {
       agreement = checkResponse(head, this.init.key, this.init.offer, this.init.compress);
     } catch (err) {

@@ -57,7 +57,7 @@ export class Outbound implements SenderOwner {
 
   /** Whether a message of `length` bytes is sent compressed: the one place that decides. */
   compresses(length: number): boolean {
-    return this.deflate !== undefined && this.deflate.compresses(length);
+    return this.deflate?.compresses(length) === true;
   }
 
   /** Sends a whole message, compressed when it should be. Returns false at the high-water mark or past the budget. */

@@ -4,7 +4,7 @@ import { CloseCode } from '../protocol/constants.js';
 import { protocolError } from '../protocol/protocol-error.js';
 import type { DeflateParams } from './negotiation.js';
 import type { ResolvedDeflateOptions } from './options.js';
-import { SyncZlib } from './zlib-sync.js';
+import { SyncZlib, type WriteResult } from './zlib-sync.js';
 
 /**
  * The permessage-deflate codec of one connection (RFC 7692 §7.2): compresses whole messages and
@@ -36,7 +36,7 @@ const POOL_LIMIT = 16;
 
 function windowBits(bits: number): number {
   // zlib cannot produce an 8-bit raw deflate window and raises 8 to 9 itself; ask for 9 directly.
-  return bits < 9 ? 9 : bits;
+  return Math.max(bits , 9);
 }
 
 /**
@@ -170,7 +170,7 @@ export class PerMessageDeflate {
     let inOff = 0;
     for (;;) {
       const room = Math.min(out.length - written, limit - this.produced + 1);
-      let r;
+      let r: WriteResult;
       try {
         r = z.write(input, inOff, out, written, room);
       } catch (err) {

@@ -1,4 +1,4 @@
-import { ErrorCode, WebSocketError } from '../errors.js';
+import { type ErrorCode, WebSocketError } from '../errors.js';
 import { CloseCode } from './constants.js';
 
 /** An error caused by the peer breaking RFC 6455; `closeCode` is what the connection closes with. */

@@ -31,10 +31,10 @@ const STATUS_TEXT: Record<number, string> = {
 export function refusalHeaders(err: WebSocketError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.status === 426) {
-    headers['Upgrade'] = 'websocket';
+    headers.Upgrade = 'websocket';
     headers['Sec-WebSocket-Version'] = '13';
   } else if (err.status === 405) {
-    headers['Allow'] = 'GET';
+    headers.Allow = 'GET';
   }
   return headers;
 }

@@ -92,7 +92,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.checkTopic(topic);
     this.memberships.get(ws)?.delete(topic);
     const subs = this.topicMap.get(topic);
-    if (!subs || !subs.delete(ws)) return;
+    if (!subs?.delete(ws)) return;
     if (subs.size === 0) {
       this.topicMap.delete(topic);
       if (!this.closed) this.brokerCall(() => this.broker.unsubscribe(topic));

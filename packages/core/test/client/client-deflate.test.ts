@@ -50,7 +50,7 @@ describe('client permessage-deflate against a ws server', () => {
         ws.send(b);
         const m = await ws.receive();
         expect(m?.binary).toBe(true);
-        expect((m?.data as Buffer).equals(b)).toBe(true);
+        expect((m!.data as Buffer).equals(b)).toBe(true);
       }
       await ws.close();
     });

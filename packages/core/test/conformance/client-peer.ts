@@ -124,8 +124,8 @@ export async function openClientPeer(port: number, spec: RequestSpec = {}, ms = 
   const { head, rest } = got;
   const problems: string[] = [];
   if (head.status !== 101) problems.push(`status ${head.status} instead of 101`);
-  if (head.headers['upgrade']?.toLowerCase() !== 'websocket') problems.push(`Upgrade: ${head.headers['upgrade']}`);
-  if (!/(^|,)\s*upgrade\s*(,|$)/i.test(head.headers['connection'] ?? '')) problems.push(`Connection: ${head.headers['connection']}`);
+  if (head.headers.upgrade?.toLowerCase() !== 'websocket') problems.push(`Upgrade: ${head.headers.upgrade}`);
+  if (!/(^|,)\s*upgrade\s*(,|$)/i.test(head.headers.connection ?? '')) problems.push(`Connection: ${head.headers.connection}`);
   if (head.headers['sec-websocket-accept'] !== expectedAccept(key)) {
     problems.push(`Sec-WebSocket-Accept ${head.headers['sec-websocket-accept']} does not match the key`);
   }

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { handleUpgrades, upgrade, type UpgradeOptions } from '@wsup/core';
+import { handleUpgrades, upgrade, type UpgradeOptions, type WebSocket } from '@wsup/core';
 
 export interface EchoSubject {
   port: number;
@@ -20,7 +20,7 @@ export interface EchoSubject {
 export async function startEchoSubject(configs: Record<string, UpgradeOptions> = {}): Promise<EchoSubject> {
   const server: Server = createServer((req, res) => {
     const name = (req.url ?? '/').slice(1);
-    let ws;
+    let ws: WebSocket;
     try {
       ws = upgrade(req, res, configs[name]);
     } catch {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WsClient from 'ws';
-import { upgrade, WebSocket, type Message, type UpgradeOptions } from '@wsup/core';
+import { upgrade, type WebSocket, type Message, type UpgradeOptions } from '@wsup/core';
 import { closePayload, handshakeRequest, RawPeer } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

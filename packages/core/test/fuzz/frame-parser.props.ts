@@ -127,9 +127,18 @@ function largestAllocation(fn: () => void): number {
   const note = (n: number) => {
     largest = Math.max(largest, n);
   };
-  Buffer.allocUnsafe = ((n: number) => (note(n), orig.unsafe(n))) as typeof Buffer.allocUnsafe;
-  Buffer.allocUnsafeSlow = ((n: number) => (note(n), orig.slow(n))) as typeof Buffer.allocUnsafeSlow;
-  Buffer.alloc = ((n: number, ...rest: never[]) => (note(n), orig.alloc(n, ...rest))) as typeof Buffer.alloc;
+  Buffer.allocUnsafe = ((n: number) => {
+    note(n);
+    return orig.unsafe(n);
+  }) as typeof Buffer.allocUnsafe;
+  Buffer.allocUnsafeSlow = ((n: number) => {
+    note(n);
+    return orig.slow(n);
+  }) as typeof Buffer.allocUnsafeSlow;
+  Buffer.alloc = ((n: number, ...rest: never[]) => {
+    note(n);
+    return orig.alloc(n, ...rest);
+  }) as typeof Buffer.alloc;
   try {
     fn();
   } finally {

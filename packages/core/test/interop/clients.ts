@@ -94,7 +94,9 @@ export function wsClient(compress: boolean): InteropClient {
           resolve({
             extensions: ws.extensions,
             send: (data) => ws.send(data),
-            sendFragments: (parts, binary) => parts.forEach((p, i) => ws.send(p, { binary, fin: i === parts.length - 1 })),
+            sendFragments: (parts, binary) => {
+              for (const [i, p] of parts.entries()) ws.send(p, { binary, fin: i === parts.length - 1 });
+            },
             ping: (payload) => ws.ping(payload),
             nextPong: () => pongs.next(),
             nextMessage: () => messages.next(),
@@ -175,8 +177,9 @@ export function wsupClient(compress: boolean | DeflateOptions): InteropClient {
       return {
         extensions: ws.extensions,
         send: (data) => ws.send(data),
-        sendFragments: (parts, binary) =>
-          parts.forEach((p, i) => ws.sendFrame(i === parts.length - 1, i === 0 ? (binary ? 2 : 1) : 0, p)),
+        sendFragments: (parts, binary) => {
+          for (const [i, p] of parts.entries()) ws.sendFrame(i === parts.length - 1, i === 0 ? (binary ? 2 : 1) : 0, p);
+        },
         ping: (payload) => ws.ping(payload),
         nextPong: () => pongs.next(),
         nextMessage: () => messages.next(),

@@ -128,8 +128,8 @@ describe('handshake over real sockets', () => {
     const peer = await RawPeer.open(srv.port, handshakeRequest('/plain'));
     expect(peer.response!.status).toBe(101);
     expect(peer.response!.headers['sec-websocket-accept']).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
-    expect(peer.response!.headers['upgrade']).toBe('websocket');
-    expect(peer.response!.headers['connection']?.toLowerCase()).toBe('upgrade');
+    expect(peer.response!.headers.upgrade).toBe('websocket');
+    expect(peer.response!.headers.connection?.toLowerCase()).toBe('upgrade');
     expect(peer.response!.headers['sec-websocket-protocol']).toBeUndefined();
     const f = await peer.nextFrame();
     expect(f?.payload.toString()).toBe('protocol=');

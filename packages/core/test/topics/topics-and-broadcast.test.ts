@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WsClient from 'ws';
-import { connect, Hub, InMemoryBus, upgrade, WebSocket, type UpgradeOptions } from '@wsup/core';
+import { connect, Hub, InMemoryBus, upgrade, type WebSocket, type UpgradeOptions } from '@wsup/core';
 import { handshakeRequest, RawPeer } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { TestInflater } from '../helpers/pmd.js';

@@ -9,7 +9,7 @@ import { frame, step, type Expectation, type SessionCase, type Step } from '../.
 let n = 1;
 const c = (title: string, subject: string, steps: Step[], expect: Expectation): SessionCase => ({ kind: 'session', id: `7.c.${n++}`, title, subject, steps, expect });
 
-const REASON_123 = 'é'.repeat(61) + 'a';
+const REASON_123 = `${'é'.repeat(61)}a`;
 
 export const clientSection7: SessionCase[] = [
   c(

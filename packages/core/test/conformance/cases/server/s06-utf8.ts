@@ -94,7 +94,7 @@ const sequences: SessionCase[] = UTF8_GROUPS.flatMap((group, g) =>
 const failFastExtras: SessionCase[] = (() => {
   const out: SessionCase[] = [];
   let n = 1;
-  UTF8_GROUPS.forEach((group, g) =>
+  UTF8_GROUPS.forEach((group, g) => {
     group.entries.forEach(({ valid, bytes }, i) => {
       const at = failFastPoint(bytes);
       if (valid || at === bytes.length) return;
@@ -103,8 +103,8 @@ const failFastExtras: SessionCase[] = (() => {
       for (const form of ['frames', 'chops'] as const) {
         out.push(failFast(`6.x.${n++}`, `fail fast on 6.${g + 5}.${i + 1} (0x${bytes.toString('hex')}) in a later ${form === 'frames' ? 'fragment' : 'chop'}`, KOSME, bad, rest, form));
       }
-    }),
-  );
+    });
+  });
   return out;
 })();
 

@@ -55,7 +55,7 @@ const autobahn: SessionCase[] = [
 const extras: SessionCase[] = [
   // Registered by IANA after RFC 6455; wsup deliberately treats them as invalid on the wire.
   ...[1012, 1013, 1014, 1015].map((code, i) => c(`7.x.${i + 1}`, `close with code ${code}: 1002 (deliberate)`, [step.send(frame.close(code))], answers(1002))),
-  c('7.x.5', 'close reason of 123 bytes of 2-byte characters and one ASCII', [step.send(frame.close(4000, 'é'.repeat(61) + 'a'))], answers(4000)),
+  c('7.x.5', 'close reason of 123 bytes of 2-byte characters and one ASCII', [step.send(frame.close(4000, `${'é'.repeat(61)}a`))], answers(4000)),
   c(
     '7.x.6',
     'close reason ending inside a code point',
