@@ -28,7 +28,10 @@ function files(dir: string): Map<string, string> {
 it('docs/api matches the TSDoc of the code (run `pnpm run docs` after changing a public API)', () => {
   const out = mkdtempSync(join(tmpdir(), 'wsup-api-docs-'));
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', out, '--logLevel', 'Error'], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'node_modules/typedoc/bin/typedoc'), '--out', out, '--logLevel', 'Error'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
     const fresh = files(out);
     const committed = files(join(root, 'docs/api'));
     expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());

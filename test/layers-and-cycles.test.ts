@@ -87,12 +87,20 @@ describe('@wsup/core layers', () => {
   it('protocol/ handles bytes only: no sockets, streams or HTTP', () => {
     const used = files
       .filter((f) => layerOf(f) === 'protocol')
-      .flatMap((f) => importsOf(f).filter((s) => !s.startsWith('.') && !PROTOCOL_NODE_MODULES.has(s)).map((s) => `${relative(coreSrc, f)}: ${s}`));
+      .flatMap((f) =>
+        importsOf(f)
+          .filter((s) => !s.startsWith('.') && !PROTOCOL_NODE_MODULES.has(s))
+          .map((s) => `${relative(coreSrc, f)}: ${s}`),
+      );
     expect(used).toEqual([]);
   });
 
   it('core has no runtime dependency beyond Node itself', () => {
-    const outside = files.flatMap((f) => importsOf(f).filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map((s) => `${relative(coreSrc, f)}: ${s}`));
+    const outside = files.flatMap((f) =>
+      importsOf(f)
+        .filter((s) => !s.startsWith('.') && !s.startsWith('node:'))
+        .map((s) => `${relative(coreSrc, f)}: ${s}`),
+    );
     expect(outside).toEqual([]);
   });
 
@@ -106,7 +114,11 @@ describe('packages built on core', () => {
   it('adapters and brokers import @wsup/core by its public name, never its files', () => {
     const deep = [...packageSources, ...exampleSources]
       .filter((f) => !f.startsWith(coreSrc))
-      .flatMap((f) => importsOf(f).filter((s) => s.startsWith('@wsup/core/') || s.includes('core/src')).map((s) => `${relative(root, f)}: ${s}`));
+      .flatMap((f) =>
+        importsOf(f)
+          .filter((s) => s.startsWith('@wsup/core/') || s.includes('core/src'))
+          .map((s) => `${relative(root, f)}: ${s}`),
+      );
     expect(deep).toEqual([]);
   });
 });

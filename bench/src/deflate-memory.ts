@@ -39,7 +39,12 @@ interface Mem {
 }
 
 const MESSAGE = JSON.stringify(
-  Array.from({ length: 40 }, (_, i) => ({ id: i, user: `user-${i % 7}`, text: 'the quick brown fox jumps over the lazy dog', at: 1_700_000_000 + i })),
+  Array.from({ length: 40 }, (_, i) => ({
+    id: i,
+    user: `user-${i % 7}`,
+    text: 'the quick brown fox jumps over the lazy dog',
+    at: 1_700_000_000 + i,
+  })),
 ).slice(0, 4096);
 
 function memory(): Mem {
@@ -88,7 +93,8 @@ async function measure({ kind, compress }: Config, n: number): Promise<Mem> {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: compress === false ? false : { threshold: 1024 } });
       sockets.push(ws);
       await once(ws, 'open');
-      if (compress !== false && !ws.extensions.includes('permessage-deflate')) throw new Error(`${kind} did not agree to permessage-deflate`);
+      if (compress !== false && !ws.extensions.includes('permessage-deflate'))
+        throw new Error(`${kind} did not agree to permessage-deflate`);
       ws.send(MESSAGE);
       const [data] = await once(ws, 'message');
       if (String(data) !== MESSAGE) throw new Error('echo differs');
@@ -106,7 +112,9 @@ async function main(): Promise<void> {
   const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1000);
   const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`.padStart(10);
   console.log(`memory per connection after one ${MESSAGE.length}-byte text message each way, ${n} connections, Node ${process.version}`);
-  console.log(`${'server'.padEnd(6)} ${'compress'.padEnd(26)} ${'RSS/conn'.padStart(10)} ${'heap/conn'.padStart(10)} ${'external'.padStart(10)}`);
+  console.log(
+    `${'server'.padEnd(6)} ${'compress'.padEnd(26)} ${'RSS/conn'.padStart(10)} ${'heap/conn'.padStart(10)} ${'external'.padStart(10)}`,
+  );
   for (const config of CONFIGS) {
     const m = await measure(config, n);
     console.log(`${config.kind.padEnd(6)} ${config.label.padEnd(26)} ${kib(m.rss)} ${kib(m.heap)} ${kib(m.external)}`);

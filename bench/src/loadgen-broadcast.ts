@@ -326,7 +326,8 @@ class Subscriber implements HeaderReader {
         if (this.next >= run.sent) this.bad(chunk, i, 'a message that was never published');
         const expected = run.payload(this.next);
         if (this.msgOff + n > expected.length) this.bad(chunk, i, `a message longer than the ${expected.length} bytes published`);
-        if (expected.compare(chunk, i, i + n, this.msgOff, this.msgOff + n) !== 0) this.bad(chunk, i, 'a message that differs from the one published');
+        if (expected.compare(chunk, i, i + n, this.msgOff, this.msgOff + n) !== 0)
+          this.bad(chunk, i, 'a message that differs from the one published');
         this.msgOff += n;
       }
       i += n;
@@ -354,7 +355,8 @@ class Subscriber implements HeaderReader {
     if ((b0 & 0x70) !== 0) this.bad(null, 0, 'a frame with RSV bits set');
     const opcode = b0 & 0x0f;
     this.inFrame = true;
-    this.remaining = len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(at + 2) : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
+    this.remaining =
+      len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(at + 2) : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
     this.frameFin = (b0 & 0x80) !== 0;
     this.frameControl = opcode >= 0x8;
     if (opcode === OP_CLOSE) this.bad(null, 0, 'a close frame');
@@ -379,7 +381,12 @@ class Subscriber implements HeaderReader {
       const digits = chunk.toString('latin1', at, at + SEQ_DIGITS);
       if (/^\d+$/.test(digits)) {
         const seq = Number(digits);
-        got = seq < this.next ? ` (message #${seq} again)` : seq > this.next ? ` (message #${seq}: #${this.next}–#${seq - 1} lost or reordered)` : '';
+        got =
+          seq < this.next
+            ? ` (message #${seq} again)`
+            : seq > this.next
+              ? ` (message #${seq}: #${this.next}–#${seq - 1} lost or reordered)`
+              : '';
       }
     }
     fail(`subscriber #${this.id}, expecting message #${this.next}: got ${what}${got}`);
@@ -408,7 +415,9 @@ export async function runBroadcast(job: BroadcastJob, hooks: BroadcastHooks): Pr
   // The publisher connects last, so every subscriber is in place before the first message.
   const { socket: publisher, hs } = await openSocket(job.port, false, handshakeRequest(job.port, false, '/pub'));
   if (hs.rest.length > 0) fail('publisher: data after the handshake');
-  publisher.on('data', () => run.abort(new BenchError('the publisher received a frame: a published message must not come back to its sender')));
+  publisher.on('data', () =>
+    run.abort(new BenchError('the publisher received a frame: a published message must not come back to its sender')),
+  );
   publisher.on('error', (err) => run.abort(new BenchError(`publisher: socket error ${err.message}`)));
   publisher.on('close', () => {
     if (run.phase !== Phase.Drain) run.abort(new BenchError('publisher: the server closed the connection'));
@@ -419,7 +428,13 @@ export async function runBroadcast(job: BroadcastJob, hooks: BroadcastHooks): Pr
     await Promise.race([sleep(job.warmupMs), run.failed]);
     run.phase = Phase.Measure;
     hooks.mark('measure-start');
-    const start = { delivered: run.delivered, sent: run.sent, writes: run.publisherWrites, cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+    const start = {
+      delivered: run.delivered,
+      sent: run.sent,
+      writes: run.publisherWrites,
+      cpu: process.cpuUsage(),
+      elu: performance.eventLoopUtilization(),
+    };
     const t0 = performance.now();
     await Promise.race([sleep(job.durationMs), run.failed]);
     run.phase = Phase.Drain;

@@ -246,7 +246,8 @@ class Conn implements HeaderReader {
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     if ((b0 & 0x30) !== 0) this.bad('RSV2/RSV3 set');
-    const length = len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(at + 2) : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
+    const length =
+      len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(at + 2) : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
     this.inFrame = true;
     this.remaining = length;
     this.frameFin = fin;
@@ -258,7 +259,9 @@ class Conn implements HeaderReader {
     } else if (opcode !== 0) {
       if (this.msgOpcode !== -1) this.bad('new message started before the previous one finished');
       if (opcode !== this.shape().opcode) {
-        this.bad(`echo is ${opcode === OP_TEXT ? 'text' : opcode === OP_BINARY ? 'binary' : `opcode ${opcode}`}, sent ${this.shape().opcode === OP_TEXT ? 'text' : 'binary'}`);
+        this.bad(
+          `echo is ${opcode === OP_TEXT ? 'text' : opcode === OP_BINARY ? 'binary' : `opcode ${opcode}`}, sent ${this.shape().opcode === OP_TEXT ? 'text' : 'binary'}`,
+        );
       }
       if (rsv1 && !this.shape().deflate) this.bad('RSV1 set without permessage-deflate');
       this.msgOpcode = opcode;
@@ -391,7 +394,6 @@ async function runEcho(job: EchoJob): Promise<EchoResult> {
   result.msgsPerRead = messages / Math.max(1, reads);
   return result;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Idle runs

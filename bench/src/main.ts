@@ -87,7 +87,9 @@ function options() {
     profile: values.profile === true,
     save: values['no-save'] !== true,
     scenarios: (scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS).map((s) =>
-      s.kind === 'broadcast' && subscribers !== undefined ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) } : s,
+      s.kind === 'broadcast' && subscribers !== undefined
+        ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) }
+        : s,
     ),
     servers: serverNames ? SERVERS.filter((s) => serverNames.includes(s.name)) : SERVERS,
     rounds: Math.round(positive(values.rounds ?? env.BENCH_ROUNDS, 'rounds', 3)),
@@ -108,7 +110,9 @@ export function machine(pin: ReturnType<typeof pinning>): Machine {
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     node: process.version,
     os: `${platform()} ${release()}`,
-    pinning: pin ? `taskset: server on core ${pin.server}, generator on core ${pin.generator}` : 'none (taskset unavailable or disabled): server and generator share the cores',
+    pinning: pin
+      ? `taskset: server on core ${pin.server}, generator on core ${pin.generator}`
+      : 'none (taskset unavailable or disabled): server and generator share the cores',
   };
 }
 
@@ -141,7 +145,14 @@ async function quiet(what: string): Promise<boolean> {
 }
 
 /** One run of an echo or broadcast scenario against one server. */
-async function rateRun(spec: ServerSpec, s: RateScenario, round: number, gen: GeneratorProcess, o: Options, pin: ReturnType<typeof pinning>) {
+async function rateRun(
+  spec: ServerSpec,
+  s: RateScenario,
+  round: number,
+  gen: GeneratorProcess,
+  o: Options,
+  pin: ReturnType<typeof pinning>,
+) {
   await quiet(`${s.name} ${spec.name}`);
   const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server);
   try {
@@ -187,7 +198,14 @@ async function rateRun(spec: ServerSpec, s: RateScenario, round: number, gen: Ge
   }
 }
 
-async function idleRun(spec: ServerSpec, s: IdleScenario, connections: number, round: number, gen: GeneratorProcess, pin: ReturnType<typeof pinning>) {
+async function idleRun(
+  spec: ServerSpec,
+  s: IdleScenario,
+  connections: number,
+  round: number,
+  gen: GeneratorProcess,
+  pin: ReturnType<typeof pinning>,
+) {
   // Memory per connection does not care about other load; the accept time does.
   const calm = await quiet(`${s.name} ${spec.name}`);
   const server = await ServerProcess.start(spec, false, pin?.server);
@@ -247,7 +265,9 @@ async function bench(o: Options): Promise<void> {
     for (const s of o.scenarios) {
       if (s.kind !== 'idle') {
         const servers = rateServers(s, o.servers);
-        const entries = new Map<string, ServerEntry<EchoRound>>(servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]));
+        const entries = new Map<string, ServerEntry<EchoRound>>(
+          servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]),
+        );
         for (let round = 1; round <= o.rounds; round++) {
           for (const spec of servers) {
             const entry = entries.get(spec.name)!;
@@ -258,7 +278,9 @@ async function bench(o: Options): Promise<void> {
             // keeps the whole bench inside its time even on a machine that never calms down.
             if (run.round && run.round.otherCpu > QUIET && retriesLeft > 0) {
               retriesLeft--;
-              log(`  ${s.name} r${round} ${spec.name.padEnd(12)} disturbed (other processes ${Math.round(run.round.otherCpu * 100)}% of a core): once more`);
+              log(
+                `  ${s.name} r${round} ${spec.name.padEnd(12)} disturbed (other processes ${Math.round(run.round.otherCpu * 100)}% of a core): once more`,
+              );
               run = await rateRun(spec, s, round, gen, o, pin);
             }
             const { server, result, round: row } = run;
@@ -266,7 +288,9 @@ async function bench(o: Options): Promise<void> {
             if (!row) {
               entry.status = 'n/a';
               entry.note = 'no permessage-deflate negotiated';
-              log(`  ${s.name} r${round} ${spec.name.padEnd(12)} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`);
+              log(
+                `  ${s.name} r${round} ${spec.name.padEnd(12)} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`,
+              );
               continue;
             }
             entry.rounds.push(row);
@@ -294,10 +318,14 @@ async function bench(o: Options): Promise<void> {
         let connections = o.idleConnections;
         if (nofile > 0 && nofile - 256 < connections) {
           connections = Math.max(100, nofile - 256);
-          notes.push(`open-file limit is ${nofile} (ulimit -n could not go higher): ${connections} connections instead of ${o.idleConnections}`);
+          notes.push(
+            `open-file limit is ${nofile} (ulimit -n could not go higher): ${connections} connections instead of ${o.idleConnections}`,
+          );
         }
         let busyIdle = 0;
-        const entries = new Map<string, ServerEntry<IdleRound>>(o.servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]));
+        const entries = new Map<string, ServerEntry<IdleRound>>(
+          o.servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]),
+        );
         for (let round = 1; round <= o.rounds; round++) {
           for (const spec of o.servers) {
             const began = Date.now();
@@ -305,14 +333,20 @@ async function bench(o: Options): Promise<void> {
             if (!calm) busyIdle++;
             if (server.info) infos.set(spec.name, server.info);
             entries.get(spec.name)!.rounds.push(row);
-            if (row.shortfall) notes.push(`${spec.name} round ${round}: the OS refused more connections (${row.shortfall}); per-connection figures use the ${row.opened} opened`);
+            if (row.shortfall)
+              notes.push(
+                `${spec.name} round ${round}: the OS refused more connections (${row.shortfall}); per-connection figures use the ${row.opened} opened`,
+              );
             log(
               `  ${s.name} r${round} ${spec.name.padEnd(12)} ${int(row.opened)} connections in ${int(row.acceptMs)} ms  ` +
                 `RSS ${(row.rssPerConn / 1024).toFixed(1)} KiB/conn  heap ${(row.heapPerConn / 1024).toFixed(1)} KiB/conn  ${((Date.now() - began) / 1000).toFixed(1)} s`,
             );
           }
         }
-        if (busyIdle > 0) notes.push(`${busyIdle} of ${o.rounds * o.servers.length} runs started while other processes were busy: their accept times are noisy`);
+        if (busyIdle > 0)
+          notes.push(
+            `${busyIdle} of ${o.rounds * o.servers.length} runs started while other processes were busy: their accept times are noisy`,
+          );
         const r = finishIdle(s, [...entries.values()], notes);
         for (const e of r.servers) if (infos.has(e.name)) e.info = infos.get(e.name)!;
         results.push(r);
@@ -376,6 +410,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(`\nBENCH FAILED: ${err instanceof AbortBench ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(
+    `\nBENCH FAILED: ${err instanceof AbortBench ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   process.exit(1);
 });

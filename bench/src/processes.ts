@@ -1,7 +1,17 @@
 /** Child processes of the orchestrator: the echo servers and the load generator. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { BroadcastResult, EchoResult, FromGenerator, IdleResult, Job, ServerReady, ServerStats, ToGenerator, ToServer } from './protocol.js';
+import type {
+  BroadcastResult,
+  EchoResult,
+  FromGenerator,
+  IdleResult,
+  Job,
+  ServerReady,
+  ServerStats,
+  ToGenerator,
+  ToServer,
+} from './protocol.js';
 import type { ServerSpec } from './servers.js';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));

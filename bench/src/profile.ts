@@ -12,7 +12,12 @@ import type { BroadcastResult, EchoResult, ServerStats } from './protocol.js';
 import { SCENARIOS, type RateScenario, type Scenario } from './scenarios.js';
 import { SERVERS, SUBJECT } from './servers.js';
 
-export async function profile(o: { scenarios: Scenario[]; servers: { name: string }[]; durationMs: number; warmupMs: number }): Promise<void> {
+export async function profile(o: {
+  scenarios: Scenario[];
+  servers: { name: string }[];
+  durationMs: number;
+  warmupMs: number;
+}): Promise<void> {
   const explicit = o.scenarios.length !== SCENARIOS.length;
   const scenarios = (explicit ? o.scenarios : SCENARIOS.filter((s) => ['small', 'medium', 'broadcast'].includes(s.name))).filter(
     (s): s is RateScenario => s.kind !== 'idle',

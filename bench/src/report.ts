@@ -142,13 +142,18 @@ const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 function table(head: string[], rows: string[][], leftCols = 1): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i < leftCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i < leftCols ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** How the load was applied, for a table's title. */
 function load(s: RateScenario): string {
-  return s.kind === 'broadcast' ? `${s.inflight} messages in flight, msgs/s = deliveries` : `${s.connections} connections × ${s.inflight} in flight`;
+  return s.kind === 'broadcast'
+    ? `${s.inflight} messages in flight, msgs/s = deliveries`
+    : `${s.connections} connections × ${s.inflight} in flight`;
 }
 
 export function echoTable(r: EchoScenarioResult, rounds: number): string {
@@ -180,7 +185,15 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
   const rows = r.servers.map((e) => {
     const m = e.median;
     if (!m) return [e.name, 'not run', '', '', '', '', ''];
-    return [e.name, int(m.opened), `${int(m.acceptMs)} ms`, kib(m.rssPerConn), kib(m.heapPerConn), mb(m.peakRss), e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`];
+    return [
+      e.name,
+      int(m.opened),
+      `${int(m.acceptMs)} ms`,
+      kib(m.rssPerConn),
+      kib(m.heapPerConn),
+      mb(m.peakRss),
+      e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`,
+    ];
   });
   const head = ['server', 'connections', 'accept all', 'RSS/conn', 'heap/conn', 'peak RSS', 'RSS/conn vs ws'];
   return [title, table(head, rows), r.target.text, ...r.notes.map((n) => `note: ${n}`)].join('\n');
@@ -198,7 +211,8 @@ function limit(m: EchoRound, unit: string): string {
   const server = m.serverCpu >= SATURATED;
   const gen = (m.genBusy ?? m.genCpu) >= SATURATED;
   if (server && !gen) return 'limit: server';
-  if (server && m.msgsPerRead < 2) return `limit: server (the generator takes ${m.msgsPerRead.toFixed(1)} ${unit} per read: it keeps up as they arrive)`;
+  if (server && m.msgsPerRead < 2)
+    return `limit: server (the generator takes ${m.msgsPerRead.toFixed(1)} ${unit} per read: it keeps up as they arrive)`;
   if (server) return 'limit: both ends saturated';
   if (gen) return 'limit: generator, so this is a lower bound for the server';
   return 'limit: neither end saturated (the loopback TCP stack, see README)';
@@ -221,10 +235,12 @@ function capacity(servers: ServerEntry<EchoRound>[], rate: string): string {
   if (near.length > 0) {
     const names = near.map((s) => s.name).join(', ');
     const genSaturated = (top.genBusy ?? top.genCpu) >= SATURATED;
-    if (genSaturated && top.serverCpu < SATURATED) line += `; ${names} within 10% of it: the generator is saturated there, so those figures are lower bounds`;
+    if (genSaturated && top.serverCpu < SATURATED)
+      line += `; ${names} within 10% of it: the generator is saturated there, so those figures are lower bounds`;
     else if (genSaturated) line += `; ${names} within 10% of it: both ends are saturated there`;
     // Servers running the same code at the limit of their own cores come out close without any shared wall.
-    else if ([best, ...near].every((s) => s.median!.serverCpu >= SATURATED)) line += `; ${names} within 10% of it, each at the limit of its own core`;
+    else if ([best, ...near].every((s) => s.median!.serverCpu >= SATURATED))
+      line += `; ${names} within 10% of it, each at the limit of its own core`;
     else line += `; ${names} within 10% of it: one wall, the loopback TCP stack both ends share, see README`;
   }
   return line;
@@ -302,7 +318,11 @@ function tickStep(max: number): number {
 export function ratiosSvg(report: BenchReport): string {
   const groups = report.scenarios.map((r) => {
     const idle = r.scenario.kind === 'idle';
-    const bars = r.servers.map((s) => ({ name: s.name, ratio: s.ratio, na: s.status !== 'ok' ? (s.note ?? 'n/a') : s.ratio === undefined ? 'no data' : null }));
+    const bars = r.servers.map((s) => ({
+      name: s.name,
+      ratio: s.ratio,
+      na: s.status !== 'ok' ? (s.note ?? 'n/a') : s.ratio === undefined ? 'no data' : null,
+    }));
     const target = idle ? (r as IdleScenarioResult).target.max : (r as EchoScenarioResult).target.min;
     const what = r.scenario.kind === 'broadcast' ? 'deliveries/s' : 'msgs/s';
     const label = idle

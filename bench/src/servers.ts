@@ -26,11 +26,34 @@ export interface ServerSpec {
 }
 
 export const SERVERS: ServerSpec[] = [
-  { name: 'raw-net', file: 'servers/raw-net.ts', about: 'node:net, canned 101, in-place frame echo; broadcast: each publisher chunk rewritten once, written to every subscriber. The ceiling for a Node server', deflate: false, broadcast: true },
-  { name: 'uws', file: 'servers/uws.ts', about: 'uWebSockets.js (npm uwebsockets), native C++ reference; broadcast: its topics (ws.subscribe, app.publish)', broadcast: true },
-  { name: 'ws', file: 'servers/ws.ts', about: 'ws, pure JS (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE): the baseline of every ratio; broadcast: the loop over wss.clients', env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' }, broadcast: true },
+  {
+    name: 'raw-net',
+    file: 'servers/raw-net.ts',
+    about:
+      'node:net, canned 101, in-place frame echo; broadcast: each publisher chunk rewritten once, written to every subscriber. The ceiling for a Node server',
+    deflate: false,
+    broadcast: true,
+  },
+  {
+    name: 'uws',
+    file: 'servers/uws.ts',
+    about: 'uWebSockets.js (npm uwebsockets), native C++ reference; broadcast: its topics (ws.subscribe, app.publish)',
+    broadcast: true,
+  },
+  {
+    name: 'ws',
+    file: 'servers/ws.ts',
+    about: 'ws, pure JS (WS_NO_BUFFER_UTIL, WS_NO_UTF_8_VALIDATE): the baseline of every ratio; broadcast: the loop over wss.clients',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    broadcast: true,
+  },
   { name: 'ws-native', file: 'servers/ws.ts', about: 'ws with its native addons bufferutil and utf-8-validate installed' },
-  { name: 'wsup', file: 'servers/wsup.ts', about: "wsup on node:http, echo from the 'message' event; broadcast: ws.subscribe + hub.publish", broadcast: true },
+  {
+    name: 'wsup',
+    file: 'servers/wsup.ts',
+    about: "wsup on node:http, echo from the 'message' event; broadcast: ws.subscribe + hub.publish",
+    broadcast: true,
+  },
   { name: 'wsup-iter', file: 'servers/wsup-iter.ts', about: 'wsup on node:http, echo from `for await (const msg of ws)`' },
   // Framework adapters: the same echo behind each framework's router. Messages never go through
   // the framework, so they differ from `wsup` by what routing the upgrade request costs.

@@ -56,7 +56,11 @@ export interface ChatServer {
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
 
 /** `sessions` gets every chat connection while it runs, with the promise of its end (its room left). */
-export function createChatApp(options: ChatOptions = {}, rooms: Rooms = createMemoryRooms(options), sessions = new Map<ChatSession, Promise<void>>()): Express {
+export function createChatApp(
+  options: ChatOptions = {},
+  rooms: Rooms = createMemoryRooms(options),
+  sessions = new Map<ChatSession, Promise<void>>(),
+): Express {
   const log = options.log ?? ((message, err) => console.error(message, err));
   const socketOptions: UpgradeOptions = {
     compress: options.compress ?? true,
@@ -83,7 +87,10 @@ export function createChatApp(options: ChatOptions = {}, rooms: Rooms = createMe
     const ws = upgradeOrAnswered(() => res.upgrade(chatSocketOptions));
     if (!ws) return;
     const session = new ChatSession(ws, sessionOptions);
-    sessions.set(session, session.run().finally(() => sessions.delete(session)));
+    sessions.set(
+      session,
+      session.run().finally(() => sessions.delete(session)),
+    );
   });
 
   app.get('/echo', (_req, res) => {

@@ -125,7 +125,11 @@ export class BrokerTap implements Broker {
 
   private fail(err: unknown): void {
     const e =
-      err instanceof WebSocketError ? err : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      err instanceof WebSocketError
+        ? err
+        : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          });
     this.report?.(e);
   }
 }

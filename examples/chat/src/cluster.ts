@@ -95,7 +95,9 @@ console.log('open one page on each: same rooms, same history, members of both. C
 for (const chat of chats) {
   void chat.exited.then(([code, signal]) => {
     if (stopping) return;
-    console.log(`chat ${chat.name} exited (${signal ?? code}); ${chats.some((c) => c.child.exitCode === null && c.child.signalCode === null) ? 'the other one goes on' : 'none left'}`);
+    console.log(
+      `chat ${chat.name} exited (${signal ?? code}); ${chats.some((c) => c.child.exitCode === null && c.child.signalCode === null) ? 'the other one goes on' : 'none left'}`,
+    );
     if (chats.every((c) => c.child.exitCode !== null || c.child.signalCode !== null)) void stop(1);
   });
 }

@@ -35,7 +35,9 @@ export class RedisProcess {
   static async start(): Promise<RedisProcess> {
     const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
     if (probe.error || probe.status !== 0) {
-      throw new Error(`redis-server is not installed (Debian's redis-server package). Install it with:\n  ${INSTALL_HINT}\nor run the chat processes yourself against a Redis you have: REDIS_URL=redis://host:port PORT=3001 npx -y pnpm@10 --dir examples/chat start`);
+      throw new Error(
+        `redis-server is not installed (Debian's redis-server package). Install it with:\n  ${INSTALL_HINT}\nor run the chat processes yourself against a Redis you have: REDIS_URL=redis://host:port PORT=3001 npx -y pnpm@10 --dir examples/chat start`,
+      );
     }
     const dir = mkdtempSync(join(tmpdir(), 'wsup-chat-redis-'));
     for (let attempt = 1; ; attempt++) {

@@ -107,7 +107,10 @@ export function createRedisRooms(options: RedisRoomsOptions): Rooms {
       await store.alive();
       await Promise.all(
         [...local].map(async ([room, members]) => {
-          const after = await store.refresh(room, [...members].map(([member, field]) => [field, member.name]));
+          const after = await store.refresh(
+            room,
+            [...members].map(([member, field]) => [field, member.name]),
+          );
           announce(room, 'join', after.restored, after.members);
           announce(room, 'leave', after.departed, after.members);
         }),

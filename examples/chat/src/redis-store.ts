@@ -144,11 +144,11 @@ export class RedisStore {
   /** Adds a member; returns who is there now (the joiner last) and the room's history. */
   async join(room: string, field: string, name: string): Promise<RoomMembers & { history: ChatMessage[] }> {
     const { memberTtlMs, historyTtlMs } = this.options;
-    const reply = (await JOIN.run(this.redis, [this.membersKey(room), this.historyKey(room), this.processKey], [field, name, memberTtlMs, historyTtlMs, this.processPrefix])) as [
-      string[],
-      string[],
-      string[],
-    ];
+    const reply = (await JOIN.run(
+      this.redis,
+      [this.membersKey(room), this.historyKey(room), this.processKey],
+      [field, name, memberTtlMs, historyTtlMs, this.processPrefix],
+    )) as [string[], string[], string[]];
     return { members: reply[0], departed: reply[1], history: parseHistory(reply[2]) };
   }
 

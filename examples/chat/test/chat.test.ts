@@ -208,10 +208,20 @@ describe('robustness and operations', () => {
           yield Buffer.from(Array.from({ length: rand(64) }, () => rand(256)));
           break;
         case 1:
-          yield JSON.stringify({ type: values[rand(values.length)], room: values[rand(values.length)], name: values[rand(values.length)], text: values[rand(values.length)] });
+          yield JSON.stringify({
+            type: values[rand(values.length)],
+            room: values[rand(values.length)],
+            name: values[rand(values.length)],
+            text: values[rand(values.length)],
+          });
           break;
         case 2:
-          yield JSON.stringify({ type: rand(2) ? 'join' : 'say', room: values[rand(values.length)], name: values[rand(values.length)], text: values[rand(values.length)] });
+          yield JSON.stringify({
+            type: rand(2) ? 'join' : 'say',
+            room: values[rand(values.length)],
+            name: values[rand(values.length)],
+            text: values[rand(values.length)],
+          });
           break;
         default:
           yield `{"type":"say","text":"${'y'.repeat(rand(50))}${rand(2) ? '"}' : ''}`;
@@ -246,7 +256,9 @@ describe('robustness and operations', () => {
 
     // A broken handshake (the key is not 16 bytes of base64).
     const raw = connectTcp(chat.port, '127.0.0.1');
-    raw.end('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: nope\r\n\r\n');
+    raw.end(
+      'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: nope\r\n\r\n',
+    );
     const answer = await new Promise<string>((resolve) => {
       let text = '';
       raw.on('data', (d: Buffer) => (text += d.toString('latin1')));

@@ -54,7 +54,11 @@ export async function say(client: ChatClient, text: string): Promise<void> {
  * The next `count` messages of `type` on `ws`, skipping other types (presence notices, when a test
  * is about messages).
  */
-export async function collect<T extends ServerMessage['type']>(ws: WebSocket, type: T, count: number): Promise<Extract<ServerMessage, { type: T }>[]> {
+export async function collect<T extends ServerMessage['type']>(
+  ws: WebSocket,
+  type: T,
+  count: number,
+): Promise<Extract<ServerMessage, { type: T }>[]> {
   const got: Extract<ServerMessage, { type: T }>[] = [];
   while (got.length < count) {
     const msg = await next(ws);

@@ -169,7 +169,9 @@ describe('a chat process whose Redis is unreachable', () => {
     probe.close();
     await once(probe, 'close');
     const url = `redis://127.0.0.1:${port}`;
-    await expect(createChatServer({ redis: { url, connectTimeout: 0.5 }, log: () => {} })).rejects.toThrow(`cannot reach Redis at ${url} within 0.5 s`);
+    await expect(createChatServer({ redis: { url, connectTimeout: 0.5 }, log: () => {} })).rejects.toThrow(
+      `cannot reach Redis at ${url} within 0.5 s`,
+    );
   });
 });
 
@@ -188,7 +190,11 @@ describe('the cluster command', () => {
     clearTimeout(timer);
   });
 
-  function run(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; printed: (pattern: RegExp) => Promise<RegExpExecArray> } {
+  function run(env: NodeJS.ProcessEnv): {
+    child: ChildProcess;
+    output: () => string;
+    printed: (pattern: RegExp) => Promise<RegExpExecArray>;
+  } {
     const child = spawn(process.execPath, ['--conditions=@wsup/source', '--import', 'tsx', 'src/cluster.ts'], {
       cwd: CHAT_DIR,
       env: { ...process.env, ...env },

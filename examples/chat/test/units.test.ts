@@ -129,11 +129,15 @@ describe('BrokerTap', () => {
     expect(inner.calls).toEqual(['+room:a', '-room:a', '+room:a', '-room:a']);
   });
 
-  it("shows a hold what other processes publish on its topic, and still hands everything to the hub", async () => {
+  it('shows a hold what other processes publish on its topic, and still hands everything to the hub', async () => {
     const inner = new RecordingBroker();
     const tap = new BrokerTap(inner);
     const hubGot: string[] = [];
-    tap.attach('node', (topic, payload) => hubGot.push(`${topic} ${payload}`), () => {});
+    tap.attach(
+      'node',
+      (topic, payload) => hubGot.push(`${topic} ${payload}`),
+      () => {},
+    );
     const seen: string[] = [];
     const release = await tap.hold('room:a', (payload) => seen.push(payload.toString()));
     inner.deliver('room:a', Buffer.from('one'), false);

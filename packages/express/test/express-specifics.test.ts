@@ -25,7 +25,10 @@ async function serve(app: ReturnType<ExpressModule>) {
   return { ...served, url: wsUrl(served.server) };
 }
 
-for (const [name, expressModule] of [['Express 5', express], ['Express 4', express4 as ExpressModule]] as const) {
+for (const [name, expressModule] of [
+  ['Express 5', express],
+  ['Express 4', express4 as ExpressModule],
+] as const) {
   describe(`${name} specifics`, () => {
     it('gives WebSocket routes the cookies and the session a plain request established', async () => {
       const app = expressModule();

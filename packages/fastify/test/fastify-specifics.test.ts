@@ -20,25 +20,31 @@ async function serve(app: FastifyInstance) {
 
 const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4);
 
-for (const [name, fastify] of [['Fastify 5', Fastify], ['Fastify 4', Fastify4 as unknown as FastifyFactory]] as const) {
+for (const [name, fastify] of [
+  ['Fastify 5', Fastify],
+  ['Fastify 4', Fastify4 as unknown as FastifyFactory],
+] as const) {
   describe(`${name} specifics`, () => {
-    it.each(['onRequest', 'preValidation', 'preHandler'] as const)('refuses an upgrade from a %s hook with its real response', async (hook) => {
-      const app = fastify();
-      await app.register(wsup);
-      app.get('/ws', {
-        [hook]: async (request: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: string): unknown } }) => {
-          if (request.headers.authorization !== 'Bearer ok') await reply.code(401).send(`refused in ${hook}`);
-        },
-        handler: (_request, reply) => void reply.upgrade().send('in'),
-      });
-      const url = await serve(app);
-      const refused = await refusal(`${url}/ws`);
-      expect(refused.status).toBe(401);
-      expect(refused.body).toBe(`refused in ${hook}`);
-      const client = await openClient(`${url}/ws`, [], { headers: { Authorization: 'Bearer ok' } });
-      expect((await nextMessage(client)).data.toString()).toBe('in');
-      client.terminate();
-    });
+    it.each(['onRequest', 'preValidation', 'preHandler'] as const)(
+      'refuses an upgrade from a %s hook with its real response',
+      async (hook) => {
+        const app = fastify();
+        await app.register(wsup);
+        app.get('/ws', {
+          [hook]: async (request: { headers: Record<string, unknown> }, reply: { code(n: number): { send(b: string): unknown } }) => {
+            if (request.headers.authorization !== 'Bearer ok') await reply.code(401).send(`refused in ${hook}`);
+          },
+          handler: (_request, reply) => void reply.upgrade().send('in'),
+        });
+        const url = await serve(app);
+        const refused = await refusal(`${url}/ws`);
+        expect(refused.status).toBe(401);
+        expect(refused.body).toBe(`refused in ${hook}`);
+        const client = await openClient(`${url}/ws`, [], { headers: { Authorization: 'Bearer ok' } });
+        expect((await nextMessage(client)).data.toString()).toBe('in');
+        client.terminate();
+      },
+    );
 
     it("sends a hook's thrown error through the scope's error handler", async () => {
       const app = fastify();

@@ -16,7 +16,11 @@ export async function listen(app: Koa, tls?: { key: string; cert: string }): Pro
   attach(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { server, inject: (path, options) => injectWS(app, path, options), close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    server,
+    inject: (path, options) => injectWS(app, path, options),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 async function requireToken(ctx: Context, next: Next): Promise<void> {

@@ -18,7 +18,10 @@ async function serve(app: Koa) {
   return { ...served, url: wsUrl(served.server) };
 }
 
-for (const [name, Koa] of [['Koa 3', KoaClass], ['Koa 2', Koa2 as KoaConstructor]] as const) {
+for (const [name, Koa] of [
+  ['Koa 3', KoaClass],
+  ['Koa 2', Koa2 as KoaConstructor],
+] as const) {
   describe(`${name} specifics`, () => {
     it('answers ctx.throw(401) before upgrading with a real 401', async () => {
       const app = new Koa();
@@ -99,7 +102,7 @@ for (const [name, Koa] of [['Koa 3', KoaClass], ['Koa 2', Koa2 as KoaConstructor
       expect(raw.endsWith('{"error":"which room?"}')).toBe(true);
     });
 
-    it("keeps the 426 a plain GET gets from ctx.upgrade() even when an upstream middleware catches errors", async () => {
+    it('keeps the 426 a plain GET gets from ctx.upgrade() even when an upstream middleware catches errors', async () => {
       const app = new Koa();
       app.use(async (ctx, next) => {
         try {

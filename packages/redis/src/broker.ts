@@ -116,16 +116,21 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     this.subConn = this.open(`wsup-sub-${nodeId}`);
     this.publisher = new Publisher(this.pubConn, sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes, {
       state: () => this.refresh(),
-      refused: (channel, err) => this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${messageOf(err)}`, err)),
+      refused: (channel, err) =>
+        this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${messageOf(err)}`, err)),
     });
     this.subscriber = new Subscriber(this.subConn, sharded, {
       message: (channel, message) => this.onMessage(channel, message),
       state: () => this.refresh(),
       refused: (channel, err) =>
         this.fail(
-          new WebSocketError(ErrorCode.BrokerUnavailable, `Redis refused the subscription to ${channel}: other nodes' messages on it are not received (${messageOf(err)})`, {
-            cause: err,
-          }),
+          new WebSocketError(
+            ErrorCode.BrokerUnavailable,
+            `Redis refused the subscription to ${channel}: other nodes' messages on it are not received (${messageOf(err)})`,
+            {
+              cause: err,
+            },
+          ),
         ),
     });
     for (const conn of [this.pubConn, this.subConn]) {
@@ -246,7 +251,10 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
 
 function checkTopic(topic: string): void {
   if (LONE_SURROGATE.test(topic)) {
-    throw new WebSocketError(ErrorCode.InvalidTopic, 'a topic with unpaired surrogates cannot be carried over Redis (its UTF-8 channel name would not be its own)');
+    throw new WebSocketError(
+      ErrorCode.InvalidTopic,
+      'a topic with unpaired surrogates cannot be carried over Redis (its UTF-8 channel name would not be its own)',
+    );
   }
 }
 

@@ -75,7 +75,8 @@ function count(value: unknown, name: string, fallback: number): number {
 }
 
 export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): ResolvedBrokerOptions {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw optionError('RedisBroker options must be an object');
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw optionError('RedisBroker options must be an object');
   const o = options ?? {};
   const prefix = o.prefix ?? BrokerDefaults.prefix;
   if (typeof prefix !== 'string') throw optionError('prefix must be a string');

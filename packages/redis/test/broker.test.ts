@@ -75,15 +75,16 @@ describe('RedisBroker', () => {
     await eventually(() => s.messages).toEqual(sent);
     x.hub.publish('bytes', new Uint8Array([1, 2, 3]));
     x.hub.publish('bytes', 'text sent as binary', true);
-    await eventually(() => s.messages).toEqual([
-      ...sent,
-      'bin:010203',
-      `bin:${Buffer.from('text sent as binary').toString('hex')}`,
-    ]);
+    await eventually(() => s.messages).toEqual([...sent, 'bin:010203', `bin:${Buffer.from('text sent as binary').toString('hex')}`]);
   });
 
   it('names channels prefix + topic; brokers with another prefix do not hear them', async () => {
-    const [x, y, z, w] = await Promise.all([node({ prefix: 'app1:' }), node({ prefix: 'app1:' }), node({ prefix: 'app2:' }), node({ prefix: 'app2:' })]);
+    const [x, y, z, w] = await Promise.all([
+      node({ prefix: 'app1:' }),
+      node({ prefix: 'app1:' }),
+      node({ prefix: 'app2:' }),
+      node({ prefix: 'app2:' }),
+    ]);
     expect(x.broker.prefix).toBe('app1:');
     const [sy, sz] = await Promise.all([y.sub(['news']), z.sub(['news'])]);
     await eventually(() => redis.channels('app*')).toEqual(['app1:news', 'app2:news']);
@@ -124,7 +125,13 @@ describe('RedisBroker', () => {
     const s = await y.sub(['foreign']);
     await eventually(() => redis.subscribers('wsup:foreign')).toBe(1);
     const other = redis.client();
-    for (const junk of ['hello', Buffer.from([1]), Buffer.from([1, 0, 5, 0x61]), Buffer.from([2, 0, 1, 0x61, 0x62]), Buffer.from([1, 0, 0, 0x61])]) {
+    for (const junk of [
+      'hello',
+      Buffer.from([1]),
+      Buffer.from([1, 0, 5, 0x61]),
+      Buffer.from([2, 0, 1, 0x61, 0x62]),
+      Buffer.from([1, 0, 0, 0x61]),
+    ]) {
       expect(await other.spublish('wsup:foreign', junk)).toBe(1);
     }
     x.hub.publish('foreign', 'real');
@@ -148,7 +155,8 @@ describe('RedisBroker', () => {
   it('close() quits both connections and reports messages still buffered', async () => {
     const x = await node();
     const admin = redis.client();
-    const names = async (): Promise<string[]> => ((await admin.call('CLIENT', 'LIST')) as string).match(/name=wsup-\w+-\w+/g)?.filter((n) => n.endsWith(x.hub.nodeId)) ?? [];
+    const names = async (): Promise<string[]> =>
+      ((await admin.call('CLIENT', 'LIST')) as string).match(/name=wsup-\w+-\w+/g)?.filter((n) => n.endsWith(x.hub.nodeId)) ?? [];
     expect((await names()).sort()).toEqual([`name=wsup-pub-${x.hub.nodeId}`, `name=wsup-sub-${x.hub.nodeId}`]);
     await x.hub.close();
     expect(x.broker.connected).toBe(false);

@@ -26,7 +26,13 @@ describe('EnvelopeCodec', () => {
 
   it('rejects what is not an envelope', () => {
     const a = new EnvelopeCodec('a');
-    for (const junk of [Buffer.alloc(0), Buffer.from([1, 0]), Buffer.from([2, 0, 1, 0x62]), Buffer.from([1, 0, 0, 0x62]), Buffer.from([1, 0, 3, 0x62])]) {
+    for (const junk of [
+      Buffer.alloc(0),
+      Buffer.from([1, 0]),
+      Buffer.from([2, 0, 1, 0x62]),
+      Buffer.from([1, 0, 0, 0x62]),
+      Buffer.from([1, 0, 3, 0x62]),
+    ]) {
       expect(a.decodeForeign(junk)).toBeNull();
     }
   });

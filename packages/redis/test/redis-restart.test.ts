@@ -65,7 +65,9 @@ describe('Redis restarted under three nodes', () => {
     await outage(1);
     // Every node told its hub that Redis was gone, once.
     for (const n of nodes) {
-      expect(n.events.filter((e) => e.type === 'hub-error')).toEqual([{ type: 'hub-error', code: 'ERR_BROKER_UNAVAILABLE', dropped: false }]);
+      expect(n.events.filter((e) => e.type === 'hub-error')).toEqual([
+        { type: 'hub-error', code: 'ERR_BROKER_UNAVAILABLE', dropped: false },
+      ]);
     }
     const during = range('during-', 50);
     for (const m of during) pa.send(m);

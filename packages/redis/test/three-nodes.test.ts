@@ -167,9 +167,18 @@ describe('three node processes', () => {
       }
       await eventually(() => fast.every((s) => s.messages.length === sent), { interval: 5 }).toBe(true);
     }
-    expect(b.events.find((e) => e.type === 'ws-error' && e.id === 'stalled')).toEqual({ type: 'ws-error', id: 'stalled', code: 'ERR_BUFFER_OVERFLOW' });
+    expect(b.events.find((e) => e.type === 'ws-error' && e.id === 'stalled')).toEqual({
+      type: 'ws-error',
+      id: 'stalled',
+      code: 'ERR_BUFFER_OVERFLOW',
+    });
     // It closes with 1008 once its close timeout has passed (it does not read the close frame).
-    expect(await b.until((e) => e.type === 'closed' && e.id === 'stalled')).toEqual({ type: 'closed', id: 'stalled', code: 1008, error: 'ERR_BUFFER_OVERFLOW' });
+    expect(await b.until((e) => e.type === 'closed' && e.id === 'stalled')).toEqual({
+      type: 'closed',
+      id: 'stalled',
+      code: 1008,
+      error: 'ERR_BUFFER_OVERFLOW',
+    });
     const all = Array.from({ length: sent }, (_, i) => String(i));
     for (const s of fast) expect(s.messages).toEqual(all);
     // Node b still holds the topic for its fast subscriber.

@@ -17,7 +17,16 @@ import type { WebSocketTarget } from './url.js';
 const BODY_WAIT_MS = 2000;
 
 /** Resolver errors (getaddrinfo's EAI_* family, as Node names them). */
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'EAI_ADDRFAMILY', 'EAI_SERVICE', 'EAI_SOCKTYPE']);
+const DNS_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NODATA',
+  'EAI_NONAME',
+  'EAI_ADDRFAMILY',
+  'EAI_SERVICE',
+  'EAI_SOCKTYPE',
+]);
 
 /** What the attempt is waiting for, to name the failure precisely. */
 type Phase = 'lookup' | 'connect' | 'tls' | 'response' | 'body';
@@ -70,7 +79,11 @@ export class ConnectAttempt {
   private failedHead: ResponseHead | undefined;
   private excerpt: BodyExcerpt | undefined;
   private readonly onAbort = (): void => {
-    this.fail(new WebSocketError(ErrorCode.Aborted, `the connection attempt was aborted during ${PHASE_TEXT[this.phase]}`, { cause: this.options.signal?.reason }));
+    this.fail(
+      new WebSocketError(ErrorCode.Aborted, `the connection attempt was aborted during ${PHASE_TEXT[this.phase]}`, {
+        cause: this.options.signal?.reason,
+      }),
+    );
   };
   private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
   private readonly onError = (err: Error): void => this.handleError(err);
@@ -204,15 +217,29 @@ export class ConnectAttempt {
     if (this.phase === 'lookup' || codes.some((c) => DNS_CODES.has(c)) || (err as { syscall?: string }).syscall === 'getaddrinfo') {
       this.fail(new WebSocketError(ErrorCode.DnsLookupFailed, `could not resolve ${this.target.hostname}: ${detail}`, { cause: err }));
     } else if (codes.every((c) => c === 'ECONNREFUSED')) {
-      this.fail(new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.target.hostname}:${this.target.port} refused`, { cause: err }));
+      this.fail(
+        new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.target.hostname}:${this.target.port} refused`, {
+          cause: err,
+        }),
+      );
     } else if (this.phase === 'tls') {
-      this.fail(new WebSocketError(ErrorCode.TlsFailed, `TLS handshake with ${this.target.hostname}:${this.target.port} failed: ${detail}`, { cause: err }));
+      this.fail(
+        new WebSocketError(ErrorCode.TlsFailed, `TLS handshake with ${this.target.hostname}:${this.target.port} failed: ${detail}`, {
+          cause: err,
+        }),
+      );
     } else if (this.phase === 'connect') {
-      this.fail(new WebSocketError(ErrorCode.ConnectFailed, `could not connect to ${this.target.hostname}:${this.target.port}: ${detail}`, { cause: err }));
+      this.fail(
+        new WebSocketError(ErrorCode.ConnectFailed, `could not connect to ${this.target.hostname}:${this.target.port}: ${detail}`, {
+          cause: err,
+        }),
+      );
     } else if (this.phase === 'body') {
       this.failWithStatus();
     } else {
-      this.fail(new WebSocketError(ErrorCode.HandshakeClosed, `the connection failed during the opening handshake: ${detail}`, { cause: err }));
+      this.fail(
+        new WebSocketError(ErrorCode.HandshakeClosed, `the connection failed during the opening handshake: ${detail}`, { cause: err }),
+      );
     }
   }
 
@@ -223,7 +250,9 @@ export class ConnectAttempt {
     } else if (this.phase === 'tls') {
       this.fail(new WebSocketError(ErrorCode.TlsFailed, `the server closed the connection during the TLS handshake`));
     } else {
-      this.fail(new WebSocketError(ErrorCode.HandshakeClosed, `the server closed the connection before ${PHASE_TEXT[this.phase]} was complete`));
+      this.fail(
+        new WebSocketError(ErrorCode.HandshakeClosed, `the server closed the connection before ${PHASE_TEXT[this.phase]} was complete`),
+      );
     }
   }
 
@@ -232,7 +261,12 @@ export class ConnectAttempt {
       this.failWithStatus();
       return;
     }
-    this.fail(new WebSocketError(ErrorCode.ConnectTimeout, `no connection within ${this.options.timeoutMs / 1000} s (waiting for ${PHASE_TEXT[this.phase]})`));
+    this.fail(
+      new WebSocketError(
+        ErrorCode.ConnectTimeout,
+        `no connection within ${this.options.timeoutMs / 1000} s (waiting for ${PHASE_TEXT[this.phase]})`,
+      ),
+    );
   }
 
   private cleanup(): void {

@@ -40,7 +40,10 @@ export async function connect(url: string | URL, options?: ConnectOptions): Prom
   }
   const socket = dial(target, resolved);
   return new Promise<WebSocket>((resolve, reject) => {
-    new ConnectAttempt({ socket, target, options: resolved, wsOptions, key: newKey(), offer, compress: options?.compress, resolve, reject }, false);
+    new ConnectAttempt(
+      { socket, target, options: resolved, wsOptions, key: newKey(), offer, compress: options?.compress, resolve, reject },
+      false,
+    );
   });
 }
 
@@ -55,7 +58,17 @@ export function connectOver(socket: Duplex, url: string | URL, options?: Connect
   const wsOptions = resolveOptions(options);
   const offer: ClientOffer = { subprotocols: resolved.subprotocols, extensions: clientExtensionOffers(options) };
   return new Promise<WebSocket>((resolve, reject) => {
-    const init = { socket: socket as Socket, target, options: resolved, wsOptions, key: newKey(), offer, compress: options?.compress, resolve, reject };
+    const init = {
+      socket: socket as Socket,
+      target,
+      options: resolved,
+      wsOptions,
+      key: newKey(),
+      offer,
+      compress: options?.compress,
+      resolve,
+      reject,
+    };
     new ConnectAttempt(init, true);
   });
 }
@@ -79,4 +92,3 @@ function dial(target: WebSocketTarget, options: ResolvedConnectOptions): Socket 
     throw e;
   }
 }
-

@@ -74,7 +74,8 @@ export class WebSocketClient extends EventEmitter<ClientEvents> {
   constructor(options: ClientOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw typeError('createClient options must be an object');
-    if ((options as ConnectOptions).signal !== undefined) throw typeError('createClient does not take a signal: call client.close() to stop it');
+    if ((options as ConnectOptions).signal !== undefined)
+      throw typeError('createClient does not take a signal: call client.close() to stop it');
     // Check every option now: a mistake is a bug to report at once, not a failed connection later.
     resolveConnectOptions(options);
     resolveOptions(options);

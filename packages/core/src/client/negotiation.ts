@@ -70,7 +70,8 @@ function checkProtocol(answer: readonly string[] | undefined, offered: readonly 
 function checkExtensions(answer: string | undefined, offers: readonly ExtensionOffer[]): ExtensionOffer[] | WebSocketError {
   if (answer === undefined) return [];
   const accepted = parseExtensions(answer);
-  if (accepted === null) return mismatch(ErrorCode.ExtensionMismatch, `malformed Sec-WebSocket-Extensions answer ${JSON.stringify(answer.slice(0, 100))}`);
+  if (accepted === null)
+    return mismatch(ErrorCode.ExtensionMismatch, `malformed Sec-WebSocket-Extensions answer ${JSON.stringify(answer.slice(0, 100))}`);
   const seen = new Set<string>();
   for (const ext of accepted) {
     const name = ext.name.toLowerCase();

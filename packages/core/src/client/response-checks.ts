@@ -36,18 +36,28 @@ function checkSwitchingProtocols(head: ResponseHead, key: string): WebSocketErro
   if (head.httpVersion !== '1.1') return fail(ErrorCode.MalformedResponse, `a 101 response must be HTTP/1.1, not HTTP/${head.httpVersion}`);
   const upgrade = head.headers.get('upgrade');
   if (upgrade === undefined || upgrade.length !== 1 || upgrade[0]!.toLowerCase() !== 'websocket') {
-    return fail(ErrorCode.ResponseUpgrade, upgrade === undefined ? 'the 101 response has no Upgrade header' : `the 101 response has Upgrade: ${upgrade.join(', ')}, not websocket`);
+    return fail(
+      ErrorCode.ResponseUpgrade,
+      upgrade === undefined
+        ? 'the 101 response has no Upgrade header'
+        : `the 101 response has Upgrade: ${upgrade.join(', ')}, not websocket`,
+    );
   }
   const connection = headerValue(head, 'connection');
   if (!hasToken(connection, 'upgrade')) {
     return fail(
       ErrorCode.ResponseConnection,
-      connection === undefined ? 'the 101 response has no Connection header' : `the 101 response's Connection header (${connection}) does not contain upgrade`,
+      connection === undefined
+        ? 'the 101 response has no Connection header'
+        : `the 101 response's Connection header (${connection}) does not contain upgrade`,
     );
   }
   const accept = head.headers.get('sec-websocket-accept');
   if (accept === undefined || accept.length !== 1 || accept[0] !== acceptKey(key)) {
-    return fail(ErrorCode.BadAcceptKey, accept === undefined ? 'the 101 response has no Sec-WebSocket-Accept header' : 'Sec-WebSocket-Accept does not match the key sent');
+    return fail(
+      ErrorCode.BadAcceptKey,
+      accept === undefined ? 'the 101 response has no Sec-WebSocket-Accept header' : 'Sec-WebSocket-Accept does not match the key sent',
+    );
   }
   return undefined;
 }
@@ -60,10 +70,15 @@ function checkSwitchingProtocols(head: ResponseHead, key: string): WebSocketErro
 export function checkResponse(head: ResponseHead, key: string, offer: ClientOffer, compress: unknown): ClientAgreement {
   if (head.status !== 101) {
     // Callers handle other statuses themselves, to collect the body.
-    throw new HandshakeResponseError(ErrorCode.NotSwitchingProtocols, `the server answered ${head.status} ${head.statusText} instead of 101`.trimEnd(), head);
+    throw new HandshakeResponseError(
+      ErrorCode.NotSwitchingProtocols,
+      `the server answered ${head.status} ${head.statusText} instead of 101`.trimEnd(),
+      head,
+    );
   }
   const agreement =
-    checkSwitchingProtocols(head, key) ?? checkAgreement(head.headers.get('sec-websocket-protocol'), headerValue(head, 'sec-websocket-extensions'), offer, compress);
+    checkSwitchingProtocols(head, key) ??
+    checkAgreement(head.headers.get('sec-websocket-protocol'), headerValue(head, 'sec-websocket-extensions'), offer, compress);
   if (agreement instanceof WebSocketError) throw new HandshakeResponseError(agreement.code, agreement.message, head);
   return agreement;
 }

@@ -528,7 +528,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   heartbeatTimedOut(): void {
     this.heartbeat = undefined;
     if (this.state === ReadyState.Closed) return;
-    const failure = (this.end.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * this.options.heartbeatMs) / 1000} s`));
+    const silence = (2 * this.options.heartbeatMs) / 1000;
+    const failure = (this.end.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${silence} s`));
     if (this.listenerCount('error') > 0) this.emit('error', failure);
     this.terminate();
   }

@@ -36,7 +36,7 @@ const POOL_LIMIT = 16;
 
 function windowBits(bits: number): number {
   // zlib cannot produce an 8-bit raw deflate window and raises 8 to 9 itself; ask for 9 directly.
-  return Math.max(bits , 9);
+  return Math.max(bits, 9);
 }
 
 /**
@@ -174,7 +174,11 @@ export class PerMessageDeflate {
       try {
         r = z.write(input, inOff, out, written, room);
       } catch (err) {
-        throw protocolError(ErrorCode.InvalidCompressedData, `invalid compressed data: ${(err as Error).message}`, CloseCode.InvalidPayload);
+        throw protocolError(
+          ErrorCode.InvalidCompressedData,
+          `invalid compressed data: ${(err as Error).message}`,
+          CloseCode.InvalidPayload,
+        );
       }
       written += r.written;
       inOff += r.consumed;

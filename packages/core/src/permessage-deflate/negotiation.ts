@@ -145,7 +145,8 @@ export function acceptResponse(answer: readonly ExtensionOffer[], opts: Resolved
   if (!p) return bad('unknown, repeated or invalid parameter');
   if (opts.serverNoContextTakeover && !p.serverNoContextTakeover) return bad('server_no_context_takeover was requested but not confirmed');
   // A server accepts a server_max_window_bits offer "by including" it (RFC 7692 §7.1.2.1).
-  if (opts.serverMaxWindowBits < 15 && p.serverMaxWindowBits === undefined) return bad('server_max_window_bits was requested but not confirmed');
+  if (opts.serverMaxWindowBits < 15 && p.serverMaxWindowBits === undefined)
+    return bad('server_max_window_bits was requested but not confirmed');
   if (p.serverMaxWindowBits !== undefined && p.serverMaxWindowBits > opts.serverMaxWindowBits) {
     return bad('server_max_window_bits larger than offered');
   }
@@ -158,4 +159,3 @@ export function acceptResponse(answer: readonly ExtensionOffer[], opts: Resolved
     inflateNoContextTakeover: p.serverNoContextTakeover,
   };
 }
-

@@ -112,9 +112,7 @@ export function parseExtensions(value: string): ExtensionOffer[] | null {
 
 /** Serializes offers back into a header value. */
 export function formatExtensions(offers: readonly ExtensionOffer[]): string {
-  return offers
-    .map((o) => [o.name, ...o.params.map(([k, v]) => (v === true ? k : `${k}=${v}`))].join('; '))
-    .join(', ');
+  return offers.map((o) => [o.name, ...o.params.map(([k, v]) => (v === true ? k : `${k}=${v}`))].join('; ')).join(', ');
 }
 
 /**

@@ -41,9 +41,7 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
       const b1 = (rotated >>> 16) & 0xff;
       const b2 = (rotated >>> 8) & 0xff;
       const b3 = rotated & 0xff;
-      const word = LITTLE_ENDIAN
-        ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-        : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+      const word = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
       const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
       // Unrolled by eight: measured 3.4 GB/s for the plain loop against 8 GB/s here.
       const end8 = words & ~7;

@@ -81,7 +81,11 @@ function selectProtocol(choice: ResolvedUpgradeOptions['subprotocol'], offered: 
     const picked = choice(offered, req);
     if (picked === undefined || picked === null || picked === false || picked === '') return '';
     if (typeof picked !== 'string' || !offered.includes(picked)) {
-      return refusal(ErrorCode.InvalidOption, 500, `subprotocol selector returned ${JSON.stringify(picked)}, which the client did not offer`);
+      return refusal(
+        ErrorCode.InvalidOption,
+        500,
+        `subprotocol selector returned ${JSON.stringify(picked)}, which the client did not offer`,
+      );
     }
     return picked;
   }

@@ -48,7 +48,9 @@ export interface ResolvedUpgradeOptions {
 }
 
 /** Header fields the handshake itself sets in its response. */
-const RESERVED_HEADERS = new Map(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions'].map((n) => [n, '']));
+const RESERVED_HEADERS = new Map(
+  ['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions'].map((n) => [n, '']),
+);
 
 /**
  * Validates every upgrade option before anything is written: a bad option is the caller's bug.

@@ -48,7 +48,7 @@ export function upgrade(
     res = target;
     options = headOrOptions as UpgradeOptions | undefined;
     const s = res.socket ?? req.socket;
-    if (!s || webSocketOf(s) || (routed?.upgraded)) {
+    if (!s || webSocketOf(s) || routed?.upgraded) {
       throw new WebSocketError(ErrorCode.AlreadyUpgraded, 'this request has already been upgraded');
     }
     if (res.headersSent) {

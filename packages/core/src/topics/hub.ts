@@ -172,7 +172,10 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   private report(err: unknown): void {
-    const e = err instanceof WebSocketError ? err : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    const e =
+      err instanceof WebSocketError
+        ? err
+        : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     if (this.listenerCount('error') > 0) {
       this.emit('error', e);
     } else if (!this.warned) {

@@ -47,14 +47,18 @@ describe('URLs', () => {
     expect((await rejection(42 as unknown as string)).code).toBe(ErrorCode.InvalidUrl);
   });
 
-  it.each([['ws://127.0.0.1:0/'], ['ws://127.0.0.1:65536/'], ['ws://127.0.0.1:99999/'], ['ws://127.0.0.1:-1/'], ['ws://127.0.0.1:http/'], ['wss://[::1]:70000/']])(
-    'refuses %j with ERR_INVALID_PORT',
-    async (url) => {
-      const err = await rejection(url);
-      expect(err).toBeInstanceOf(WebSocketError);
-      expect(err.code).toBe(ErrorCode.InvalidPort);
-    },
-  );
+  it.each([
+    ['ws://127.0.0.1:0/'],
+    ['ws://127.0.0.1:65536/'],
+    ['ws://127.0.0.1:99999/'],
+    ['ws://127.0.0.1:-1/'],
+    ['ws://127.0.0.1:http/'],
+    ['wss://[::1]:70000/'],
+  ])('refuses %j with ERR_INVALID_PORT', async (url) => {
+    const err = await rejection(url);
+    expect(err).toBeInstanceOf(WebSocketError);
+    expect(err.code).toBe(ErrorCode.InvalidPort);
+  });
 
   it('refuses port 0 in a URL object', async () => {
     expect((await rejection(new URL('ws://127.0.0.1:0/'))).code).toBe(ErrorCode.InvalidPort);

@@ -120,7 +120,9 @@ describe('client validation of the server answer', () => {
   });
 
   it('offers client_max_window_bits and sends compressed, masked frames with RSV1', async () => {
-    const srv = await startRawServer((c) => c.write(c.accept101('Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n')));
+    const srv = await startRawServer((c) =>
+      c.write(c.accept101('Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n')),
+    );
     const ws = await connect(srv.url, { compress: { threshold: 10 } });
     const conn = srv.connections[0] ?? (await srv.nextConnection());
     expect(conn.request.headers['sec-websocket-extensions']).toBe('permessage-deflate; client_max_window_bits');

@@ -15,7 +15,9 @@ async function serve(answer: (conn: RawConnection) => void | Promise<void>): Pro
 }
 
 it('keeps frames that arrive in the same packet as the 101', async () => {
-  const s = await serve((c) => c.write(Buffer.concat([Buffer.from(c.accept101()), serverFrame(1, 'first'), serverFrame(2, Buffer.from([1, 2, 3]))])));
+  const s = await serve((c) =>
+    c.write(Buffer.concat([Buffer.from(c.accept101()), serverFrame(1, 'first'), serverFrame(2, Buffer.from([1, 2, 3]))])),
+  );
   const ws = await connect(s.url);
   expect(await ws.receive()).toEqual({ data: 'first', binary: false, fin: true });
   expect(await ws.receive()).toEqual({ data: Buffer.from([1, 2, 3]), binary: true, fin: true });

@@ -25,7 +25,9 @@ async function failure(answer: (conn: RawConnection) => void, options?: ConnectO
 describe('the 101 response is checked', () => {
   it('refuses a wrong Sec-WebSocket-Accept', async () => {
     const err = await failure((c) =>
-      c.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'),
+      c.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+      ),
     );
     expect(err.code).toBe(ErrorCode.BadAcceptKey);
     expect(err).toBeInstanceOf(HandshakeResponseError);
@@ -43,24 +45,36 @@ describe('the 101 response is checked', () => {
   });
 
   it('refuses a 101 without Upgrade', async () => {
-    const err = await failure((c) => c.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`));
+    const err = await failure((c) =>
+      c.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`),
+    );
     expect(err.code).toBe(ErrorCode.ResponseUpgrade);
     expect(err.message).toMatch(/no Upgrade header/);
   });
 
   it('refuses a 101 upgrading to something else', async () => {
-    const err = await failure((c) => c.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`));
+    const err = await failure((c) =>
+      c.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`,
+      ),
+    );
     expect(err.code).toBe(ErrorCode.ResponseUpgrade);
   });
 
   it('refuses a 101 whose Connection header lacks upgrade', async () => {
-    const err = await failure((c) => c.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`));
+    const err = await failure((c) =>
+      c.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: ${c.request.accept}\r\n\r\n`,
+      ),
+    );
     expect(err.code).toBe(ErrorCode.ResponseConnection);
   });
 
   it('accepts header names and the upgrade tokens in any case, and Connection as a list', async () => {
     srv = await startRawServer((c) =>
-      c.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nCONNECTION: keep-alive, UPGRADE\r\nsec-websocket-accept: ${c.request.accept}\r\n\r\n`),
+      c.write(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nCONNECTION: keep-alive, UPGRADE\r\nsec-websocket-accept: ${c.request.accept}\r\n\r\n`,
+      ),
     );
     const ws = await connect(srv.url);
     expect(ws.readyState).toBe(1);
@@ -135,7 +149,9 @@ describe('a server that does not switch protocols', () => {
 
   it('keeps only the start of a long body', async () => {
     const body = 'ab'.repeat(10_000);
-    const err = (await failure((c) => c.write(`HTTP/1.1 404 Not Found\r\nContent-Length: ${body.length}\r\n\r\n${body}`))) as HandshakeResponseError;
+    const err = (await failure((c) =>
+      c.write(`HTTP/1.1 404 Not Found\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+    )) as HandshakeResponseError;
     expect(err.status).toBe(404);
     expect(err.body.length).toBeLessThanOrEqual(BODY_EXCERPT_BYTES);
     expect(err.body.length).toBeGreaterThan(100);
@@ -144,7 +160,9 @@ describe('a server that does not switch protocols', () => {
 
   it('does not cut a character in half at the excerpt limit', async () => {
     const body = `a${'€'.repeat(400)}`;
-    const err = (await failure((c) => c.write(`HTTP/1.1 500 Oops\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`))) as HandshakeResponseError;
+    const err = (await failure((c) =>
+      c.write(`HTTP/1.1 500 Oops\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+    )) as HandshakeResponseError;
     expect(err.body).not.toContain('\ufffd');
     expect(body.startsWith(err.body)).toBe(true);
   });
@@ -167,7 +185,9 @@ describe('a server that does not switch protocols', () => {
   });
 
   it('reports the status even when the body never comes', async () => {
-    const err = (await failure((c) => c.write('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 100\r\n\r\nnope'), { timeout: 0.3 })) as HandshakeResponseError;
+    const err = (await failure((c) => c.write('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 100\r\n\r\nnope'), {
+      timeout: 0.3,
+    })) as HandshakeResponseError;
     expect(err.code).toBe(ErrorCode.NotSwitchingProtocols);
     expect(err.status).toBe(401);
     expect(err.body).toBe('nope');
@@ -175,14 +195,18 @@ describe('a server that does not switch protocols', () => {
   });
 
   it('keeps the Location of a redirect (it is not followed)', async () => {
-    const err = (await failure((c) => c.write('HTTP/1.1 301 Moved Permanently\r\nLocation: ws://elsewhere/\r\nContent-Length: 0\r\n\r\n'))) as HandshakeResponseError;
+    const err = (await failure((c) =>
+      c.write('HTTP/1.1 301 Moved Permanently\r\nLocation: ws://elsewhere/\r\nContent-Length: 0\r\n\r\n'),
+    )) as HandshakeResponseError;
     expect(err.status).toBe(301);
     expect(err.headers.location).toBe('ws://elsewhere/');
     expect(err.body).toBe('');
   });
 
   it('skips interim 1xx responses before the 101', async () => {
-    srv = await startRawServer((c) => c.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n${c.accept101()}`));
+    srv = await startRawServer((c) =>
+      c.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n${c.accept101()}`),
+    );
     const ws = await connect(srv.url);
     expect(ws.readyState).toBe(1);
     ws.terminate();

@@ -1,7 +1,16 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, ErrorCode, handleUpgrades, upgrade, WebSocketError, type Message, type UpgradeRouter, type WebSocketClient } from '@wsup/core';
+import {
+  createClient,
+  ErrorCode,
+  handleUpgrades,
+  upgrade,
+  WebSocketError,
+  type Message,
+  type UpgradeRouter,
+  type WebSocketClient,
+} from '@wsup/core';
 import { startRawServer } from '../helpers/raw-server.js';
 
 interface Echo {

@@ -70,7 +70,9 @@ describe('ResponseHeadParser', () => {
   it('takes a head of exactly the limit and refuses one byte more', () => {
     const head = Buffer.from('HTTP/1.1 200 OK\r\nX: 1\r\n\r\n');
     expect(new ResponseHeadParser(head.length).push(head)).not.toBeNull();
-    expect(() => new ResponseHeadParser(head.length - 1).push(head)).toThrow(expect.objectContaining({ code: ErrorCode.ResponseHeadTooLarge }));
+    expect(() => new ResponseHeadParser(head.length - 1).push(head)).toThrow(
+      expect.objectContaining({ code: ErrorCode.ResponseHeadTooLarge }),
+    );
   });
 
   it('refuses an unfinished head as soon as it passes the limit', () => {

@@ -177,7 +177,13 @@ export const step = {
   sendChopped: (chop: number, ...frames: FrameSpec[]): Step => ({ do: 'send', frames, chop }),
   bytes: (bytes: Buffer, chop?: number): Step => ({ do: 'bytes', bytes, ...(chop === undefined ? {} : { chop }) }),
   /** Octets of `frames` from `from` to `to` octets before their end (see the step's doc). */
-  sendSlice: (frames: FrameSpec[], from: number, to: number, chop?: number): Step => ({ do: 'send-slice', frames, from, to, ...(chop === undefined ? {} : { chop }) }),
+  sendSlice: (frames: FrameSpec[], from: number, to: number, chop?: number): Step => ({
+    do: 'send-slice',
+    frames,
+    from,
+    to,
+    ...(chop === undefined ? {} : { chop }),
+  }),
   pause: (ms: number): Step => ({ do: 'pause', ms }),
   awaitReceived: (count: number, ms?: number): Step => ({ do: 'await-received', count, ...(ms === undefined ? {} : { ms }) }),
   awaitClose: (ms?: number): Step => ({ do: 'await-close', ...(ms === undefined ? {} : { ms }) }),
@@ -196,8 +202,18 @@ export const step = {
 const buf = (d: Buffer | string) => (typeof d === 'string' ? Buffer.from(d, 'utf8') : d);
 
 export const got = {
-  text: (data: Buffer | string, compressed?: boolean): Expected => ({ type: 'message', binary: false, data: buf(data), ...(compressed === undefined ? {} : { compressed }) }),
-  binary: (data: Buffer | string, compressed?: boolean): Expected => ({ type: 'message', binary: true, data: buf(data), ...(compressed === undefined ? {} : { compressed }) }),
+  text: (data: Buffer | string, compressed?: boolean): Expected => ({
+    type: 'message',
+    binary: false,
+    data: buf(data),
+    ...(compressed === undefined ? {} : { compressed }),
+  }),
+  binary: (data: Buffer | string, compressed?: boolean): Expected => ({
+    type: 'message',
+    binary: true,
+    data: buf(data),
+    ...(compressed === undefined ? {} : { compressed }),
+  }),
   pong: (data: Buffer | string = ''): Expected => ({ type: 'pong', data: buf(data) }),
 };
 

@@ -86,10 +86,14 @@ function derivedReport(c: SessionCase, log: PeerEvent[]): Reported {
   return { code: ex.closeCode ?? 1005, wasClean: false, error: '*' };
 }
 
-function reportProblem(want: Reported, got: { code: number; reason: string; wasClean: boolean; error?: { code?: string } | undefined }): string | undefined {
+function reportProblem(
+  want: Reported,
+  got: { code: number; reason: string; wasClean: boolean; error?: { code?: string } | undefined },
+): string | undefined {
   const errorCode = got.error?.code ?? null;
   const errorOk = want.error === '*' ? errorCode !== null : errorCode === want.error;
-  const ok = got.code === want.code && got.wasClean === want.wasClean && errorOk && (want.reason === undefined || got.reason === want.reason);
+  const ok =
+    got.code === want.code && got.wasClean === want.wasClean && errorOk && (want.reason === undefined || got.reason === want.reason);
   if (ok) return undefined;
   const show = (r: { code: number; wasClean: boolean; reason?: string }, e: string | null) =>
     `{ code: ${r.code}, wasClean: ${r.wasClean}, error: ${e ?? 'none'}${r.reason !== undefined ? `, reason: ${JSON.stringify(r.reason)}` : ''} }`;

@@ -38,7 +38,9 @@ export function newKey(): string {
 }
 
 export function expectedAccept(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 export function handshakeText(port: number, spec: RequestSpec & { key: string }): string {

@@ -102,7 +102,12 @@ const BITS = /^(8|9|1[0-5])$/;
 
 /** Reads the parameters of a permessage-deflate item; a string says why they are invalid. */
 export function readDeflateParams(item: ExtensionItem, inAnswer: boolean): DeflateParams | string {
-  const p: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: undefined, clientMaxWindowBits: undefined };
+  const p: DeflateParams = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: undefined,
+    clientMaxWindowBits: undefined,
+  };
   const seen = new Set<string>();
   for (const [k, v] of item.params) {
     if (seen.has(k)) return `${k} repeated`;
@@ -136,7 +141,8 @@ export function agree(offerHeader: string | undefined, answer: string | undefine
   if (answer === undefined) return null;
   const items = parseExtensions(answer);
   if (typeof items === 'string') return `malformed answer: ${items}`;
-  if (items.length !== 1 || items[0]!.name.toLowerCase() !== 'permessage-deflate') return `answer ${JSON.stringify(answer)} is not one permessage-deflate`;
+  if (items.length !== 1 || items[0]!.name.toLowerCase() !== 'permessage-deflate')
+    return `answer ${JSON.stringify(answer)} is not one permessage-deflate`;
   const a = readDeflateParams(items[0]!, true);
   if (typeof a === 'string') return `invalid answer: ${a}`;
   const offers = typeof offerHeader === 'string' ? parseExtensions(offerHeader) : [];
@@ -207,7 +213,12 @@ export class MessageDeflater {
 
   compress(data: Buffer): Buffer {
     const dict = this.history?.bytes;
-    const out = zlib.deflateRawSync(data, { ...SYNC, windowBits: this.bits, level: this.level, ...(dict && dict.length > 0 ? { dictionary: dict } : {}) });
+    const out = zlib.deflateRawSync(data, {
+      ...SYNC,
+      windowBits: this.bits,
+      level: this.level,
+      ...(dict && dict.length > 0 ? { dictionary: dict } : {}),
+    });
     this.history?.add(data);
     if (!out.subarray(-4).equals(TAIL)) throw new Error('sync flush did not end with 00 00 ff ff');
     return out.subarray(0, out.length - 4);
@@ -252,8 +263,10 @@ export interface PeerDeflate {
  * implementation's inflater is tried at the agreed limits.
  */
 export function peerDeflate(a: Agreement, role: 'client' | 'server'): PeerDeflate {
-  const mine = role === 'client' ? { bits: a.clientBits, nct: a.clientNoContextTakeover } : { bits: a.serverBits, nct: a.serverNoContextTakeover };
-  const theirs = role === 'client' ? { bits: a.serverBits, nct: a.serverNoContextTakeover } : { bits: a.clientBits, nct: a.clientNoContextTakeover };
+  const mine =
+    role === 'client' ? { bits: a.clientBits, nct: a.clientNoContextTakeover } : { bits: a.serverBits, nct: a.serverNoContextTakeover };
+  const theirs =
+    role === 'client' ? { bits: a.serverBits, nct: a.serverNoContextTakeover } : { bits: a.clientBits, nct: a.clientNoContextTakeover };
   return { out: new MessageDeflater(mine.bits, mine.nct), in: new MessageInflater(theirs.bits, theirs.nct), agreement: a };
 }
 
@@ -288,7 +301,9 @@ export function answerProblem(expected: string | null, actual: string | undefine
   const canon = (v: string) => {
     const items = parseExtensions(v);
     if (typeof items === 'string') return `malformed: ${v}`;
-    return items.map((i) => [i.name.toLowerCase(), ...i.params.map(([k, x]) => (x === true ? k : `${k}=${x}`)).sort()].join('; ')).join(', ');
+    return items
+      .map((i) => [i.name.toLowerCase(), ...i.params.map(([k, x]) => (x === true ? k : `${k}=${x}`)).sort()].join('; '))
+      .join(', ');
   };
   if (expected === null) return actual === undefined ? undefined : `Sec-WebSocket-Extensions: ${actual}, expected none`;
   if (actual === undefined) return `no Sec-WebSocket-Extensions, expected ${expected}`;

@@ -29,15 +29,35 @@ describe('judge', () => {
   const failing: [string, SessionCase['expect'], PeerEvent[], RegExp][] = [
     ['a missing echo', closesNormally(got.text('a')), [sent(1000), close(1000), ...end], /^received \[\], expected \[text\(1\)/],
     ['a wrong payload', closesNormally(got.text('a')), [msg('b'), sent(1000), close(1000), ...end], /^received/],
-    ['binary instead of text', closesNormally(got.text('a')), [{ type: 'message', binary: true, data: Buffer.from('a') }, sent(1000), close(1000), ...end], /^received/],
+    [
+      'binary instead of text',
+      closesNormally(got.text('a')),
+      [{ type: 'message', binary: true, data: Buffer.from('a') }, sent(1000), close(1000), ...end],
+      /^received/,
+    ],
     ['an extra pong', closesNormally(), [{ type: 'pong', data: Buffer.alloc(0) }, sent(1000), close(1000), ...end], /^received/],
     ['a wrong close code', failsWith(1002), [close(1007), sent(1007), ...end], /close code 1007, expected 1002/],
     ['an empty close frame where a code is due', failsWith(1002), [close(null), sent(null), ...end], /close code \(none\), expected 1002/],
     ['no close frame', failsWith(1002), [...end], /no close frame/],
-    ['a failure that only answers our close', failsWith(1002), [sent(1000), close(1002), ...end], /should have failed the connection first/],
+    [
+      'a failure that only answers our close',
+      failsWith(1002),
+      [sent(1000), close(1002), ...end],
+      /should have failed the connection first/,
+    ],
     ['a close before ours where none was due', closesNormally(), [close(1000), sent(1000), ...end], /should have waited for our close/],
-    ['a protocol violation', closesNormally(), [{ type: 'violation', what: 'masked frame from a server' }, sent(1000), close(1000), ...end], /broke the protocol: masked/],
-    ['a TCP connection left open', closesNormally(), [sent(1000), close(1000), { type: 'dropped-by-us', why: 'x' }], /did not close the TCP connection/],
+    [
+      'a protocol violation',
+      closesNormally(),
+      [{ type: 'violation', what: 'masked frame from a server' }, sent(1000), close(1000), ...end],
+      /broke the protocol: masked/,
+    ],
+    [
+      'a TCP connection left open',
+      closesNormally(),
+      [sent(1000), close(1000), { type: 'dropped-by-us', why: 'x' }],
+      /did not close the TCP connection/,
+    ],
     [
       'a close after the rest was sent (not fail-fast)',
       { ...failsWith(1007), closeAfter: 'part2', closeBefore: 'part3' },
@@ -60,7 +80,10 @@ describe('judge', () => {
   for (const [name, ex, log, problem] of failing) {
     it(`fails ${name}`, () => {
       const problems = judge(session(ex), log);
-      expect(problems.some((p) => problem.test(p)), problems.join('\n')).toBe(true);
+      expect(
+        problems.some((p) => problem.test(p)),
+        problems.join('\n'),
+      ).toBe(true);
     });
   }
 });
@@ -83,7 +106,9 @@ function fake(b: FakeBehaviour): Promise<ScriptedServer> {
     peer.onEvent = (e) => {
       if (peer.closeSent) return;
       if (e.type === 'message') {
-        void peer.sendFrames([{ opcode: e.binary ? OP.binary : OP.text, payload: e.data, ...(b.maskAndRsv ? { mask: true, rsv: 4 } : {}) }]);
+        void peer.sendFrames([
+          { opcode: e.binary ? OP.binary : OP.text, payload: e.data, ...(b.maskAndRsv ? { mask: true, rsv: 4 } : {}) },
+        ]);
       } else if (e.type === 'ping') {
         void peer.sendFrames([frame.pong(e.data)]);
       } else if (e.type === 'violation' && b.checkUtf8AtEnd && /not valid UTF-8/.test(e.what)) {
@@ -221,7 +246,10 @@ describe('the deflate codec', () => {
   }
 
   it('parses quoted parameter values, which must still be tokens (RFC 6455 §9.1)', () => {
-    expect(parseExtensions('a; x="10", b')).toEqual([{ name: 'a', params: [['x', '10']] }, { name: 'b', params: [] }]);
+    expect(parseExtensions('a; x="10", b')).toEqual([
+      { name: 'a', params: [['x', '10']] },
+      { name: 'b', params: [] },
+    ]);
     expect(parseExtensions('a; x="1,2"')).toMatch(/bad parameter value/);
   });
 });
@@ -281,9 +309,13 @@ describe('the live harness fails servers that misuse permessage-deflate', () => 
   }
 
   // 13.x.16 offers server_max_window_bits=9 (and nothing else) and expects it answered.
-  const offer9 = serverCases.find((x) => x.kind === 'session' && x.offer?.extensions === 'permessage-deflate; server_max_window_bits=9')!.id;
+  const offer9 = serverCases.find(
+    (x) => x.kind === 'session' && x.offer?.extensions === 'permessage-deflate; server_max_window_bits=9',
+  )!.id;
   // 13.x.5: server_no_context_takeover alone.
-  const offerNct = serverCases.find((x) => x.kind === 'session' && x.offer?.extensions === 'permessage-deflate; server_no_context_takeover')!.id;
+  const offerNct = serverCases.find(
+    (x) => x.kind === 'session' && x.offer?.extensions === 'permessage-deflate; server_no_context_takeover',
+  )!.id;
 
   it('a server that honours what it agreed passes', async () => {
     expect(await problemsOf({ answer: 'permessage-deflate; server_max_window_bits=9' }, offer9)).toBe('');
@@ -296,15 +328,21 @@ describe('the live harness fails servers that misuse permessage-deflate', () => 
   });
 
   it('a server that agrees no context takeover and keeps its context fails', async () => {
-    expect(await problemsOf({ answer: 'permessage-deflate; server_no_context_takeover', deflater: [15, false] }, offerNct)).toMatch(/does not inflate under the agreed parameters/);
+    expect(await problemsOf({ answer: 'permessage-deflate; server_no_context_takeover', deflater: [15, false] }, offerNct)).toMatch(
+      /does not inflate under the agreed parameters/,
+    );
   });
 
   it('a server that does not compress what it should fails', async () => {
-    expect(await problemsOf({ answer: 'permessage-deflate; server_max_window_bits=9', plain: true }, offer9)).toMatch(/received \[.*plain.*expected \[.*deflated/);
+    expect(await problemsOf({ answer: 'permessage-deflate; server_max_window_bits=9', plain: true }, offer9)).toMatch(
+      /received \[.*plain.*expected \[.*deflated/,
+    );
   });
 
   it('a server that sets RSV1 on continuation frames fails', async () => {
-    expect(await problemsOf({ answer: 'permessage-deflate; server_max_window_bits=9', rsv1OnContinuation: true }, offer9)).toMatch(/RSV1 on a continuation frame/);
+    expect(await problemsOf({ answer: 'permessage-deflate; server_max_window_bits=9', rsv1OnContinuation: true }, offer9)).toMatch(
+      /RSV1 on a continuation frame/,
+    );
   });
 
   it('a server whose answer does not fit the offer fails the handshake', async () => {

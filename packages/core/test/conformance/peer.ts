@@ -210,7 +210,12 @@ export class ScriptedPeer {
     const size = fragment && fragment > 0 ? fragment : Math.max(payload.length, 1);
     const frames: FrameSpec[] = [];
     for (let at = 0; at < payload.length || frames.length === 0; at += size) {
-      frames.push({ opcode: frames.length === 0 ? (binary ? OP.binary : OP.text) : OP.cont, payload: payload.subarray(at, at + size), rsv: frames.length === 0 && compress ? 4 : 0, fin: at + size >= payload.length });
+      frames.push({
+        opcode: frames.length === 0 ? (binary ? OP.binary : OP.text) : OP.cont,
+        payload: payload.subarray(at, at + size),
+        rsv: frames.length === 0 && compress ? 4 : 0,
+        fin: at + size >= payload.length,
+      });
     }
     await this.sendFrames(frames, { flow: true, ...opts });
   }
@@ -220,7 +225,9 @@ export class ScriptedPeer {
    * role uses a fixed key, so that slices of the same frames taken by several steps fit together.
    */
   async sendSlice(frames: FrameSpec[], from: number, to: number, chop?: number): Promise<void> {
-    const wire = Buffer.concat(frames.map((f) => encodeFrame(f.mask === undefined && this.opts.masks ? { ...f, mask: SLICE_KEY } : f, this.opts.masks)));
+    const wire = Buffer.concat(
+      frames.map((f) => encodeFrame(f.mask === undefined && this.opts.masks ? { ...f, mask: SLICE_KEY } : f, this.opts.masks)),
+    );
     const start = from === Infinity ? 0 : wire.length - from;
     await this.writeBytes(wire.subarray(start, wire.length - to), chop === undefined ? {} : { chop });
   }

@@ -42,7 +42,8 @@ export interface SessionTarget {
 }
 
 function describePayload(data: Buffer): string {
-  if (data.length <= 40) return JSON.stringify(data.toString('latin1')).replace(/[\u0080-\uffff]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16)}`);
+  if (data.length <= 40)
+    return JSON.stringify(data.toString('latin1')).replace(/[\u0080-\uffff]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16)}`);
   return `sha1:${createHash('sha1').update(data).digest('hex').slice(0, 12)}`;
 }
 
@@ -104,7 +105,8 @@ export function judge(c: SessionCase, log: PeerEvent[], role: Role = 'client'): 
   const received = receivedEvents(log);
   const same = received.length === ex.received.length && ex.received.every((e, i) => sameEvent(e, received[i]!));
   if (!same) {
-    const show = (list: (Expected | PeerEvent)[]) => `[${list.slice(0, 6).map(describeEvent).join(', ')}${list.length > 6 ? `, … (${list.length})` : ''}]`;
+    const show = (list: (Expected | PeerEvent)[]) =>
+      `[${list.slice(0, 6).map(describeEvent).join(', ')}${list.length > 6 ? `, … (${list.length})` : ''}]`;
     problems.push(`received ${show(received)}, expected ${show(ex.received)}`);
   }
 
@@ -118,7 +120,8 @@ export function judge(c: SessionCase, log: PeerEvent[], role: Role = 'client'): 
   } else {
     if (close.code !== ex.closeCode) problems.push(`close code ${close.code ?? '(none)'}, expected ${ex.closeCode ?? '(none)'}`);
     const firstByThem = sentAt === -1 || closeAt < sentAt;
-    if (ex.closedBy === 'them' && !firstByThem) problems.push('the implementation only answered our close; it should have failed the connection first');
+    if (ex.closedBy === 'them' && !firstByThem)
+      problems.push('the implementation only answered our close; it should have failed the connection first');
     if (ex.closedBy === 'us' && firstByThem) problems.push('the implementation closed first; it should have waited for our close');
   }
 

@@ -63,7 +63,8 @@ async function open(c: SessionCase) {
 
 async function run(c: ConformanceCase): Promise<void> {
   if (c.kind === 'refused-answer') throw new Error(`${c.id}: a client case in the server suite`);
-  const outcome = c.kind === 'handshake' ? await runHandshake(c, subject.port, randomBytes(16).toString('base64')) : await runSession(c, { open });
+  const outcome =
+    c.kind === 'handshake' ? await runHandshake(c, subject.port, randomBytes(16).toString('base64')) : await runSession(c, { open });
   tally.record(c, verdictOf(c, outcome.problems));
   expect(outcome.problems, explain(c, outcome)).toEqual([]);
 }

@@ -49,7 +49,11 @@ function parseRequest(head: string): ScriptedRequest {
 }
 
 /** Reads the request head; answers 101 when it carries a key, 400 otherwise. */
-function accept(socket: Socket, onPeer: (peer: ScriptedPeer, req: ScriptedRequest) => void, answer: (req: ScriptedRequest) => Answer): void {
+function accept(
+  socket: Socket,
+  onPeer: (peer: ScriptedPeer, req: ScriptedRequest) => void,
+  answer: (req: ScriptedRequest) => Answer,
+): void {
   let buf = Buffer.alloc(0);
   const onData = (d: Buffer) => {
     buf = Buffer.concat([buf, d]);
@@ -64,7 +68,12 @@ function accept(socket: Socket, onPeer: (peer: ScriptedPeer, req: ScriptedReques
       return;
     }
     const a = answer(req);
-    const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${expectedAccept(key)}`];
+    const lines = [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${expectedAccept(key)}`,
+    ];
     if (a.extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${a.extensions}`);
     lines.push(...(a.lines ?? []));
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);

@@ -55,7 +55,11 @@ const violations: [string, Buffer, number][] = [
   ['close code 2000', f({ opcode: 8, payload: closePayload(2000) }), 1002],
   ['close code 5000', f({ opcode: 8, payload: closePayload(5000) }), 1002],
   ['a close reason that is not UTF-8', f({ opcode: 8, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff])]) }), 1007],
-  ['invalid UTF-8 in a text message', f({ opcode: 1, payload: Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80]) }), 1007],
+  [
+    'invalid UTF-8 in a text message',
+    f({ opcode: 1, payload: Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80]) }),
+    1007,
+  ],
   [
     'invalid UTF-8 in a later fragment',
     f({ opcode: 1, fin: false, payload: 'fine' }, { opcode: 0, fin: false, payload: Buffer.from([0xf4, 0x90, 0x80, 0x80]) }),

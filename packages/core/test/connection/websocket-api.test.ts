@@ -370,7 +370,13 @@ describe('closing', () => {
   it('close() validates its arguments', async () => {
     const errs: string[] = [];
     const path = route((ws) => {
-      for (const [code, reason] of [[1005, ''], [999, ''], [1012, ''], [2000, ''], [1000, 'x'.repeat(124)]] as const) {
+      for (const [code, reason] of [
+        [1005, ''],
+        [999, ''],
+        [1012, ''],
+        [2000, ''],
+        [1000, 'x'.repeat(124)],
+      ] as const) {
         try {
           void ws.close(code, reason);
         } catch (e) {

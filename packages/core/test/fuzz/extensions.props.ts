@@ -26,21 +26,23 @@ const offersArb: fc.Arbitrary<Offer[]> = fc.array(
 /** Writes offers with random optional whitespace around every separator and random quoting. */
 const spelledArb: fc.Arbitrary<{ offers: Offer[]; header: string }> = offersArb.chain((offers) => {
   const seps = offers.reduce((n, o) => n + 2 + o.params.length * 4, 0);
-  return fc.tuple(fc.array(ows, { minLength: seps, maxLength: seps }), fc.array(fc.boolean(), { minLength: seps, maxLength: seps })).map(([spaces, quotes]) => {
-    let i = 0;
-    const sp = () => spaces[i++] ?? '';
-    const header = offers
-      .map((o) => {
-        let s = `${sp()}${o.name}`;
-        for (const [k, v] of o.params) {
-          s += `${sp()};${sp()}${k}`;
-          if (v !== true) s += `${sp()}=${sp()}${quotes[i] ? `"${v.replace(/[\\"]/g, (ch) => `\\${ch}`)}"` : v}`;
-        }
-        return `${s}${sp()}`;
-      })
-      .join(',');
-    return { offers, header };
-  });
+  return fc
+    .tuple(fc.array(ows, { minLength: seps, maxLength: seps }), fc.array(fc.boolean(), { minLength: seps, maxLength: seps }))
+    .map(([spaces, quotes]) => {
+      let i = 0;
+      const sp = () => spaces[i++] ?? '';
+      const header = offers
+        .map((o) => {
+          let s = `${sp()}${o.name}`;
+          for (const [k, v] of o.params) {
+            s += `${sp()};${sp()}${k}`;
+            if (v !== true) s += `${sp()}=${sp()}${quotes[i] ? `"${v.replace(/[\\"]/g, (ch) => `\\${ch}`)}"` : v}`;
+          }
+          return `${s}${sp()}`;
+        })
+        .join(',');
+      return { offers, header };
+    });
 });
 
 /** A damaged header: characters inserted, deleted or replaced at random places. */
@@ -48,7 +50,11 @@ const damagedArb = fc
   .tuple(
     spelledArb,
     fc.array(
-      fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(',', ';', '=', '"', '\\', ' ', '\t', 'a', '\u00e9', '\u0000', '\r\n', '(')),
+      fc.tuple(
+        fc.nat(),
+        fc.constantFrom('insert', 'delete', 'replace'),
+        fc.constantFrom(',', ';', '=', '"', '\\', ' ', '\t', 'a', '\u00e9', '\u0000', '\r\n', '('),
+      ),
       { minLength: 1, maxLength: 4 },
     ),
   )
@@ -95,7 +101,11 @@ export function extensionProperties(): void {
     it(
       'Sec-WebSocket-Extensions: damaged headers never throw, and what parses is made of tokens',
       () => {
-        check('extensions: damaged', fc.property(damagedArb, (header) => checkParsed(parseExtensions(header))), 2000);
+        check(
+          'extensions: damaged',
+          fc.property(damagedArb, (header) => checkParsed(parseExtensions(header))),
+          2000,
+        );
       },
       propertyTimeout,
     );

@@ -92,7 +92,10 @@ const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buff
 /** Frames of every kind, well-formed or not: any opcode, any RSV, masked or not, fin or not. */
 const anyFrame: fc.Arbitrary<FrameSpec> = fc.record({
   opcode: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 1, 2, 8, 9, 10) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 15 }) }),
-  payload: fc.oneof(bytes(40), fc.string({ unit: 'grapheme', maxLength: 30 }).map((s) => Buffer.from(s))),
+  payload: fc.oneof(
+    bytes(40),
+    fc.string({ unit: 'grapheme', maxLength: 30 }).map((s) => Buffer.from(s)),
+  ),
   fin: fc.boolean(),
   rsv: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 7 }) }),
   mask: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
@@ -179,7 +182,11 @@ export function frameParserProperties(): void {
             const input = Buffer.concat(frames.map((f) => encodeFrame(f, !mode.client)));
             for (const [pos, val] of flips) if (input.length > 0) input[pos % input.length] = val;
             const whole = parse(input, [], mode);
-            const split = parse(input, cuts.map((c) => c % (input.length + 1)), mode);
+            const split = parse(
+              input,
+              cuts.map((c) => c % (input.length + 1)),
+              mode,
+            );
             expect(split).toEqual(whole);
             checkLimits(whole, mode);
           }),
@@ -197,7 +204,13 @@ export function frameParserProperties(): void {
           fc.property(fc.array(anyFrame, { maxLength: 6 }), corruption, modeArb, (frames, flips, mode) => {
             const input = Buffer.concat(frames.map((f) => encodeFrame(f, !mode.client)));
             for (const [pos, val] of flips) if (input.length > 0) input[pos % input.length] = val;
-            expect(parse(input, Array.from({ length: input.length }, (_, i) => i), mode)).toEqual(parse(input, [], mode));
+            expect(
+              parse(
+                input,
+                Array.from({ length: input.length }, (_, i) => i),
+                mode,
+              ),
+            ).toEqual(parse(input, [], mode));
           }),
           100,
         );
@@ -233,7 +246,13 @@ export function frameParserProperties(): void {
             }
             const input = Buffer.concat(frames.map((f) => encodeFrame(f, !client)));
             const mode: Mode = { client, frameMode: false, rsv1Allowed: false, maxPayload: 1 << 20, maxFragments: 1000 };
-            expect(parse(input, cuts.map((c) => c % (input.length + 1)), mode)).toEqual(expected);
+            expect(
+              parse(
+                input,
+                cuts.map((c) => c % (input.length + 1)),
+                mode,
+              ),
+            ).toEqual(expected);
           }),
           200,
         );

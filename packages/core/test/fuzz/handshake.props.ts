@@ -16,7 +16,10 @@ const validKey = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buff
 /** Header values as node:http gives them: a string, or a list for repeated headers. */
 const headerValue = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.constantFrom('websocket', 'Upgrade', '13', 'keep-alive, Upgrade', 'permessage-deflate', 'chat, superchat', '') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('websocket', 'Upgrade', '13', 'keep-alive, Upgrade', 'permessage-deflate', 'chat, superchat', ''),
+  },
   { weight: 1, arbitrary: validKey },
   { weight: 1, arbitrary: fc.array(fc.string({ maxLength: 20 }), { minLength: 1, maxLength: 3 }) },
 );
@@ -67,11 +70,19 @@ const oneBreakage: fc.Arbitrary<[string, (r: HandshakeRequest) => void, number]>
   fc
     .string({ unit: 'binary-ascii', maxLength: 30 })
     .filter((k) => !KEY.test(k.trim()))
-    .map((k): [string, (r: HandshakeRequest) => void, number] => [`key ${JSON.stringify(k)}`, (r) => (r.headers['sec-websocket-key'] = k), 400]),
+    .map((k): [string, (r: HandshakeRequest) => void, number] => [
+      `key ${JSON.stringify(k)}`,
+      (r) => (r.headers['sec-websocket-key'] = k),
+      400,
+    ]),
   fc
     .string({ unit: 'binary-ascii', maxLength: 6 })
     .filter((v) => v.trim() !== '13')
-    .map((v): [string, (r: HandshakeRequest) => void, number] => [`version ${JSON.stringify(v)}`, (r) => (r.headers['sec-websocket-version'] = v), 426]),
+    .map((v): [string, (r: HandshakeRequest) => void, number] => [
+      `version ${JSON.stringify(v)}`,
+      (r) => (r.headers['sec-websocket-version'] = v),
+      426,
+    ]),
 );
 
 function checkResult(req: HandshakeRequest): void {
@@ -93,7 +104,11 @@ export function handshakeProperties(): void {
     it(
       'any header map gets an offer or a WebSocketError with status 400, 403, 405 or 426',
       () => {
-        check('handshake: random requests', fc.property(requestArb, (req) => checkResult(req)), 1000);
+        check(
+          'handshake: random requests',
+          fc.property(requestArb, (req) => checkResult(req)),
+          1000,
+        );
       },
       propertyTimeout,
     );
@@ -103,17 +118,22 @@ export function handshakeProperties(): void {
       () => {
         check(
           'handshake: one rule broken',
-          fc.property(validKey, fc.dictionary(fc.constantFrom('origin', 'cookie', 'x-custom', 'user-agent'), fc.string({ maxLength: 30 })), oneBreakage, (key, extra, [, breakIt, status]) => {
-            const req = validRequest(key);
-            Object.assign(req.headers, extra);
-            const ok = checkHandshake(req);
-            expect(ok).not.toBeInstanceOf(WebSocketError);
-            breakIt(req);
-            const err = checkHandshake(req);
-            expect(err).toBeInstanceOf(WebSocketError);
-            expect((err as WebSocketError).status).toBe(status);
-            checkResult(req);
-          }),
+          fc.property(
+            validKey,
+            fc.dictionary(fc.constantFrom('origin', 'cookie', 'x-custom', 'user-agent'), fc.string({ maxLength: 30 })),
+            oneBreakage,
+            (key, extra, [, breakIt, status]) => {
+              const req = validRequest(key);
+              Object.assign(req.headers, extra);
+              const ok = checkHandshake(req);
+              expect(ok).not.toBeInstanceOf(WebSocketError);
+              breakIt(req);
+              const err = checkHandshake(req);
+              expect(err).toBeInstanceOf(WebSocketError);
+              expect((err as WebSocketError).status).toBe(status);
+              checkResult(req);
+            },
+          ),
           500,
         );
       },

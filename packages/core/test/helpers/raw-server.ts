@@ -145,7 +145,11 @@ export async function startRawServer(onRequest?: (conn: RawConnection) => void, 
 }
 
 /** Encodes one server frame (unmasked unless `mask`). */
-export function serverFrame(opcode: number, payload: Buffer | string = Buffer.alloc(0), opts: { fin?: boolean; mask?: boolean } = {}): Buffer {
+export function serverFrame(
+  opcode: number,
+  payload: Buffer | string = Buffer.alloc(0),
+  opts: { fin?: boolean; mask?: boolean } = {},
+): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const len = data.length;
   const head: number[] = [((opts.fin ?? true) ? 0x80 : 0) | opcode];

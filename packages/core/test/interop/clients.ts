@@ -87,7 +87,9 @@ export function wsClient(compress: boolean): InteropClient {
       const pongs = new Inbox<Buffer>();
       ws.on('message', (data: Buffer, isBinary: boolean) => messages.put({ data, binary: isBinary }));
       ws.on('pong', (data: Buffer) => pongs.put(data));
-      const closed = new Promise<Closed>((resolve) => ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+      const closed = new Promise<Closed>((resolve) =>
+        ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+      );
       return new Promise((resolve, reject) => {
         ws.once('error', reject);
         ws.once('open', () =>
@@ -222,14 +224,18 @@ export function chromiumClient(page: () => Page): InteropClient {
       const p = page();
       const id = nextSocket++;
       const { extensions } = await p.evaluate(([i, u]) => (globalThis as unknown as PageGlobals).harness.open(i, u), [id, url] as const);
-      const send = (msg: { kind: string; text?: string; b64?: string }) => void p.evaluate(([i, m]) => (globalThis as unknown as PageGlobals).harness.send(i, m), [id, msg] as const);
-      const closed = p.evaluate((i) => (globalThis as unknown as PageGlobals).harness.closed(i), id).then(async (c) => {
-        await p.evaluate((i) => (globalThis as unknown as PageGlobals).harness.forget(i), id);
-        return { code: c.code, reason: c.reason };
-      });
+      const send = (msg: { kind: string; text?: string; b64?: string }) =>
+        void p.evaluate(([i, m]) => (globalThis as unknown as PageGlobals).harness.send(i, m), [id, msg] as const);
+      const closed = p
+        .evaluate((i) => (globalThis as unknown as PageGlobals).harness.closed(i), id)
+        .then(async (c) => {
+          await p.evaluate((i) => (globalThis as unknown as PageGlobals).harness.forget(i), id);
+          return { code: c.code, reason: c.reason };
+        });
       return {
         extensions,
-        send: (data) => send(typeof data === 'string' ? { kind: 'string', text: data } : { kind: 'arraybuffer', b64: data.toString('base64') }),
+        send: (data) =>
+          send(typeof data === 'string' ? { kind: 'string', text: data } : { kind: 'arraybuffer', b64: data.toString('base64') }),
         sendFragments: unsupported('Chromium'),
         ping: unsupported('Chromium'),
         nextPong: unsupported('Chromium'),
@@ -239,7 +245,8 @@ export function chromiumClient(page: () => Page): InteropClient {
         },
         sendAs: (form, bytes) => send({ kind: form, b64: bytes.toString('base64') }),
         binaryType: (type) => p.evaluate(([i, t]) => (globalThis as unknown as PageGlobals).harness.binaryType(i, t), [id, type] as const),
-        close: (code, reason) => void p.evaluate(([i, c, r]) => (globalThis as unknown as PageGlobals).harness.close(i, c, r), [id, code, reason] as const),
+        close: (code, reason) =>
+          void p.evaluate(([i, c, r]) => (globalThis as unknown as PageGlobals).harness.close(i, c, r), [id, code, reason] as const),
         closed,
       };
     },

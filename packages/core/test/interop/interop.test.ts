@@ -21,7 +21,15 @@ import { startWsServer } from './ws-server.js';
 
 /** Debian's Chromium (playwright-core never downloads a browser); CHROMIUM_PATH points elsewhere. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 interface Row {
   name: string;
@@ -43,7 +51,13 @@ const rows: Row[] = [
   { name: 'undici → wsup', client: undiciClient, server: wsupServer, extensions: '' },
   { name: 'undici → wsup, deflate', client: undiciClient, server: wsupServer, compress: true, extensions: [/^permessage-deflate/] },
   { name: 'chromium → wsup', client: chromiumClient(() => page!), server: wsupServer, extensions: '' },
-  { name: 'chromium → wsup, deflate', client: chromiumClient(() => page!), server: wsupServer, compress: true, extensions: [/^permessage-deflate/] },
+  {
+    name: 'chromium → wsup, deflate',
+    client: chromiumClient(() => page!),
+    server: wsupServer,
+    compress: true,
+    extensions: [/^permessage-deflate/],
+  },
   { name: 'wsup → ws', client: wsupClient(false), server: { ws: false }, extensions: '' },
   { name: 'wsup → ws, deflate', client: wsupClient(true), server: { ws: {} }, extensions: [/^permessage-deflate/] },
   {
@@ -60,7 +74,12 @@ const rows: Row[] = [
   },
   {
     name: 'wsup → ws, deflate as wsup asks',
-    client: wsupClient({ serverNoContextTakeover: true, serverMaxWindowBits: 11, clientMaxWindowBits: 12, threshold: 0 } satisfies DeflateOptions),
+    client: wsupClient({
+      serverNoContextTakeover: true,
+      serverMaxWindowBits: 11,
+      clientMaxWindowBits: 12,
+      threshold: 0,
+    } satisfies DeflateOptions),
     server: { ws: { threshold: 0 } },
     extensions: [/server_no_context_takeover/, /server_max_window_bits=11/, /client_max_window_bits=12/],
   },
@@ -235,7 +254,9 @@ const scenarios: Scenario[] = [
         const { conn, id } = await open('echo');
         conn.close(code, `client closes with ${code}`);
         expect((await conn.closed).code).toBe(code);
-        await expect.poll(() => server.seen(id).close, { timeout: 5000 }).toEqual({ code, reason: `client closes with ${code}`, wasClean: true });
+        await expect
+          .poll(() => server.seen(id).close, { timeout: 5000 })
+          .toEqual({ code, reason: `client closes with ${code}`, wasClean: true });
       },
     }),
   ),
@@ -265,7 +286,9 @@ beforeAll(async () => {
   if (rows.some((r) => r.client.name === 'chromium')) {
     // These cells prove that a real browser works with wsup: no browser must fail them, not skip them.
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed (no ${CHROMIUM}): apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
+      throw new Error(
+        `Chromium is not installed (no ${CHROMIUM}): apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`,
+      );
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
     page = await browser.newPage();

@@ -53,7 +53,11 @@ const combos: [string, DeflateOptions | true, object][] = [
   ['no context takeover both ways (asked by the client)', true, { serverNoContextTakeover: true, clientNoContextTakeover: true }],
   ['no context takeover by server option', { serverNoContextTakeover: true, clientNoContextTakeover: true }, {}],
   ['small windows asked by the client', true, { serverMaxWindowBits: 9, clientMaxWindowBits: 10 }],
-  ['small windows by server option, level 6, memLevel 4, threshold 0', { serverMaxWindowBits: 10, clientMaxWindowBits: 11, level: 6, memLevel: 4, threshold: 0 }, { threshold: 0 }],
+  [
+    'small windows by server option, level 6, memLevel 4, threshold 0',
+    { serverMaxWindowBits: 10, clientMaxWindowBits: 11, level: 6, memLevel: 4, threshold: 0 },
+    { threshold: 0 },
+  ],
 ];
 
 describe('permessage-deflate interop with ws', () => {
@@ -96,7 +100,8 @@ describe('permessage-deflate interop with ws', () => {
     const c = await wsClient(path, { threshold: 100 });
     const sent: string[] = [];
     for (let i = 0; i < 1000; i++) {
-      const m = i % 3 === 0 ? `short ${i}` : JSON.stringify({ seq: i, user: `user${i % 17}`, text: payload(300 + (i % 500), i).toString() });
+      const m =
+        i % 3 === 0 ? `short ${i}` : JSON.stringify({ seq: i, user: `user${i % 17}`, text: payload(300 + (i % 500), i).toString() });
       sent.push(m);
       c.send(m);
     }
@@ -248,27 +253,41 @@ describe('bad compressed input', () => {
     const step = 1000;
     const frames: Buffer[] = [];
     for (let i = 0; i < bomb.length; i += step) {
-      frames.push(encodeFrame({ opcode: i === 0 ? 2 : 0, rsv: i === 0 ? 4 : 0, fin: i + step >= bomb.length, payload: bomb.subarray(i, i + step) }));
+      frames.push(
+        encodeFrame({ opcode: i === 0 ? 2 : 0, rsv: i === 0 ? 4 : 0, fin: i + step >= bomb.length, payload: bomb.subarray(i, i + step) }),
+      );
     }
     peer.send(Buffer.concat(frames));
     expect((await peer.expectClose()).code).toBe(1009);
   });
 
   const cases: [string, (d: TestDeflater) => Promise<Buffer[]>, number][] = [
-    ['RSV1 on a continuation frame', async (d) => [
-      encodeFrame({ opcode: 1, rsv: 4, fin: false, payload: await d.compress(Buffer.from('hello ')) }),
-      encodeFrame({ opcode: 0, rsv: 4, fin: true, payload: Buffer.alloc(0) }),
-    ], 1002],
+    [
+      'RSV1 on a continuation frame',
+      async (d) => [
+        encodeFrame({ opcode: 1, rsv: 4, fin: false, payload: await d.compress(Buffer.from('hello ')) }),
+        encodeFrame({ opcode: 0, rsv: 4, fin: true, payload: Buffer.alloc(0) }),
+      ],
+      1002,
+    ],
     ['RSV1 on a ping', async () => [encodeFrame({ opcode: 9, rsv: 4, payload: 'x' })], 1002],
     ['RSV1 on a close frame', async () => [encodeFrame({ opcode: 8, rsv: 4, payload: closePayload(1000) })], 1002],
     ['RSV2 on a compressed frame', async (d) => [encodeFrame({ opcode: 1, rsv: 6, payload: await d.compress(Buffer.from('x')) })], 1002],
-    ['corrupt compressed data', async () => [encodeFrame({ opcode: 2, rsv: 4, payload: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]) })], 1007],
-    ['invalid UTF-8 inside a compressed text message', async (d) => [
-      encodeFrame({ opcode: 1, rsv: 4, payload: await d.compress(Buffer.from([0x68, 0x69, 0xc0, 0xaf])) }),
-    ], 1007],
-    ['compressed text ending inside a code point', async (d) => [
-      encodeFrame({ opcode: 1, rsv: 4, payload: await d.compress(Buffer.from([0x68, 0xe2, 0x82])) }),
-    ], 1007],
+    [
+      'corrupt compressed data',
+      async () => [encodeFrame({ opcode: 2, rsv: 4, payload: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]) })],
+      1007,
+    ],
+    [
+      'invalid UTF-8 inside a compressed text message',
+      async (d) => [encodeFrame({ opcode: 1, rsv: 4, payload: await d.compress(Buffer.from([0x68, 0x69, 0xc0, 0xaf])) })],
+      1007,
+    ],
+    [
+      'compressed text ending inside a code point',
+      async (d) => [encodeFrame({ opcode: 1, rsv: 4, payload: await d.compress(Buffer.from([0x68, 0xe2, 0x82])) })],
+      1007,
+    ],
   ];
   for (const [name, build, code] of cases) {
     it(`${name} → ${code}`, async () => {
@@ -298,7 +317,10 @@ describe('frame mode with compression', () => {
         if (m.fin) ws.close();
       }
     });
-    const peer = await RawPeer.open(s.port, handshakeRequest('/', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_no_context_takeover' }));
+    const peer = await RawPeer.open(
+      s.port,
+      handshakeRequest('/', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_no_context_takeover' }),
+    );
     const whole = await new TestDeflater(false).compress(Buffer.from('first part, second part'));
     const cut = Math.floor(whole.length / 2);
     peer.sendFrame({ opcode: 1, rsv: 4, fin: false, payload: whole.subarray(0, cut) });

@@ -63,7 +63,10 @@ describe('server: permessage-deflate offer → response (RFC 7692 §5, §7)', ()
   }
 
   it('agrees on the parameters each side compresses with', () => {
-    const r = acceptOffer(parseExtensions('permessage-deflate; client_max_window_bits; server_no_context_takeover')!, resolveDeflateOptions({ clientMaxWindowBits: 11 })!);
+    const r = acceptOffer(
+      parseExtensions('permessage-deflate; client_max_window_bits; server_no_context_takeover')!,
+      resolveDeflateOptions({ clientMaxWindowBits: 11 })!,
+    );
     expect(r?.params).toEqual({ deflateBits: 15, deflateNoContextTakeover: true, inflateBits: 11, inflateNoContextTakeover: false });
   });
 });
@@ -71,7 +74,16 @@ describe('server: permessage-deflate offer → response (RFC 7692 §5, §7)', ()
 describe('client: offer and validation of the answer', () => {
   it('offers client_max_window_bits and the configured parameters', () => {
     expect(clientOffer(resolveDeflateOptions(true)!)).toBe('permessage-deflate; client_max_window_bits');
-    expect(clientOffer(resolveDeflateOptions({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 12 })!)).toBe(
+    expect(
+      clientOffer(
+        resolveDeflateOptions({
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+          serverMaxWindowBits: 10,
+          clientMaxWindowBits: 12,
+        })!,
+      ),
+    ).toBe(
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12',
     );
   });
@@ -102,7 +114,10 @@ describe('client: offer and validation of the answer', () => {
   }
 
   it('applies what the server answered', () => {
-    const r = acceptResponse(parseExtensions('permessage-deflate; client_no_context_takeover; client_max_window_bits=10; server_max_window_bits=12')!, resolveDeflateOptions(true)!);
+    const r = acceptResponse(
+      parseExtensions('permessage-deflate; client_no_context_takeover; client_max_window_bits=10; server_max_window_bits=12')!,
+      resolveDeflateOptions(true)!,
+    );
     expect(r).toEqual({ deflateBits: 10, deflateNoContextTakeover: true, inflateBits: 12, inflateNoContextTakeover: false });
   });
 });
@@ -123,7 +138,18 @@ describe('compress option validation', () => {
       clientMaxWindowBits: 15,
     });
   });
-  for (const bad of [{ level: 10 }, { memLevel: 0 }, { serverMaxWindowBits: 7 }, { clientMaxWindowBits: 16 }, { threshold: -1 }, { level: 1.5 }, { serverNoContextTakeover: 'yes' }, { typo: 1 }, 'yes', 1]) {
+  for (const bad of [
+    { level: 10 },
+    { memLevel: 0 },
+    { serverMaxWindowBits: 7 },
+    { clientMaxWindowBits: 16 },
+    { threshold: -1 },
+    { level: 1.5 },
+    { serverNoContextTakeover: 'yes' },
+    { typo: 1 },
+    'yes',
+    1,
+  ]) {
     it(`rejects ${JSON.stringify(bad)}`, () => {
       expect(() => resolveDeflateOptions(bad)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     });

@@ -5,16 +5,27 @@ import { formatExtensions, parseExtensions, parseProtocols } from '../../src/pro
 describe('Sec-WebSocket-Extensions grammar', () => {
   const valid: [string, unknown][] = [
     ['permessage-deflate', [{ name: 'permessage-deflate', params: [] }]],
-    [
-      'permessage-deflate; client_max_window_bits',
-      [{ name: 'permessage-deflate', params: [['client_max_window_bits', true]] }],
-    ],
+    ['permessage-deflate; client_max_window_bits', [{ name: 'permessage-deflate', params: [['client_max_window_bits', true]] }]],
     [
       'permessage-deflate;server_max_window_bits=10 ; client_no_context_takeover',
-      [{ name: 'permessage-deflate', params: [['server_max_window_bits', '10'], ['client_no_context_takeover', true]] }],
+      [
+        {
+          name: 'permessage-deflate',
+          params: [
+            ['server_max_window_bits', '10'],
+            ['client_no_context_takeover', true],
+          ],
+        },
+      ],
     ],
     ['permessage-deflate; server_max_window_bits="10"', [{ name: 'permessage-deflate', params: [['server_max_window_bits', '10']] }]],
-    ['a; x="\\1\\0", b', [{ name: 'a', params: [['x', '10']] }, { name: 'b', params: [] }]],
+    [
+      'a; x="\\1\\0", b',
+      [
+        { name: 'a', params: [['x', '10']] },
+        { name: 'b', params: [] },
+      ],
+    ],
     [
       'permessage-deflate; client_max_window_bits, permessage-deflate, x-webkit-deflate-frame',
       [
@@ -23,8 +34,25 @@ describe('Sec-WebSocket-Extensions grammar', () => {
         { name: 'x-webkit-deflate-frame', params: [] },
       ],
     ],
-    [' foo ,, bar ', [{ name: 'foo', params: [] }, { name: 'bar', params: [] }]],
-    ['foo; a=1; a=2', [{ name: 'foo', params: [['a', '1'], ['a', '2']] }]],
+    [
+      ' foo ,, bar ',
+      [
+        { name: 'foo', params: [] },
+        { name: 'bar', params: [] },
+      ],
+    ],
+    [
+      'foo; a=1; a=2',
+      [
+        {
+          name: 'foo',
+          params: [
+            ['a', '1'],
+            ['a', '2'],
+          ],
+        },
+      ],
+    ],
     ['', []],
   ];
   for (const [header, expected] of valid) {

@@ -103,9 +103,13 @@ describe('frame parser: valid input', () => {
   });
 
   it('in frame mode yields each data frame with fin', () => {
-    const ev = parse(frames({ opcode: 2, fin: false, payload: 'ab' }, { opcode: 0, fin: false, payload: 'cd' }, { opcode: 0, payload: 'e' }), [], {
-      frameMode: true,
-    });
+    const ev = parse(
+      frames({ opcode: 2, fin: false, payload: 'ab' }, { opcode: 0, fin: false, payload: 'cd' }, { opcode: 0, payload: 'e' }),
+      [],
+      {
+        frameMode: true,
+      },
+    );
     expect(ev).toEqual([
       { kind: 'fragment', binary: true, data: hex('ab'), fin: false },
       { kind: 'fragment', binary: true, data: hex('cd'), fin: false },
@@ -115,9 +119,13 @@ describe('frame parser: valid input', () => {
 
   it('accepts exactly maxPayload bytes and exactly maxFragments frames', () => {
     expect(parse(frames({ opcode: 2, payload: Buffer.alloc(100) }), [], { maxPayload: 100 })[0]?.kind).toBe('message');
-    const ev = parse(frames({ opcode: 2, fin: false, payload: 'a' }, { opcode: 0, fin: false, payload: 'b' }, { opcode: 0, payload: 'c' }), [], {
-      maxFragments: 3,
-    });
+    const ev = parse(
+      frames({ opcode: 2, fin: false, payload: 'a' }, { opcode: 0, fin: false, payload: 'b' }, { opcode: 0, payload: 'c' }),
+      [],
+      {
+        maxFragments: 3,
+      },
+    );
     expect(ev).toEqual([{ kind: 'message', binary: true, data: hex('abc') }]);
   });
 });
@@ -255,7 +263,10 @@ describe('frame parser: properties', () => {
       fc.property(frameSpec, fc.array(fc.nat(), { maxLength: 20 }), (specs, cuts) => {
         const input = frames(...specs);
         const whole = parse(input);
-        const split = parse(input, cuts.map((c) => c % (input.length + 1)));
+        const split = parse(
+          input,
+          cuts.map((c) => c % (input.length + 1)),
+        );
         expect(split).toEqual(whole);
         expect(whole.some((e) => e.kind === 'error')).toBe(false);
       }),
@@ -279,7 +290,11 @@ describe('frame parser: properties', () => {
       fc.property(fc.uint8Array({ maxLength: 2000 }), fc.array(fc.nat(), { maxLength: 10 }), fc.boolean(), (bytes, cuts, client) => {
         const input = Buffer.from(bytes);
         const whole = parse(input, [], { client, maxPayload: 1 << 16 });
-        const split = parse(input, cuts.map((c) => c % (input.length + 1)), { client, maxPayload: 1 << 16 });
+        const split = parse(
+          input,
+          cuts.map((c) => c % (input.length + 1)),
+          { client, maxPayload: 1 << 16 },
+        );
         expect(split).toEqual(whole);
         expect(whole.filter((e) => e.kind === 'error').length).toBeLessThanOrEqual(1);
       }),

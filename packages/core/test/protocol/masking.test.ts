@@ -35,18 +35,23 @@ describe('masking', () => {
 
   it('unmasking a payload piece by piece equals unmasking it whole', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 500 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.array(fc.nat({ max: 500 })), (data, key, cuts) => {
-        const buf = Buffer.from(data);
-        let phase = 0;
-        let at = 0;
-        for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
-          if (c <= at || c >= buf.length) continue;
-          phase = unmask(buf, at, c, keyOf(key), phase);
-          at = c;
-        }
-        unmask(buf, at, buf.length, keyOf(key), phase);
-        expect(buf).toEqual(naive(data, key, 0));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 500 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.array(fc.nat({ max: 500 })),
+        (data, key, cuts) => {
+          const buf = Buffer.from(data);
+          let phase = 0;
+          let at = 0;
+          for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
+            if (c <= at || c >= buf.length) continue;
+            phase = unmask(buf, at, c, keyOf(key), phase);
+            at = c;
+          }
+          unmask(buf, at, buf.length, keyOf(key), phase);
+          expect(buf).toEqual(naive(data, key, 0));
+        },
+      ),
     );
   });
 

@@ -3,7 +3,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocketClient from 'ws';
-import { attachUpgrades, ErrorCode, failUpgradedRequest, handshakeRefusal, upgrade, wantsWebSocket, webSocketOfRequest, type WebSocket } from '@wsup/core';
+import {
+  attachUpgrades,
+  ErrorCode,
+  failUpgradedRequest,
+  handshakeRefusal,
+  upgrade,
+  wantsWebSocket,
+  webSocketOfRequest,
+  type WebSocket,
+} from '@wsup/core';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -40,7 +40,10 @@ describe('injectUpgrade: testing WebSocket routes without a port', () => {
   });
 
   it('accepts a bare request listener', async () => {
-    const listener = (req: Parameters<Parameters<typeof createServer>[1] & object>[0], res: Parameters<Parameters<typeof createServer>[1] & object>[1]) => {
+    const listener = (
+      req: Parameters<Parameters<typeof createServer>[1] & object>[0],
+      res: Parameters<Parameters<typeof createServer>[1] & object>[1],
+    ) => {
       const ws = upgrade(req, res);
       ws.on('message', (m) => ws.send(m.data, m.binary));
     };

@@ -119,7 +119,12 @@ describe('frame once', () => {
     const srv = await topicServer({ compress: { threshold: 100 } });
     const text = JSON.stringify({ items: Array.from({ length: 100 }, (_, i) => ({ i, name: `name-${i}` })) });
     const nct = await Promise.all(
-      Array.from({ length: 3 }, () => RawPeer.open(srv.port, handshakeRequest('/?topics=t', { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover' }))),
+      Array.from({ length: 3 }, () =>
+        RawPeer.open(
+          srv.port,
+          handshakeRequest('/?topics=t', { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_no_context_takeover' }),
+        ),
+      ),
     );
     const takeover = await RawPeer.open(srv.port, handshakeRequest('/?topics=t', { 'Sec-WebSocket-Extensions': 'permessage-deflate' }));
     const plain = await RawPeer.open(srv.port, handshakeRequest('/?topics=t'));

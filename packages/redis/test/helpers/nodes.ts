@@ -111,7 +111,12 @@ export function describeMessage(m: Message): string {
 }
 
 /** A client of `baseUrl` (`ws://host:port`) subscribed to `topics`. */
-export async function subscribe(baseUrl: string, topics: string[], id = '', summarize: (m: Message) => string = describeMessage): Promise<Inbox> {
+export async function subscribe(
+  baseUrl: string,
+  topics: string[],
+  id = '',
+  summarize: (m: Message) => string = describeMessage,
+): Promise<Inbox> {
   const query = [...topics.map((t) => `sub=${encodeURIComponent(t)}`), `id=${encodeURIComponent(id)}`].join('&');
   const ws = await connect(`${baseUrl}/?${query}`);
   const inbox: Inbox = { ws, messages: [] };

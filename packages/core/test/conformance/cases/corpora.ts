@@ -45,7 +45,49 @@ function textUntil(size: number, next: () => string): Buffer {
 }
 
 const NAMES = ['Ångström', 'Zoë', 'José', 'Müller', 'Łukasz', 'Chloé', 'Søren', 'Nguyễn', 'Ørsted', 'Jürgen', 'Émile', 'Ayşe'];
-const WORDS = ['Habe', 'nun', 'ach', 'Philosophie', 'Juristerei', 'und', 'Medizin', 'leider', 'auch', 'Theologie', 'durchaus', 'studiert', 'mit', 'heißem', 'Bemühn', 'Da', 'steh', 'ich', 'nun', 'ich', 'armer', 'Tor', 'bin', 'so', 'klug', 'als', 'wie', 'zuvor', 'Würde', 'Größe', 'über', 'Mädchen', 'schön', 'Gretchen', 'Faust', 'Mephistopheles', 'Geist', 'Welt', 'Natur', 'Kraft', 'Zeit'];
+const WORDS = [
+  'Habe',
+  'nun',
+  'ach',
+  'Philosophie',
+  'Juristerei',
+  'und',
+  'Medizin',
+  'leider',
+  'auch',
+  'Theologie',
+  'durchaus',
+  'studiert',
+  'mit',
+  'heißem',
+  'Bemühn',
+  'Da',
+  'steh',
+  'ich',
+  'nun',
+  'ich',
+  'armer',
+  'Tor',
+  'bin',
+  'so',
+  'klug',
+  'als',
+  'wie',
+  'zuvor',
+  'Würde',
+  'Größe',
+  'über',
+  'Mädchen',
+  'schön',
+  'Gretchen',
+  'Faust',
+  'Mephistopheles',
+  'Geist',
+  'Welt',
+  'Natur',
+  'Kraft',
+  'Zeit',
+];
 
 const json = lazy(() => {
   const r = rng(12_1);
@@ -95,7 +137,10 @@ const pdf = lazy(() => {
   let n = 0;
   let obj = 0;
   while (n < SIZE) {
-    const head = Buffer.from(`${++obj} 0 obj\n<< /Type /XObject /Subtype /Image /Width ${r() % 800} /Length ${r() % 9000} >>\nstream\n`, 'latin1');
+    const head = Buffer.from(
+      `${++obj} 0 obj\n<< /Type /XObject /Subtype /Image /Width ${r() % 800} /Length ${r() % 9000} >>\nstream\n`,
+      'latin1',
+    );
     const noise = Buffer.allocUnsafe(200 + (r() % 3000));
     for (let i = 0; i < noise.length; i++) noise[i] = r() & 0xff;
     const tail = Buffer.from('\nendstream\nendobj\n', 'latin1');

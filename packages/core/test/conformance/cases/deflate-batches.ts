@@ -31,7 +31,14 @@ export type BatchBase = Pick<SessionCase, 'subject' | 'offer' | 'answer'>;
  * One batch: `count` messages of `size` bytes from `corpus`, each compressed, sent at once,
  * echoed. Payloads are made when the case runs (and again for judging), not when it is loaded.
  */
-export function batch(id: string, corpus: Corpus, size: number, fragment: number | undefined, base: BatchBase, threshold = 1024): SessionCase {
+export function batch(
+  id: string,
+  corpus: Corpus,
+  size: number,
+  fragment: number | undefined,
+  base: BatchBase,
+  threshold = 1024,
+): SessionCase {
   const count = repetitions(size);
   const make = (): [Step[], Expectation] => {
     const steps: Step[] = [];

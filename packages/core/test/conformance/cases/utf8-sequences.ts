@@ -40,14 +40,28 @@ function planeNonCharacters(): Buffer[] {
 }
 
 const missingLast = [
-  hex('c0'), hex('e080'), hex('f08080'), hex('f8808080'), hex('fc80808080'),
-  hex('df'), hex('efbf'), hex('f7bfbf'), hex('fbbfbfbf'), hex('fdbfbfbfbf'),
+  hex('c0'),
+  hex('e080'),
+  hex('f08080'),
+  hex('f8808080'),
+  hex('fc80808080'),
+  hex('df'),
+  hex('efbf'),
+  hex('f7bfbf'),
+  hex('fbbfbfbf'),
+  hex('fdbfbfbfbf'),
 ];
 
 export const UTF8_GROUPS: Utf8Group[] = [
   {
     title: 'Some valid UTF-8 sequences',
-    entries: valid(ascii('hello$world'), hex('68656c6c6fc2a2776f726c64'), hex('68656c6c6fe282ac776f726c64'), hex('68656c6c6ff0a4ada2776f726c64'), KOSME),
+    entries: valid(
+      ascii('hello$world'),
+      hex('68656c6c6fc2a2776f726c64'),
+      hex('68656c6c6fe282ac776f726c64'),
+      hex('68656c6c6ff0a4ada2776f726c64'),
+      KOSME,
+    ),
   },
   {
     title: 'All prefixes of a valid UTF-8 string that contains multi-byte code points',
@@ -56,25 +70,52 @@ export const UTF8_GROUPS: Utf8Group[] = [
   { title: 'First possible sequence of a certain length', entries: valid(hex('00'), hex('c280'), hex('e0a080'), hex('f0908080')) },
   { title: 'First possible sequence length 5/6 (invalid codepoints)', entries: invalid(hex('f888808080'), hex('fc8480808080')) },
   { title: 'Last possible sequence of a certain length', entries: valid(hex('7f'), hex('dfbf'), hex('efbfbf'), hex('f48fbfbf')) },
-  { title: 'Last possible sequence length 4/5/6 (invalid codepoints)', entries: invalid(hex('f7bfbfbf'), hex('fbbfbfbfbf'), hex('fdbfbfbfbfbf')) },
+  {
+    title: 'Last possible sequence length 4/5/6 (invalid codepoints)',
+    entries: invalid(hex('f7bfbfbf'), hex('fbbfbfbfbf'), hex('fdbfbfbfbfbf')),
+  },
   {
     title: 'Other boundary conditions',
     entries: [...valid(hex('ed9fbf'), hex('ee8080'), hex('efbfbd'), hex('f48fbfbf')), ...invalid(hex('f4908080'))],
   },
   {
     title: 'Unexpected continuation bytes',
-    entries: invalid(hex('80'), hex('bf'), hex('80bf'), hex('80bf80'), hex('80bf80bf'), hex('80bf80bf80'), hex('80bf80bf80bf'), range(0x80, 0xbf, false)),
+    entries: invalid(
+      hex('80'),
+      hex('bf'),
+      hex('80bf'),
+      hex('80bf80'),
+      hex('80bf80bf'),
+      hex('80bf80bf80'),
+      hex('80bf80bf80bf'),
+      range(0x80, 0xbf, false),
+    ),
   },
   {
     title: 'Lonely start characters',
-    entries: invalid(range(0xc0, 0xdf, true), range(0xe0, 0xef, true), range(0xf0, 0xf7, true), range(0xf8, 0xfb, true), range(0xfc, 0xfd, true)),
+    entries: invalid(
+      range(0xc0, 0xdf, true),
+      range(0xe0, 0xef, true),
+      range(0xf0, 0xf7, true),
+      range(0xf8, 0xfb, true),
+      range(0xfc, 0xfd, true),
+    ),
   },
   { title: 'Sequences with last continuation byte missing', entries: invalid(...missingLast) },
   { title: 'Concatenation of incomplete sequences', entries: invalid(Buffer.concat(missingLast)) },
   { title: 'Impossible bytes', entries: invalid(hex('fe'), hex('ff'), hex('fefeffff')) },
-  { title: 'Examples of an overlong ASCII character', entries: invalid(hex('c0af'), hex('e080af'), hex('f08080af'), hex('f8808080af'), hex('fc80808080af')) },
-  { title: 'Maximum overlong sequences', entries: invalid(hex('c1bf'), hex('e09fbf'), hex('f08fbfbf'), hex('f887bfbfbf'), hex('fc83bfbfbfbf')) },
-  { title: 'Overlong representation of the NUL character', entries: invalid(hex('c080'), hex('e08080'), hex('f0808080'), hex('f880808080'), hex('fc8080808080')) },
+  {
+    title: 'Examples of an overlong ASCII character',
+    entries: invalid(hex('c0af'), hex('e080af'), hex('f08080af'), hex('f8808080af'), hex('fc80808080af')),
+  },
+  {
+    title: 'Maximum overlong sequences',
+    entries: invalid(hex('c1bf'), hex('e09fbf'), hex('f08fbfbf'), hex('f887bfbfbf'), hex('fc83bfbfbfbf')),
+  },
+  {
+    title: 'Overlong representation of the NUL character',
+    entries: invalid(hex('c080'), hex('e08080'), hex('f0808080'), hex('f880808080'), hex('fc8080808080')),
+  },
   {
     title: 'Single UTF-16 surrogates',
     entries: invalid(hex('eda080'), hex('edadbf'), hex('edae80'), hex('edafbf'), hex('edb080'), hex('edbe80'), hex('edbfbf')),
@@ -82,8 +123,14 @@ export const UTF8_GROUPS: Utf8Group[] = [
   {
     title: 'Paired UTF-16 surrogates',
     entries: invalid(
-      hex('eda080edb080'), hex('eda080edbfbf'), hex('edadbfedb080'), hex('edadbfedbfbf'),
-      hex('edae80edb080'), hex('edae80edbfbf'), hex('edafbfedb080'), hex('edafbfedbfbf'),
+      hex('eda080edb080'),
+      hex('eda080edbfbf'),
+      hex('edadbfedb080'),
+      hex('edadbfedbfbf'),
+      hex('edae80edb080'),
+      hex('edae80edbfbf'),
+      hex('edafbfedb080'),
+      hex('edafbfedbfbf'),
     ),
   },
   { title: 'Non-character code points (valid UTF-8)', entries: valid(hex('efbfbe'), hex('efbfbf'), ...planeNonCharacters()) },

@@ -99,7 +99,11 @@ const refusals: RefusedAnswerCase[] = [
   refused('permessage-deflate accepted twice', 'pmd', 'permessage-deflate, permessage-deflate'),
   refused('permessage-deflate with an extension that was not offered', 'pmd', 'permessage-deflate, x-custom'),
   refused('a server window larger than the one asked for (12 > 10)', 'pmd-win', 'permessage-deflate; server_max_window_bits=12'),
-  refused('a client window larger than the one offered (12 > 9)', 'pmd-win', 'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12'),
+  refused(
+    'a client window larger than the one offered (12 > 9)',
+    'pmd-win',
+    'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12',
+  ),
   refused('an answer without the server window asked for (RFC 7692 §7.1.2.1: accepted by including it)', 'pmd-win', 'permessage-deflate'),
 ];
 

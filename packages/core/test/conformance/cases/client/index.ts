@@ -45,7 +45,19 @@ function asClientCase(c: SessionCase): SessionCase {
   return Object.assign(copy, { subject: '', offer: undefined, answer: undefined });
 }
 
-const reused: SessionCase[] = [section1, section2, section3, section4, section5, section6, section7, section9, section10, section12, section12Misuse]
+const reused: SessionCase[] = [
+  section1,
+  section2,
+  section3,
+  section4,
+  section5,
+  section6,
+  section7,
+  section9,
+  section10,
+  section12,
+  section12Misuse,
+]
   .flat()
   .filter((c) => !SERVER_ONLY.has(c.id))
   .map(asClientCase);

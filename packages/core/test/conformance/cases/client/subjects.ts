@@ -21,7 +21,7 @@ export const clientSubjects: Record<string, ClientSubject> = {
   'pmd-cnct': { options: { compress: { clientNoContextTakeover: true } } },
   /** Asks for a 10-bit server window and promises a 9-bit one. */
   'pmd-win': { options: { compress: { serverMaxWindowBits: 10, clientMaxWindowBits: 9 } } },
-  'max64k': { options: { maxPayload: 64 * 1024 } },
+  max64k: { options: { maxPayload: 64 * 1024 } },
   frag10: { options: { maxFragments: 10 } },
   'short-close': { options: { closeTimeout: CLOSE_TIMEOUT } },
   /** Closes with 4000 on the first message instead of echoing it. */

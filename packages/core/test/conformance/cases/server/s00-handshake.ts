@@ -24,7 +24,13 @@ function request(over: Lines = {}, first = 'GET / HTTP/1.1'): HandshakeCase['req
   };
 }
 
-const c = (id: string, title: string, req: HandshakeCase['request'], status: number, headers?: Record<string, string | RegExp>): HandshakeCase => ({
+const c = (
+  id: string,
+  title: string,
+  req: HandshakeCase['request'],
+  status: number,
+  headers?: Record<string, string | RegExp>,
+): HandshakeCase => ({
   kind: 'handshake',
   id,
   title,

@@ -19,7 +19,13 @@ const autobahn = (sub: 1 | 2, binary: boolean): SessionCase[] => [
   ...LENGTHS.map((n, i) =>
     echo(`1.${sub}.${i + 1}`, `${binary ? 'binary' : 'text'} message of ${n} bytes`, binary, binary ? fe(n) : stars(n)),
   ),
-  echo(`1.${sub}.8`, `${binary ? 'binary' : 'text'} message of 65536 bytes in chops of 997 octets`, binary, binary ? fe(65536) : stars(65536), 997),
+  echo(
+    `1.${sub}.8`,
+    `${binary ? 'binary' : 'text'} message of 65536 bytes in chops of 997 octets`,
+    binary,
+    binary ? fe(65536) : stars(65536),
+    997,
+  ),
 ];
 
 // wsup's additions: headers split octet by octet, and 65536*N bytes in chops that cut code points.
@@ -28,7 +34,15 @@ const extras = (): SessionCase[] => {
   let n = 1;
   for (const binary of [false, true]) {
     for (const len of [0, 125, 126, 127, 128]) {
-      out.push(echo(`1.x.${n++}`, `${binary ? 'binary' : 'text'} message of ${len} bytes in octet-wise chops`, binary, binary ? fe(len) : mixedText(len), 1));
+      out.push(
+        echo(
+          `1.x.${n++}`,
+          `${binary ? 'binary' : 'text'} message of ${len} bytes in octet-wise chops`,
+          binary,
+          binary ? fe(len) : mixedText(len),
+          1,
+        ),
+      );
     }
     for (const [len, chop] of [
       [65536 * 4, 1021],

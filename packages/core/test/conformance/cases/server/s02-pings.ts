@@ -28,7 +28,12 @@ export const section2: SessionCase[] = [
     [step.send(frame.pong('unsolicited pong payload'), frame.ping('ping payload'))],
     closesNormally(got.pong('ping payload')),
   ),
-  c('2.10', '10 pings with payload', [step.send(...tenPings.map((p) => frame.ping(p)))], closesNormally(...tenPings.map((p) => got.pong(p)))),
+  c(
+    '2.10',
+    '10 pings with payload',
+    [step.send(...tenPings.map((p) => frame.ping(p)))],
+    closesNormally(...tenPings.map((p) => got.pong(p))),
+  ),
   c(
     '2.11',
     '10 pings with payload, sent in octet-wise chops',

@@ -18,8 +18,18 @@ function group(sub: 1 | 2, opcodes: number[]): SessionCase[] {
     mk(1, `reserved ${kind} opcode ${a}`, [frame.raw(a)], false),
     mk(2, `reserved ${kind} opcode ${b} with payload`, [frame.raw(b, PAYLOAD)], false),
     mk(3, `text message, then reserved ${kind} opcode ${c}, then ping`, [frame.text(HELLO), frame.raw(c), frame.ping()], true),
-    mk(4, `text message, then reserved ${kind} opcode ${d} with payload, then ping`, [frame.text(HELLO), frame.raw(d, PAYLOAD), frame.ping()], true),
-    mk(5, `text message, then reserved ${kind} opcode ${e} with payload, then ping`, [frame.text(HELLO), frame.raw(e, PAYLOAD), frame.ping()], true),
+    mk(
+      4,
+      `text message, then reserved ${kind} opcode ${d} with payload, then ping`,
+      [frame.text(HELLO), frame.raw(d, PAYLOAD), frame.ping()],
+      true,
+    ),
+    mk(
+      5,
+      `text message, then reserved ${kind} opcode ${e} with payload, then ping`,
+      [frame.text(HELLO), frame.raw(e, PAYLOAD), frame.ping()],
+      true,
+    ),
   ];
 }
 

@@ -28,29 +28,67 @@ function pingsInside(id: string, sync: boolean): SessionCase {
       send(frame.text('fragment1', { fin: false }), frame.cont('fragment2', { fin: false }), frame.ping('pongme 1!')),
       step.awaitReceived(1),
       step.mark('rest'),
-      send(frame.cont('fragment3', { fin: false }), frame.cont('fragment4', { fin: false }), frame.ping('pongme 2!'), frame.cont('fragment5')),
+      send(
+        frame.cont('fragment3', { fin: false }),
+        frame.cont('fragment4', { fin: false }),
+        frame.ping('pongme 2!'),
+        frame.cont('fragment5'),
+      ),
     ],
-    { ...closesNormally(got.pong('pongme 1!'), got.pong('pongme 2!'), got.text('fragment1fragment2fragment3fragment4fragment5')), receivedBefore: { mark: 'rest', count: 1 } },
+    {
+      ...closesNormally(got.pong('pongme 1!'), got.pong('pongme 2!'), got.text('fragment1fragment2fragment3fragment4fragment5')),
+      receivedBefore: { mark: 'rest', count: 1 },
+    },
   );
 }
 
 const autobahn: SessionCase[] = [
-  c('5.1', 'ping fragmented into 2 fragments', [step.send(frame.ping('fragment1', { fin: false }), frame.cont('fragment2'))], failsWith(1002)),
-  c('5.2', 'pong fragmented into 2 fragments', [step.send(frame.pong('fragment1', { fin: false }), frame.cont('fragment2'))], failsWith(1002)),
+  c(
+    '5.1',
+    'ping fragmented into 2 fragments',
+    [step.send(frame.ping('fragment1', { fin: false }), frame.cont('fragment2'))],
+    failsWith(1002),
+  ),
+  c(
+    '5.2',
+    'pong fragmented into 2 fragments',
+    [step.send(frame.pong('fragment1', { fin: false }), frame.cont('fragment2'))],
+    failsWith(1002),
+  ),
   ...threeWays(3, 'text message in 2 fragments', two, closesNormally(got.text('fragment1fragment2'))),
-  ...threeWays(6, 'text message in 2 fragments with a ping in between', twoWithPing, closesNormally(got.pong('ping payload'), got.text('fragment1fragment2'))),
+  ...threeWays(
+    6,
+    'text message in 2 fragments with a ping in between',
+    twoWithPing,
+    closesNormally(got.pong('ping payload'), got.text('fragment1fragment2')),
+  ),
   ...threeWays(9, 'continuation with FIN = true and nothing to continue, then a text message', nothingToContinue(true), failsWith(1002)),
   ...threeWays(12, 'continuation with FIN = false and nothing to continue, then a text message', nothingToContinue(false), failsWith(1002)),
   c(
     '5.15',
     'text message in 2 fragments, then a continuation with nothing to continue, then a text message',
-    [step.send(frame.text('fragment1', { fin: false }), frame.cont('fragment2'), frame.cont('fragment3', { fin: false }), frame.text('fragment4'))],
+    [
+      step.send(
+        frame.text('fragment1', { fin: false }),
+        frame.cont('fragment2'),
+        frame.cont('fragment3', { fin: false }),
+        frame.text('fragment4'),
+      ),
+    ],
     failsWith(1002, got.text('fragment1fragment2')),
   ),
   c(
     '5.16',
     '2x: continuation with FIN = false and nothing to continue, then a text message in 2 fragments',
-    [step.send(...[1, 2].flatMap(() => [frame.cont('fragment1', { fin: false }), frame.text('fragment2', { fin: false }), frame.cont('fragment3')]))],
+    [
+      step.send(
+        ...[1, 2].flatMap(() => [
+          frame.cont('fragment1', { fin: false }),
+          frame.text('fragment2', { fin: false }),
+          frame.cont('fragment3'),
+        ]),
+      ),
+    ],
     failsWith(1002),
   ),
   c(
@@ -59,7 +97,12 @@ const autobahn: SessionCase[] = [
     [step.send(...[1, 2].flatMap(() => [frame.cont('fragment1'), frame.text('fragment2', { fin: false }), frame.cont('fragment3')]))],
     failsWith(1002),
   ),
-  c('5.18', 'text message in 2 fragments, both with opcode text', [step.send(frame.text('fragment1', { fin: false }), frame.text('fragment2'))], failsWith(1002)),
+  c(
+    '5.18',
+    'text message in 2 fragments, both with opcode text',
+    [step.send(frame.text('fragment1', { fin: false }), frame.text('fragment2'))],
+    failsWith(1002),
+  ),
   pingsInside('5.19', false),
   pingsInside('5.20', true),
 ];
@@ -71,7 +114,12 @@ const bin = allBytes(3000);
 const binThirds = pieces(bin, 1000);
 
 const extras: SessionCase[] = [
-  c('5.x.1', 'text message in 1-byte fragments cutting multi-byte code points', [step.send(...oneByteFragments(mixedText(120)))], closesNormally(got.text(mixedText(120)))),
+  c(
+    '5.x.1',
+    'text message in 1-byte fragments cutting multi-byte code points',
+    [step.send(...oneByteFragments(mixedText(120)))],
+    closesNormally(got.text(mixedText(120))),
+  ),
   c(
     '5.x.2',
     'binary message in 3 fragments with a ping and an unsolicited pong between each',
@@ -87,7 +135,12 @@ const extras: SessionCase[] = [
     ],
     closesNormally(got.pong('p1'), got.pong('p2'), got.binary(bin)),
   ),
-  c('5.x.3', 'fragmented message whose last fragment is empty', [step.send(frame.binary('abc', { fin: false }), frame.cont(Buffer.alloc(0)))], closesNormally(got.binary('abc'))),
+  c(
+    '5.x.3',
+    'fragmented message whose last fragment is empty',
+    [step.send(frame.binary('abc', { fin: false }), frame.cont(Buffer.alloc(0)))],
+    closesNormally(got.binary('abc')),
+  ),
   c(
     '5.x.4',
     'two fragmented messages and a whole one back to back in one packet',
@@ -100,7 +153,11 @@ const extras: SessionCase[] = [
     [step.send(frame.text('fragment1', { fin: false }), frame.binary('fragment2'))],
     failsWith(1002),
   ),
-  c('5.x.6', 'fragmented close frame', [step.send(frame.close(1000, '', { fin: false }), frame.cont('x'))], { received: [], closedBy: 'us', closeCode: 1002 }),
+  c('5.x.6', 'fragmented close frame', [step.send(frame.close(1000, '', { fin: false }), frame.cont('x'))], {
+    received: [],
+    closedBy: 'us',
+    closeCode: 1002,
+  }),
 ];
 
 export const section5: SessionCase[] = [...autobahn, ...extras];

@@ -12,7 +12,9 @@ const c = (id: string, title: string, steps: Step[], expect: Expectation): Sessi
 const hex = (s: string) => Buffer.from(s, 'hex');
 
 function inFragments(b: Buffer, size: number) {
-  return pieces(b, size).map((p, i, all) => (i === 0 ? frame.text(p, { fin: all.length === 1 }) : frame.cont(p, { fin: i === all.length - 1 })));
+  return pieces(b, size).map((p, i, all) =>
+    i === 0 ? frame.text(p, { fin: all.length === 1 }) : frame.cont(p, { fin: i === all.length - 1 }),
+  );
 }
 
 const HELLO_UTF8 = Buffer.from('Hello-µ@ßöäüàá-UTF-8!!', 'utf8');
@@ -54,7 +56,12 @@ function failFast(id: string, title: string, part1: Buffer, part2: Buffer, part3
 
 const autobahn: SessionCase[] = [
   c('6.1.1', 'text message of length 0', [step.send(frame.text(''))], closesNormally(got.text(''))),
-  c('6.1.2', 'fragmented text message, 3 fragments each of length 0', [step.send(frame.text('', { fin: false }), frame.cont('', { fin: false }), frame.cont(''))], closesNormally(got.text(''))),
+  c(
+    '6.1.2',
+    'fragmented text message, 3 fragments each of length 0',
+    [step.send(frame.text('', { fin: false }), frame.cont('', { fin: false }), frame.cont(''))],
+    closesNormally(got.text('')),
+  ),
   c(
     '6.1.3',
     'fragmented text message, 3 fragments, first and last of length 0',
@@ -68,14 +75,38 @@ const autobahn: SessionCase[] = [
     [step.send(frame.text(HELLO_UTF8.subarray(0, 14), { fin: false }), frame.cont(HELLO_UTF8.subarray(14)))],
     closesNormally(got.text(HELLO_UTF8)),
   ),
-  c('6.2.3', 'valid UTF-8 text message in fragments of 1 octet', [step.send(...inFragments(HELLO_UTF8, 1))], closesNormally(got.text(HELLO_UTF8))),
-  c('6.2.4', 'valid UTF-8 text message (κόσμε) in fragments of 1 octet', [step.send(...inFragments(KOSME, 1))], closesNormally(got.text(KOSME))),
+  c(
+    '6.2.3',
+    'valid UTF-8 text message in fragments of 1 octet',
+    [step.send(...inFragments(HELLO_UTF8, 1))],
+    closesNormally(got.text(HELLO_UTF8)),
+  ),
+  c(
+    '6.2.4',
+    'valid UTF-8 text message (κόσμε) in fragments of 1 octet',
+    [step.send(...inFragments(KOSME, 1))],
+    closesNormally(got.text(KOSME)),
+  ),
   c('6.3.1', 'invalid UTF-8 text message, unfragmented', [step.send(frame.text(INVALID))], failsWith(1007)),
   c('6.3.2', 'invalid UTF-8 text message in fragments of 1 octet', [step.send(...inFragments(INVALID, 1))], failsWith(1007)),
   failFast('6.4.1', 'invalid UTF-8 in the 2nd of 3 frames (U+110000): fail fast', KOSME, hex('f4908080'), EDITED, 'frames'),
-  failFast('6.4.2', 'invalid UTF-8 in the 2nd of 3 frames, which stops at the offending octet: fail fast', Buffer.concat([KOSME, hex('f4')]), hex('90'), hex('8080656469746564'), 'frames'),
+  failFast(
+    '6.4.2',
+    'invalid UTF-8 in the 2nd of 3 frames, which stops at the offending octet: fail fast',
+    Buffer.concat([KOSME, hex('f4')]),
+    hex('90'),
+    hex('8080656469746564'),
+    'frames',
+  ),
   failFast('6.4.3', 'invalid UTF-8 in the 2nd of 3 chops of one frame: fail fast', KOSME, hex('f4908080'), EDITED, 'chops'),
-  failFast('6.4.4', 'invalid UTF-8 in the 2nd of 3 chops of one frame, which stops at the offending octet: fail fast', Buffer.concat([KOSME, hex('f4')]), hex('90'), hex('8080656469746564'), 'chops'),
+  failFast(
+    '6.4.4',
+    'invalid UTF-8 in the 2nd of 3 chops of one frame, which stops at the offending octet: fail fast',
+    Buffer.concat([KOSME, hex('f4')]),
+    hex('90'),
+    hex('8080656469746564'),
+    'chops',
+  ),
 ];
 
 const sequences: SessionCase[] = UTF8_GROUPS.flatMap((group, g) =>
@@ -101,7 +132,16 @@ const failFastExtras: SessionCase[] = (() => {
       const bad = bytes.subarray(0, at + 1);
       const rest = Buffer.concat([bytes.subarray(at + 1), EDITED]);
       for (const form of ['frames', 'chops'] as const) {
-        out.push(failFast(`6.x.${n++}`, `fail fast on 6.${g + 5}.${i + 1} (0x${bytes.toString('hex')}) in a later ${form === 'frames' ? 'fragment' : 'chop'}`, KOSME, bad, rest, form));
+        out.push(
+          failFast(
+            `6.x.${n++}`,
+            `fail fast on 6.${g + 5}.${i + 1} (0x${bytes.toString('hex')}) in a later ${form === 'frames' ? 'fragment' : 'chop'}`,
+            KOSME,
+            bad,
+            rest,
+            form,
+          ),
+        );
       }
     });
   });

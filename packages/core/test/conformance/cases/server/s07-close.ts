@@ -54,8 +54,15 @@ const autobahn: SessionCase[] = [
 
 const extras: SessionCase[] = [
   // Registered by IANA after RFC 6455; wsup deliberately treats them as invalid on the wire.
-  ...[1012, 1013, 1014, 1015].map((code, i) => c(`7.x.${i + 1}`, `close with code ${code}: 1002 (deliberate)`, [step.send(frame.close(code))], answers(1002))),
-  c('7.x.5', 'close reason of 123 bytes of 2-byte characters and one ASCII', [step.send(frame.close(4000, `${'é'.repeat(61)}a`))], answers(4000)),
+  ...[1012, 1013, 1014, 1015].map((code, i) =>
+    c(`7.x.${i + 1}`, `close with code ${code}: 1002 (deliberate)`, [step.send(frame.close(code))], answers(1002)),
+  ),
+  c(
+    '7.x.5',
+    'close reason of 123 bytes of 2-byte characters and one ASCII',
+    [step.send(frame.close(4000, `${'é'.repeat(61)}a`))],
+    answers(4000),
+  ),
   c(
     '7.x.6',
     'close reason ending inside a code point',
@@ -63,7 +70,12 @@ const extras: SessionCase[] = [
     answers(1007),
   ),
   c('7.x.7', 'close frame in octet-wise chops', [step.sendChopped(1, frame.close(3001, 'chopped'))], answers(3001)),
-  c('7.x.8', 'close frame with a reason and a ping and text right behind it', [step.send(frame.close(4999, 'last'), frame.ping('x'), frame.text('y'))], answers(4999)),
+  c(
+    '7.x.8',
+    'close frame with a reason and a ping and text right behind it',
+    [step.send(frame.close(4999, 'last'), frame.ping('x'), frame.text('y'))],
+    answers(4999),
+  ),
   c('7.x.9', 'unmasked close frame', [step.send(frame.close(1000, '', { mask: false }))], answers(1002)),
   c('7.x.10', 'unmasked text frame', [step.send(frame.text(HELLO, { mask: false }))], { received: [], closedBy: 'them', closeCode: 1002 }),
   c('7.x.11', 'a message, then we close after its echo', [step.send(frame.text(HELLO))], closesNormally(got.text(HELLO))),

@@ -85,16 +85,12 @@ function chopped(sub: number, binary: boolean): SessionCase[] {
 
 function roundTrips(sub: number, binary: boolean): SessionCase[] {
   return [0, 16, 64, 256, 1024, 4096].map((n, i) => {
-    return c(
-      `9.${sub}.${i + 1}`,
-      `1000 ${kind(binary)} messages of ${n} bytes, each sent after the previous echo`,
-      () => {
-        const p = payload(binary, n);
-        const steps: Step[] = [];
-        for (let k = 0; k < 1000; k++) steps.push(step.send((binary ? frame.binary : frame.text)(p)), step.awaitReceived(k + 1));
-        return [steps, closesNormally(...Array.from({ length: 1000 }, () => (binary ? got.binary(p) : got.text(p))))];
-      },
-    );
+    return c(`9.${sub}.${i + 1}`, `1000 ${kind(binary)} messages of ${n} bytes, each sent after the previous echo`, () => {
+      const p = payload(binary, n);
+      const steps: Step[] = [];
+      for (let k = 0; k < 1000; k++) steps.push(step.send((binary ? frame.binary : frame.text)(p)), step.awaitReceived(k + 1));
+      return [steps, closesNormally(...Array.from({ length: 1000 }, () => (binary ? got.binary(p) : got.text(p))))];
+    });
   });
 }
 
@@ -114,7 +110,13 @@ const extras: SessionCase[] = [
       const half = allBytes(8 * MiB);
       const secondHead = frame.cont(Buffer.alloc(0), { announcedLength: 8 * MiB + 1 });
       return [
-        [step.send(frame.binary(half, { fin: false })), step.send(secondHead), step.awaitClose(), step.mark('payload'), step.bytes(half.subarray(0, 64 * KiB))],
+        [
+          step.send(frame.binary(half, { fin: false })),
+          step.send(secondHead),
+          step.awaitClose(),
+          step.mark('payload'),
+          step.bytes(half.subarray(0, 64 * KiB)),
+        ],
         { ...failsWith(1009), closeBefore: 'payload' },
       ];
     },
@@ -130,7 +132,10 @@ const extras: SessionCase[] = [
     [step.send(...fragments(true, allBytes(100_000), 1))],
     closesNormally(got.binary(allBytes(100_000))),
   ]),
-  c('9.x.5', 'binary message of 100,001 one-byte fragments: 1009', () => [[step.send(...fragments(true, allBytes(100_001), 1))], failsWith(1009)]),
+  c('9.x.5', 'binary message of 100,001 one-byte fragments: 1009', () => [
+    [step.send(...fragments(true, allBytes(100_001), 1))],
+    failsWith(1009),
+  ]),
   // The long run: the same paths at their most expensive.
   c(
     '9.x.6',

@@ -3,7 +3,9 @@ import { closesNormally, frame, got, step, type SessionCase } from '../../case.j
 import { pieces, stars } from '../payloads.js';
 
 const payload = Buffer.from(stars(65536));
-const frames = pieces(payload, 1300).map((p, i, all) => (i === 0 ? frame.text(p, { fin: false }) : frame.cont(p, { fin: i === all.length - 1 })));
+const frames = pieces(payload, 1300).map((p, i, all) =>
+  i === 0 ? frame.text(p, { fin: false }) : frame.cont(p, { fin: i === all.length - 1 }),
+);
 
 export const section10: SessionCase[] = [
   {

@@ -34,7 +34,19 @@ function answerTo(o: { snct?: boolean; cnct?: boolean; smwb?: number; cmwb?: num
   return s;
 }
 
-const AUTOBAHN: [boolean, number][][] = [[[false, 0]], [[true, 0]], [[false, 8]], [[false, 15]], [[true, 8]], [[true, 15]], [[true, 8], [true, 0], [false, 0]]];
+const AUTOBAHN: [boolean, number][][] = [
+  [[false, 0]],
+  [[true, 0]],
+  [[false, 8]],
+  [[false, 15]],
+  [[true, 8]],
+  [[true, 15]],
+  [
+    [true, 8],
+    [true, 0],
+    [false, 0],
+  ],
+];
 
 const autobahn: SessionCase[] = AUTOBAHN.flatMap((offers, i) => {
   const offer = offers.map(([nct, bits]) => autobahnOffer(nct, bits)).join(', ');
@@ -76,7 +88,14 @@ for (const cnct of [false, true]) {
           ...(smwb === undefined ? [] : [`server_max_window_bits=${smwb}`]),
         ];
         const offer = ['permessage-deflate', ...params].join('; ');
-        matrix.push(negotiated(`offer ${offer}`, 'pmd', offer, answerTo({ snct, cnct, ...(smwb === undefined ? {} : { smwb }), ...(cmwb === undefined ? {} : { cmwb }) })));
+        matrix.push(
+          negotiated(
+            `offer ${offer}`,
+            'pmd',
+            offer,
+            answerTo({ snct, cnct, ...(smwb === undefined ? {} : { smwb }), ...(cmwb === undefined ? {} : { cmwb }) }),
+          ),
+        );
       }
     }
   }
@@ -90,7 +109,12 @@ const serverSide: SessionCase[] = [
     'permessage-deflate; client_max_window_bits',
     'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
   ),
-  negotiated('server with no context takeover both ways, bare offer', 'pmd-nct', 'permessage-deflate', 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'),
+  negotiated(
+    'server with no context takeover both ways, bare offer',
+    'pmd-nct',
+    'permessage-deflate',
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  ),
   negotiated(
     'server with windows of 10 and 11 bits, offer with client_max_window_bits',
     'pmd-win',
@@ -109,7 +133,12 @@ const serverSide: SessionCase[] = [
     'permessage-deflate; server_max_window_bits=9',
     'permessage-deflate; server_max_window_bits=9',
   ),
-  negotiated('server with windows of 10 and 11 bits, bare offer', 'pmd-win', 'permessage-deflate', 'permessage-deflate; server_max_window_bits=10'),
+  negotiated(
+    'server with windows of 10 and 11 bits, bare offer',
+    'pmd-win',
+    'permessage-deflate',
+    'permessage-deflate; server_max_window_bits=10',
+  ),
   negotiated(
     'server with windows of 8 bits both ways',
     'pmd-win8',
@@ -121,16 +150,31 @@ const serverSide: SessionCase[] = [
 // Offers wsup must skip (invalid or unknown) for a later one it can accept.
 const fallbacks: SessionCase[] = (
   [
-    ['permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=9', 'permessage-deflate; server_max_window_bits=9'],
+    [
+      'permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=9',
+      'permessage-deflate; server_max_window_bits=9',
+    ],
     ['permessage-deflate; server_max_window_bits=16, permessage-deflate', 'permessage-deflate'],
     ['permessage-deflate; server_max_window_bits=08, permessage-deflate', 'permessage-deflate'],
-    ['permessage-deflate; server_max_window_bits, permessage-deflate; server_max_window_bits=11', 'permessage-deflate; server_max_window_bits=11'],
-    ['permessage-deflate; client_max_window_bits=7, permessage-deflate; client_max_window_bits=10', 'permessage-deflate; client_max_window_bits=10'],
+    [
+      'permessage-deflate; server_max_window_bits, permessage-deflate; server_max_window_bits=11',
+      'permessage-deflate; server_max_window_bits=11',
+    ],
+    [
+      'permessage-deflate; client_max_window_bits=7, permessage-deflate; client_max_window_bits=10',
+      'permessage-deflate; client_max_window_bits=10',
+    ],
     ['permessage-deflate; foo, permessage-deflate; server_no_context_takeover', 'permessage-deflate; server_no_context_takeover'],
     ['permessage-deflate; client_no_context_takeover=1, permessage-deflate', 'permessage-deflate'],
-    ['permessage-deflate; server_no_context_takeover; server_no_context_takeover, permessage-deflate; client_no_context_takeover', 'permessage-deflate; client_no_context_takeover'],
+    [
+      'permessage-deflate; server_no_context_takeover; server_no_context_takeover, permessage-deflate; client_no_context_takeover',
+      'permessage-deflate; client_no_context_takeover',
+    ],
     ['x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=12', 'permessage-deflate; client_max_window_bits=12'],
-    ['permessage-deflate; server_max_window_bits=10, permessage-deflate; server_max_window_bits=8', 'permessage-deflate; server_max_window_bits=10'],
+    [
+      'permessage-deflate; server_max_window_bits=10, permessage-deflate; server_max_window_bits=8',
+      'permessage-deflate; server_max_window_bits=10',
+    ],
   ] as const
 ).map(([offer, answer]) => negotiated(`offers ${offer}: the first acceptable one`, 'pmd', offer, answer));
 
