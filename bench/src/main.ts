@@ -395,10 +395,10 @@ async function bench(o: Options): Promise<void> {
     const dir = join(BENCH_DIR, 'results');
     mkdirSync(dir, { recursive: true });
     const json = `${JSON.stringify(report, null, 2)}\n`;
+    // Only the latest run and its chart: earlier runs live in git's history of these two files.
     writeFileSync(join(dir, 'latest.json'), json);
-    writeFileSync(join(dir, `${date.replace(/[:.]/g, '-')}.json`), json);
     writeFileSync(join(dir, 'ratios.svg'), ratiosSvg(report));
-    log(`written: bench/results/latest.json, bench/results/${date.replace(/[:.]/g, '-')}.json, bench/results/ratios.svg`);
+    log('written: bench/results/latest.json, bench/results/ratios.svg');
   }
 }
 
