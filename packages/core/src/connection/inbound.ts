@@ -49,8 +49,9 @@ export class Inbound {
   ended = false;
   /** A bit per reason reading is paused (see {@link Pause}). */
   private pausedBy = 0;
-  /** Unread messages, each followed by its size in bytes: one array, not two, per busy connection. */
-  private queue: (Message | number)[] = NONE;
+  private messages: Message[] = NONE;
+  /** Sizes of the unread messages, parallel to `messages`. */
+  private sizes: number[] = NONE;
   private waiters: Waiter[] = NONE;
   /** Decodes text frames in frame mode, where a code point may span frames. */
   private textDecoder: StringDecoder | undefined;
@@ -59,7 +60,7 @@ export class Inbound {
 
   /** How many messages are queued. */
   get unread(): number {
-    return this.queue.length >>> 1;
+    return this.messages.length;
   }
 
   /** Whether reading is paused, for any reason. */
@@ -87,8 +88,12 @@ export class Inbound {
       owner.emit('message', msg);
       return;
     }
-    if (this.queue === NONE) this.queue = [];
-    this.queue.push(msg, size);
+    if (this.messages === NONE) {
+      this.messages = [];
+      this.sizes = [];
+    }
+    this.messages.push(msg);
+    this.sizes.push(size);
     this.bytes += size;
     // Nobody is reading: stop reading the socket, so TCP pushes back instead of memory growing.
     if (this.bytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
@@ -107,11 +112,11 @@ export class Inbound {
 
   /** Takes the oldest unread message, if any. */
   take(): Message | undefined {
-    const msg = this.queue.shift() as Message | undefined;
+    const msg = this.messages.shift();
     if (msg === undefined) return undefined;
-    this.bytes -= this.queue.shift() as number;
+    this.bytes -= this.sizes.shift()!;
     if (this.pausedFor(Pause.Inbox) && this.bytes <= this.owner.options.receiveHighWaterMark / 2) this.resume(Pause.Inbox);
-    if (this.queue.length === 0) this.owner.inboxEmptied();
+    if (this.messages.length === 0) this.owner.inboxEmptied();
     return msg;
   }
 
