@@ -38,7 +38,8 @@ import {
   type UpgradeOptions,
   type WebSocket,
 } from '@wsup/core';
-import { closed, nextMessage, openClient, rawHandshake, refusal, selfSignedCert, statusOf, wsUrl } from './clients.js';
+import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from './clients.js';
+import { selfSignedCert } from './tls.js';
 
 /**
  * Upgrade options, including those core may not type yet (`compress` and `heartbeat` are being

@@ -2,14 +2,10 @@
  * Test clients for the adapter suites and examples: the `ws` package as the real WebSocket client,
  * and a raw socket that shows exactly what a server wrote in answer to an upgrade request.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
 import WebSocketClient, { type ClientOptions, type RawData } from 'ws';
 
@@ -136,35 +132,4 @@ export function statusOf(raw: string): number {
   const match = /^HTTP\/1\.1 (\d{3}) /.exec(raw);
   if (!match) throw new Error(`not an HTTP response: ${JSON.stringify(raw.slice(0, 80))}`);
   return Number(match[1]);
-}
-
-/** A self-signed certificate for 127.0.0.1/localhost, made with openssl in a temp dir. */
-export function selfSignedCert(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'wsup-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

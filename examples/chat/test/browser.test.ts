@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createChatServer, type ChatOptions, type ChatServer } from '../src/app.js';
-import { launchChromium } from './chromium.js';
+import { launchChromium } from '../../../test-support/chromium.js';
 
 /** Milliseconds to wait for something the page should show; only bounds a failing test. */
 const SHOW = 15_000;

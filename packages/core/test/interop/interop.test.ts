@@ -10,26 +10,14 @@
  * A cell a client cannot express (the browser API has no fragments and no pong events; Chromium
  * cannot ping) is skipped and counted as n/a. The run ends with one summary line.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { PerMessageDeflateOptions } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeflateOptions } from '@wsup/core';
+import { launchChromium } from '../../../../test-support/chromium.js';
 import { chromiumClient, undiciClient, wsClient, wsupClient, type Can, type Connection, type InteropClient } from './clients.js';
 import { startInteropServer, type InteropServer } from './interop-server.js';
 import { startWsServer } from './ws-server.js';
-
-/** Debian's Chromium (playwright-core never downloads a browser); CHROMIUM_PATH points elsewhere. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 interface Row {
   name: string;
@@ -285,12 +273,7 @@ beforeAll(async () => {
   for (const row of rows) if ('ws' in row.server) wsServers.set(row, await startWsServer(row.server.ws));
   if (rows.some((r) => r.client.name === 'chromium')) {
     // These cells prove that a real browser works with wsup: no browser must fail them, not skip them.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed (no ${CHROMIUM}): apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`,
-      );
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (err) => pageErrors.push(err));
     await page.goto(`${wsup.url.replace('ws:', 'http:')}/page`);
