@@ -81,7 +81,7 @@ export class ConnectAttempt {
   private readonly onAbort = (): void => {
     this.fail(
       new WebSocketError(ErrorCode.Aborted, `the connection attempt was aborted during ${PHASE_TEXT[this.phase]}`, {
-        cause: this.options.signal?.reason,
+        cause: this.init.options.signal?.reason,
       }),
     );
   };
@@ -92,7 +92,7 @@ export class ConnectAttempt {
     if (!err) this.phase = 'connect';
   };
   private readonly onConnect = (): void => {
-    if (this.target.secure) {
+    if (this.init.target.secure) {
       this.phase = 'tls';
     } else {
       this.sendRequest();
@@ -100,32 +100,21 @@ export class ConnectAttempt {
   };
   private readonly onSecureConnect = (): void => this.sendRequest();
 
-  private readonly socket: Socket;
-  private readonly target: WebSocketTarget;
-  private readonly options: ResolvedConnectOptions;
-  private readonly resolve: (ws: WebSocket) => void;
-  private readonly reject: (err: Error) => void;
-
   constructor(
     private readonly init: AttemptInit,
     connected: boolean,
   ) {
     const { socket, target, options } = init;
-    this.socket = socket;
-    this.target = target;
-    this.options = options;
-    this.resolve = init.resolve;
-    this.reject = init.reject;
     this.parser = new ResponseHeadParser(options.maxHeaderSize);
     // An IP address needs no lookup (and Node emits no 'lookup' event for one).
     this.phase = isIP(target.hostname) === 0 ? 'lookup' : 'connect';
-    this.socket.on('lookup', this.onLookup);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('secureConnect', this.onSecureConnect);
-    this.socket.on('data', this.onData);
-    this.socket.on('error', this.onError);
-    this.socket.on('end', this.onEnd);
-    this.socket.on('close', this.onEnd);
+    socket.on('lookup', this.onLookup);
+    socket.on('connect', this.onConnect);
+    socket.on('secureConnect', this.onSecureConnect);
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
     this.timer = setTimeout(() => this.handleTimeout(), options.timeoutMs);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (connected) this.sendRequest();
@@ -134,8 +123,8 @@ export class ConnectAttempt {
   private sendRequest(): void {
     this.phase = 'response';
     // An in-memory stream has no Nagle to turn off.
-    if (typeof this.socket.setNoDelay === 'function') this.socket.setNoDelay(true);
-    this.socket.write(buildRequest(this.target, this.options, this.init.key, this.init.offer), 'latin1');
+    if (typeof this.init.socket.setNoDelay === 'function') this.init.socket.setNoDelay(true);
+    this.init.socket.write(buildRequest(this.init.target, this.init.options, this.init.key, this.init.offer), 'latin1');
   }
 
   private handleData(chunk: Buffer): void {
@@ -186,7 +175,7 @@ export class ConnectAttempt {
     let ws: WebSocket;
     try {
       ws = new WebSocket({
-        socket: this.socket,
+        socket: this.init.socket,
         head: rest,
         client: true,
         protocol: agreement.protocol,
@@ -195,11 +184,11 @@ export class ConnectAttempt {
         deflate: agreement.deflate,
       });
     } catch (err) {
-      this.socket.destroy();
-      this.reject(err as Error);
+      this.init.socket.destroy();
+      this.init.reject(err as Error);
       return;
     }
-    this.resolve(ws);
+    this.init.resolve(ws);
   }
 
   private failWithStatus(): void {
@@ -215,24 +204,32 @@ export class ConnectAttempt {
     const codes = errorCodes(err);
     const detail = describe(err);
     if (this.phase === 'lookup' || codes.some((c) => DNS_CODES.has(c)) || (err as { syscall?: string }).syscall === 'getaddrinfo') {
-      this.fail(new WebSocketError(ErrorCode.DnsLookupFailed, `could not resolve ${this.target.hostname}: ${detail}`, { cause: err }));
+      this.fail(new WebSocketError(ErrorCode.DnsLookupFailed, `could not resolve ${this.init.target.hostname}: ${detail}`, { cause: err }));
     } else if (codes.every((c) => c === 'ECONNREFUSED')) {
       this.fail(
-        new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.target.hostname}:${this.target.port} refused`, {
+        new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.init.target.hostname}:${this.init.target.port} refused`, {
           cause: err,
         }),
       );
     } else if (this.phase === 'tls') {
       this.fail(
-        new WebSocketError(ErrorCode.TlsFailed, `TLS handshake with ${this.target.hostname}:${this.target.port} failed: ${detail}`, {
-          cause: err,
-        }),
+        new WebSocketError(
+          ErrorCode.TlsFailed,
+          `TLS handshake with ${this.init.target.hostname}:${this.init.target.port} failed: ${detail}`,
+          {
+            cause: err,
+          },
+        ),
       );
     } else if (this.phase === 'connect') {
       this.fail(
-        new WebSocketError(ErrorCode.ConnectFailed, `could not connect to ${this.target.hostname}:${this.target.port}: ${detail}`, {
-          cause: err,
-        }),
+        new WebSocketError(
+          ErrorCode.ConnectFailed,
+          `could not connect to ${this.init.target.hostname}:${this.init.target.port}: ${detail}`,
+          {
+            cause: err,
+          },
+        ),
       );
     } else if (this.phase === 'body') {
       this.failWithStatus();
@@ -264,7 +261,7 @@ export class ConnectAttempt {
     this.fail(
       new WebSocketError(
         ErrorCode.ConnectTimeout,
-        `no connection within ${this.options.timeoutMs / 1000} s (waiting for ${PHASE_TEXT[this.phase]})`,
+        `no connection within ${this.init.options.timeoutMs / 1000} s (waiting for ${PHASE_TEXT[this.phase]})`,
       ),
     );
   }
@@ -273,8 +270,8 @@ export class ConnectAttempt {
     this.settled = true;
     clearTimeout(this.timer);
     clearTimeout(this.bodyTimer);
-    this.options.signal?.removeEventListener('abort', this.onAbort);
-    const s = this.socket;
+    this.init.options.signal?.removeEventListener('abort', this.onAbort);
+    const s = this.init.socket;
     s.removeListener('lookup', this.onLookup);
     s.removeListener('connect', this.onConnect);
     s.removeListener('secureConnect', this.onSecureConnect);
@@ -288,9 +285,9 @@ export class ConnectAttempt {
     if (this.settled) return;
     this.cleanup();
     // Errors after this point (a reset while being destroyed) have nobody to tell.
-    this.socket.on('error', ignore);
-    this.socket.destroy();
-    this.reject(err);
+    this.init.socket.on('error', ignore);
+    this.init.socket.destroy();
+    this.init.reject(err);
   }
 }
 

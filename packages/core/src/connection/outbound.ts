@@ -181,7 +181,7 @@ export class Outbound implements SenderOwner {
    */
   private reserve(len: number): boolean {
     const max = this.options.maxBuffered;
-    if (this.sender.queuedBytes + this.socket.writableLength + len <= max) return true;
+    if (this.bufferedAmount + len <= max) return true;
     this.sender.discard();
     this.overflowed = true;
     this.owner.overflowed(

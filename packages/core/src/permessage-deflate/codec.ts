@@ -82,10 +82,7 @@ export class PerMessageDeflate {
     this.sharedKey = params.deflateNoContextTakeover ? `${params.deflateBits}/${opts.level}/${opts.memLevel}` : undefined;
   }
 
-  /**
-   * Whether a message of `length` bytes is sent compressed: the one place that decides, for
-   * `send()` and for published messages alike.
-   */
+  /** Whether a message of `length` bytes is worth compressing (the `threshold` rule). */
   compresses(length: number): boolean {
     return length >= this.threshold;
   }
