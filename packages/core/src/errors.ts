@@ -66,6 +66,14 @@ export const ErrorCode = {
   SubprotocolMismatch: 'ERR_SUBPROTOCOL_MISMATCH',
   ExtensionMismatch: 'ERR_EXTENSION_MISMATCH',
   ClientBusy: 'ERR_CLIENT_BUSY',
+  /** The HTTP/2 server does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3). */
+  NoExtendedConnect: 'ERR_HTTP2_NO_EXTENDED_CONNECT',
+  /** The HTTP/2 server reset the WebSocket's stream before answering it (REFUSED_STREAM or another error). */
+  StreamRefused: 'ERR_HTTP2_STREAM_REFUSED',
+  /** The HTTP/2 session was sent GOAWAY, or closed, before the WebSocket's stream was answered. */
+  SessionGoingAway: 'ERR_HTTP2_GOAWAY',
+  /** The framework cannot serve WebSockets over HTTP/2 (an adapter says which and what to use instead). */
+  Http2Unsupported: 'ERR_HTTP2_UNSUPPORTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

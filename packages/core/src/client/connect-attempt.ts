@@ -2,6 +2,7 @@ import { isIP, type Socket } from 'node:net';
 import type { ResolvedOptions } from '../connection/options.js';
 import { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, WebSocketError } from '../errors.js';
+import { type DialPhase, dialError, PHASE_TEXT } from './dial-errors.js';
 import { buildRequest } from './handshake-request.js';
 import type { ClientAgreement, ClientOffer } from './negotiation.js';
 import type { ResolvedConnectOptions } from './options.js';
@@ -15,42 +16,6 @@ import type { WebSocketTarget } from './url.js';
  * outcome; the excerpt is a courtesy that must not turn a clear refusal into a timeout.
  */
 const BODY_WAIT_MS = 2000;
-
-/** Resolver errors (getaddrinfo's EAI_* family, as Node names them). */
-const DNS_CODES = new Set([
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EAI_NODATA',
-  'EAI_NONAME',
-  'EAI_ADDRFAMILY',
-  'EAI_SERVICE',
-  'EAI_SOCKTYPE',
-]);
-
-/** What the attempt is waiting for, to name the failure precisely. */
-type Phase = 'lookup' | 'connect' | 'tls' | 'response' | 'body';
-
-const PHASE_TEXT: Record<Phase, string> = {
-  lookup: 'the DNS lookup',
-  connect: 'the TCP connection',
-  tls: 'the TLS handshake',
-  response: 'the 101 response',
-  body: 'the response body',
-};
-
-/** A one-line description of a socket error: its message, or its code for OpenSSL's raw dumps. */
-function describe(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  const line = (err.message || '').split('\n')[0]!.trim();
-  if (line === '' || /^[0-9A-F]+:error:/.test(line)) return typeof code === 'string' ? code : 'unknown error';
-  return typeof code === 'string' && !line.includes(code) ? `${line} (${code})` : line;
-}
-
-function errorCodes(err: Error): string[] {
-  if (err instanceof AggregateError) return err.errors.map((e: { code?: string }) => String(e?.code));
-  return [String((err as { code?: string }).code)];
-}
 
 /** What a connection attempt needs. */
 export interface AttemptInit {
@@ -67,13 +32,15 @@ export interface AttemptInit {
   compress: unknown;
   resolve: (ws: WebSocket) => void;
   reject: (err: Error) => void;
+  /** Offered h2 by ALPN (`http2: 'auto'`): where the TLS socket goes when the server chose it. */
+  onHttp2?: ((socket: Socket) => void) | undefined;
 }
 
 /** One connection attempt, from DNS lookup to the WebSocket (or the error). */
 export class ConnectAttempt {
   private readonly timer: NodeJS.Timeout;
   private bodyTimer: NodeJS.Timeout | undefined;
-  private phase: Phase;
+  private phase: DialPhase;
   private settled = false;
   private readonly parser: ResponseHeadParser;
   private failedHead: ResponseHead | undefined;
@@ -98,7 +65,16 @@ export class ConnectAttempt {
       this.sendRequest();
     }
   };
-  private readonly onSecureConnect = (): void => this.sendRequest();
+  private readonly onSecureConnect = (): void => {
+    const handOff = this.init.onHttp2;
+    if (handOff && (this.init.socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2') {
+      // The server chose HTTP/2 by ALPN: the socket becomes an HTTP/2 session's.
+      this.cleanup();
+      handOff(this.init.socket);
+      return;
+    }
+    this.sendRequest();
+  };
 
   constructor(
     private readonly init: AttemptInit,
@@ -201,43 +177,8 @@ export class ConnectAttempt {
 
   private handleError(err: Error): void {
     if (this.settled) return;
-    const codes = errorCodes(err);
-    const detail = describe(err);
-    if (this.phase === 'lookup' || codes.some((c) => DNS_CODES.has(c)) || (err as { syscall?: string }).syscall === 'getaddrinfo') {
-      this.fail(new WebSocketError(ErrorCode.DnsLookupFailed, `could not resolve ${this.init.target.hostname}: ${detail}`, { cause: err }));
-    } else if (codes.every((c) => c === 'ECONNREFUSED')) {
-      this.fail(
-        new WebSocketError(ErrorCode.ConnectionRefused, `connection to ${this.init.target.hostname}:${this.init.target.port} refused`, {
-          cause: err,
-        }),
-      );
-    } else if (this.phase === 'tls') {
-      this.fail(
-        new WebSocketError(
-          ErrorCode.TlsFailed,
-          `TLS handshake with ${this.init.target.hostname}:${this.init.target.port} failed: ${detail}`,
-          {
-            cause: err,
-          },
-        ),
-      );
-    } else if (this.phase === 'connect') {
-      this.fail(
-        new WebSocketError(
-          ErrorCode.ConnectFailed,
-          `could not connect to ${this.init.target.hostname}:${this.init.target.port}: ${detail}`,
-          {
-            cause: err,
-          },
-        ),
-      );
-    } else if (this.phase === 'body') {
-      this.failWithStatus();
-    } else {
-      this.fail(
-        new WebSocketError(ErrorCode.HandshakeClosed, `the connection failed during the opening handshake: ${detail}`, { cause: err }),
-      );
-    }
+    if (this.phase === 'body') this.failWithStatus();
+    else this.fail(dialError(err, this.phase, this.init.target));
   }
 
   private handleEnd(): void {

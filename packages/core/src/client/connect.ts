@@ -6,6 +6,9 @@ import type { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, typeError, WebSocketError } from '../errors.js';
 import { newKey } from '../protocol/keys.js';
 import { ConnectAttempt } from './connect-attempt.js';
+import { type DialPhase, dialError } from './dial-errors.js';
+import { Http2Attempt } from './http2-attempt.js';
+import { existingSession, type PooledSession, sessionFor } from './http2-sessions.js';
 import { clientExtensionOffers, type ClientOffer } from './negotiation.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './options.js';
 import { parseWebSocketUrl, type WebSocketTarget } from './url.js';
@@ -38,12 +41,48 @@ export async function connect(url: string | URL, options?: ConnectOptions): Prom
   if (signal?.aborted) {
     throw new WebSocketError(ErrorCode.Aborted, 'the connection attempt was aborted', { cause: signal.reason });
   }
-  const socket = dial(target, resolved);
+  const deadline = Date.now() + resolved.timeoutMs;
+  const compress = options?.compress;
   return new Promise<WebSocket>((resolve, reject) => {
-    new ConnectAttempt(
-      { socket, target, options: resolved, wsOptions, key: newKey(), offer, compress: options?.compress, resolve, reject },
-      false,
-    );
+    const overHttp2 = (pooled: PooledSession, phase: DialPhase): void => {
+      new Http2Attempt({ pooled, target, options: resolved, wsOptions, offer, compress, deadline, phase, resolve, reject });
+    };
+    const overHttp1 = (socket: Socket, onHttp2?: (socket: Socket) => void): void => {
+      const remaining = { ...resolved, timeoutMs: Math.max(1, deadline - Date.now()) };
+      new ConnectAttempt(
+        { socket, target, options: remaining, wsOptions, key: newKey(), offer, compress, resolve, reject, onHttp2 },
+        false,
+      );
+    };
+    if (resolved.http2 === true) {
+      overHttp2(sessionFor(target, resolved), 'connect');
+      return;
+    }
+    if (resolved.http2 !== 'auto' || !target.secure) {
+      overHttp1(dial(target, resolved, false));
+      return;
+    }
+    // 'auto': a session to this origin that carries WebSockets is reused; otherwise ALPN decides.
+    const known = existingSession(target, resolved);
+    if (known?.extendedConnect) {
+      overHttp2(known, 'response');
+      return;
+    }
+    overHttp1(dial(target, resolved, true), (socket) => {
+      const pooled = sessionFor(target, resolved, socket);
+      pooled.ready.then(
+        () => {
+          if (pooled.extendedConnect) {
+            overHttp2(pooled, 'response');
+          } else {
+            // HTTP/2 without extended CONNECT cannot carry a WebSocket: HTTP/1.1, on a connection of its own.
+            pooled.session.close();
+            overHttp1(dial(target, resolved, false));
+          }
+        },
+        (err: Error) => reject(dialError(err, 'connect', target)),
+      );
+    });
   });
 }
 
@@ -73,8 +112,8 @@ export function connectOver(socket: Duplex, url: string | URL, options?: Connect
   });
 }
 
-/** Starts the TCP (and TLS) connection. */
-function dial(target: WebSocketTarget, options: ResolvedConnectOptions): Socket {
+/** Starts the TCP (and TLS) connection; `offerH2` offers HTTP/2 by ALPN as well (`http2: 'auto'`). */
+function dial(target: WebSocketTarget, options: ResolvedConnectOptions, offerH2: boolean): Socket {
   if (!target.secure) return netConnect({ host: target.hostname, port: target.port });
   try {
     return tlsConnect({
@@ -83,7 +122,7 @@ function dial(target: WebSocketTarget, options: ResolvedConnectOptions): Socket 
       servername: target.servername,
       ca: options.ca,
       rejectUnauthorized: options.rejectUnauthorized,
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: offerH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
     });
   } catch (err) {
     // Node checks TLS options (a malformed `ca`, say) synchronously.

@@ -1,3 +1,4 @@
+import { headerLines } from '../protocol/header-grammar.js';
 import { extensionOfferHeader, type ClientOffer } from './negotiation.js';
 import type { ResolvedConnectOptions } from './options.js';
 import type { WebSocketTarget } from './url.js';
@@ -15,5 +16,5 @@ export function buildRequest(target: WebSocketTarget, options: ResolvedConnectOp
   const extensions = extensionOfferHeader(offer.extensions);
   if (extensions !== undefined) out += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
   if (options.origin !== undefined) out += `Origin: ${options.origin}\r\n`;
-  return `${out}${options.headerLines}\r\n`;
+  return `${out}${headerLines(options.headers)}\r\n`;
 }

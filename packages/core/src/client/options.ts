@@ -2,7 +2,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { WebSocketOptions } from '../connection/options.js';
 import { rangeError, typeError } from '../errors.js';
 import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
-import { headerFields, headerLines, type HeaderFields } from '../protocol/header-grammar.js';
+import { headerFields, type HeaderFields } from '../protocol/header-grammar.js';
 import { hasLineBreakOrNul, isToken } from '../protocol/validation.js';
 
 /** Options for {@link connect} (and {@link createClient}). */
@@ -34,12 +34,19 @@ export interface ConnectOptions extends WebSocketOptions {
   insecure?: boolean;
   /** Largest response head accepted, in bytes. Default 16 KiB (Node's own limit). */
   maxHeaderSize?: number;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 session (RFC 8441) instead of a connection of its
+   * own: `true` always (over `ws:` this is HTTP/2 without TLS, by prior knowledge), `'auto'` over
+   * `wss:` when the server offers HTTP/2 and advertises extended CONNECT, HTTP/1.1 otherwise.
+   * WebSockets to the same origin share one session. Default false.
+   */
+  http2?: boolean | 'auto';
 }
 
 /** {@link ConnectOptions} after defaults and validation. */
 export interface ResolvedConnectOptions {
-  /** Extra header lines, each ending in CRLF. */
-  headerLines: string;
+  /** Extra request header fields, validated. */
+  headers: [name: string, value: string][];
   subprotocols: string[];
   origin: string | undefined;
   timeoutMs: number;
@@ -47,6 +54,7 @@ export interface ResolvedConnectOptions {
   ca: SecureContextOptions['ca'] | undefined;
   rejectUnauthorized: boolean;
   maxHeaderSize: number;
+  http2: boolean | 'auto';
 }
 
 /** Defaults of the client-only options. */
@@ -103,10 +111,12 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
   const insecure = boolean(o.insecure, 'insecure', false);
   const rejectUnauthorized = boolean(o.rejectUnauthorized, 'rejectUnauthorized', !insecure);
   if (insecure && o.rejectUnauthorized === true) throw typeError('insecure: true contradicts rejectUnauthorized: true');
+  const http2 = o.http2 ?? false;
+  if (http2 !== true && http2 !== false && http2 !== 'auto') throw typeError("http2 must be true, false or 'auto'");
   const maxHeaderSize = positiveNumber(o.maxHeaderSize, 'maxHeaderSize', ConnectDefaults.maxHeaderSize);
   if (!Number.isInteger(maxHeaderSize)) throw rangeError(`maxHeaderSize must be a whole number of bytes, got ${maxHeaderSize}`);
   return {
-    headerLines: headerLines(headerFields(o.headers, RESERVED_HEADERS)),
+    headers: headerFields(o.headers, RESERVED_HEADERS),
     subprotocols: subprotocolList(o),
     origin: o.origin as string | undefined,
     timeoutMs: seconds(o.timeout, 'timeout', ConnectDefaults.timeout),
@@ -114,5 +124,6 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
     ca: o.ca as SecureContextOptions['ca'] | undefined,
     rejectUnauthorized,
     maxHeaderSize,
+    http2,
   };
 }

@@ -1,18 +1,19 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import type { ServerResponse } from 'node:http';
 import { ReadyState } from '../connection/ready-state.js';
 import { webSocketOf, type WebSocket } from '../connection/websocket.js';
 import { WebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/constants.js';
 import { checkHandshake } from './handshake.js';
+import { routedUpgrade } from './pending-upgrade.js';
 import { refusalHeaders } from './refusal.js';
-import { handleUpgrades, routedUpgrade, type HandleUpgradesOptions, type UpgradeRouter } from './routing.js';
+import { transportOf, type UpgradeRequest, type UpgradeResponse, type UpgradeServer } from './transport.js';
+import { handleUpgrades, type HandleUpgradesOptions, type UpgradeRouter } from './routing.js';
 
 // The adapter kit: what the framework adapters (@wsup/express, @wsup/fastify, @wsup/koa) share.
 // Each adapter only translates its framework's request/response objects; the rules live here.
 // The contract an adapter fulfils is written in docs/architecture.md.
 
-const watched = new WeakSet<HttpServer | HttpsServer>();
+const watched = new WeakSet<UpgradeServer>();
 
 /**
  * Routes a server's upgrade requests into its request listeners ({@link handleUpgrades}, once per
@@ -21,7 +22,7 @@ const watched = new WeakSet<HttpServer | HttpsServer>();
  * response object, which `upgrade()` has detached from the socket, so the route is known to have
  * failed but the client would otherwise never hear of it.
  */
-export function attachUpgrades(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
+export function attachUpgrades(server: UpgradeServer, options?: HandleUpgradesOptions): UpgradeRouter {
   const router = handleUpgrades(server, options);
   if (!watched.has(server)) {
     watched.add(server);
@@ -30,10 +31,11 @@ export function attachUpgrades(server: HttpServer | HttpsServer, options?: Handl
   return router;
 }
 
-function watchLateResponse(req: IncomingMessage, res: ServerResponse): void {
+function watchLateResponse(req: UpgradeRequest, res: UpgradeResponse): void {
   if (!routedUpgrade(req)) return;
-  const end = res.end;
-  res.end = function endUnlessUpgraded(this: ServerResponse, ...args: unknown[]) {
+  const r = res as ServerResponse;
+  const end = r.end;
+  r.end = function endUnlessUpgraded(this: ServerResponse, ...args: unknown[]) {
     if (failUpgradedRequest(req)) return this;
     return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['end'];
@@ -53,16 +55,17 @@ export interface HandshakeRefusal {
  * answer a plain GET on a WebSocket route the framework's way; `upgrade()` still checks the
  * origin and the options.
  */
-export function handshakeRefusal(req: IncomingMessage): HandshakeRefusal | undefined {
+export function handshakeRefusal(req: UpgradeRequest): HandshakeRefusal | undefined {
   const offer = checkHandshake(req);
   if (!(offer instanceof WebSocketError)) return undefined;
-  return { error: offer, headers: refusalHeaders(offer) };
+  return { error: offer, headers: refusalHeaders(offer, req.httpVersionMajor === 2) };
 }
 
 /** The WebSocket that `upgrade()` made of this request, if it was upgraded. */
-export function webSocketOfRequest(req: IncomingMessage): WebSocket | undefined {
+export function webSocketOfRequest(req: UpgradeRequest): WebSocket | undefined {
   if (!routedUpgrade(req)?.upgraded) return undefined;
-  return webSocketOf(req.socket);
+  const stream = transportOf(req);
+  return stream && webSocketOf(stream);
 }
 
 /**
@@ -71,7 +74,7 @@ export function webSocketOfRequest(req: IncomingMessage): WebSocket | undefined 
  * open. Returns whether the request had been upgraded (so the caller knows no HTTP response is
  * possible).
  */
-export function failUpgradedRequest(req: IncomingMessage): boolean {
+export function failUpgradedRequest(req: UpgradeRequest): boolean {
   const ws = webSocketOfRequest(req);
   if (!ws) return false;
   if (ws.readyState === ReadyState.Open) void ws.close(CloseCode.InternalError, 'internal error');

@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import { constants as h2, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { WebSocketError } from '../errors.js';
+import type { UpgradeResponse } from './transport.js';
 
 /**
  * Errors `upgrade()` throws after it has sent the HTTP answer itself (a 400/403/405/426 refusal,
@@ -27,11 +28,14 @@ const STATUS_TEXT: Record<number, string> = {
   500: 'Internal Server Error',
 };
 
-/** Headers that go with a handshake refusal, beyond the body's (RFC 6455 §4.2.2, RFC 7231 §6.5.5). */
-export function refusalHeaders(err: WebSocketError): Record<string, string> {
+/**
+ * Headers that go with a handshake refusal, beyond the body's (RFC 6455 §4.2.2, RFC 7231 §6.5.5).
+ * Over HTTP/2 there is no `Upgrade`: connection-specific fields are not allowed (RFC 9113 §8.2.2).
+ */
+export function refusalHeaders(err: WebSocketError, http2 = false): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err.status === 426) {
-    headers.Upgrade = 'websocket';
+    if (!http2) headers.Upgrade = 'websocket';
     headers['Sec-WebSocket-Version'] = '13';
   } else if (err.status === 405) {
     headers.Allow = 'GET';
@@ -49,10 +53,22 @@ function rawRefusal(err: WebSocketError): string {
 }
 
 /** Sends the refusal and closes the connection; returns the error, marked answered, for the caller to throw. */
-export function refuse(err: WebSocketError, socket: Duplex, res: ServerResponse | undefined): WebSocketError {
+export function refuse(err: WebSocketError, socket: Duplex, res: UpgradeResponse | undefined): WebSocketError {
   markAnswered(err);
-  if (res && !res.headersSent && res.socket) {
-    const body = err.message;
+  const body = err.message;
+  if (res instanceof Http2ServerResponse) {
+    // The refusal ends the request's stream; the session goes on serving its other streams.
+    if (!res.headersSent && !res.stream.destroyed) {
+      res.writeHead(err.status ?? 400, {
+        ...refusalHeaders(err, true),
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    } else {
+      res.stream.close(h2.NGHTTP2_CANCEL);
+    }
+  } else if (res && !res.headersSent && res.socket) {
     res.shouldKeepAlive = false;
     res.writeHead(err.status ?? 400, {
       ...refusalHeaders(err),

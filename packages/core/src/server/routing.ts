@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { ServerResponse, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { Defaults } from '../connection/options.js';
 import type { WebSocket } from '../connection/websocket.js';
@@ -8,30 +8,15 @@ import { rangeError } from '../errors.js';
 import { seconds } from '../option-validators.js';
 import { CloseCode } from '../protocol/constants.js';
 import { Hub } from '../topics/hub.js';
+import { PendingUpgrade, swallow } from './pending-upgrade.js';
 import { wasAnswered } from './refusal.js';
-
-/** An upgrade request that {@link handleUpgrades} passed to the request listeners. */
-export interface RoutedUpgrade {
-  readonly head: Buffer;
-  readonly socket: Duplex;
-  /** The hub of the server's WebSockets. */
-  readonly hub: Hub;
-  upgraded: boolean;
-  accepted(ws: WebSocket): void;
-}
-
-const routed = new WeakMap<IncomingMessage, RoutedUpgrade>();
-
-/** The routing record of an upgrade request, if {@link handleUpgrades} routed it. @internal */
-export function routedUpgrade(req: IncomingMessage): RoutedUpgrade | undefined {
-  return routed.get(req);
-}
+import { isHttp2Server, type UpgradeServer } from './transport.js';
 
 /** Options for {@link handleUpgrades}. */
 export interface HandleUpgradesOptions {
   /**
-   * Which upgrade requests to route; others are left to other `'upgrade'` listeners (a dev
-   * server's HMR socket, say). Default: all.
+   * Which upgrade requests to route; others are left to other `'upgrade'` (or, over HTTP/2,
+   * `'connect'`) listeners (a dev server's HMR socket, say). Default: all.
    */
   filter?: (req: IncomingMessage) => boolean;
   /**
@@ -49,18 +34,12 @@ export interface HandleUpgradesOptions {
   handshakeTimeout?: number;
   /**
    * Close live WebSockets (code 1001) when `server.close()` is called, so the server can
-   * actually finish closing. Default true.
+   * actually finish closing; on an HTTP/2 server each session is then sent GOAWAY, so clients
+   * open no new streams and the sessions end once their last stream has. Default true.
    */
   closeOnServerClose?: boolean;
   /** The hub for the server's WebSockets' topics. Default: a new hub per server. */
   hub?: Hub;
-}
-
-type AnyServer = HttpServer | HttpsServer;
-
-function swallow(): void {
-  // A reset while the request is being routed must not crash the process; the request handler
-  // sees a closed socket.
 }
 
 /** Events of an {@link UpgradeRouter}. */
@@ -70,7 +49,7 @@ export interface UpgradeRouterEvents {
    * and the handler let the error escape; it has been answered already, so wsup keeps it from
    * crashing the process and reports it here (for logs and metrics).
    */
-  refused: [error: Error, req: IncomingMessage];
+  refused: [error: Error, req: IncomingMessage | Http2ServerRequest];
 }
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -80,7 +59,7 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
  * requests into the request listeners and keeps the registry of live connections.
  */
 export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
-  readonly server: AnyServer;
+  readonly server: UpgradeServer;
   /** Topics of this server's WebSockets: `router.hub.publish(topic, data)`. */
   readonly hub: Hub;
   private readonly live = new Set<WebSocket>();
@@ -88,11 +67,15 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   /** @internal */
   readonly upgradeTimeoutMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  private readonly originalClose: AnyServer['close'] | undefined;
+  private readonly onConnect: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+  private readonly onSession: (session: Http2Session) => void;
+  /** The HTTP/2 sessions of the server, for GOAWAY on shutdown. */
+  private readonly sessions = new Set<Http2Session>();
+  private readonly originalClose: UpgradeServer['close'] | undefined;
 
   private readonly guarded = new Map<RequestListener, RequestListener>();
 
-  constructor(server: AnyServer, options: HandleUpgradesOptions = {}) {
+  constructor(server: UpgradeServer, options: HandleUpgradesOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.server = server;
@@ -101,19 +84,32 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     this.filter = options.filter;
     this.upgradeTimeoutMs = seconds(options.upgradeTimeout, 'upgradeTimeout', Defaults.upgradeTimeout);
     const handshakeMs = seconds(options.handshakeTimeout, 'handshakeTimeout', Defaults.handshakeTimeout);
-    const s = server as AnyServer & { headersTimeout: number };
-    if (!(s.headersTimeout > 0) || s.headersTimeout > handshakeMs) s.headersTimeout = handshakeMs;
+    const s = server as UpgradeServer & { headersTimeout?: number };
+    if ('headersTimeout' in s && (!(s.headersTimeout! > 0) || s.headersTimeout! > handshakeMs)) s.headersTimeout = handshakeMs;
     this.onUpgrade = (req, socket, head) => this.route(req, socket, head);
+    this.onConnect = (req, res) => this.routeConnect(req, res);
+    this.onSession = (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    };
+    // HTTP/1.1 upgrades arrive as 'upgrade' on every server, node:http2 ones with allowHTTP1 included.
     server.on('upgrade', this.onUpgrade);
+    if (isHttp2Server(server)) {
+      // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) on every new session, so that clients may
+      // open WebSockets as extended CONNECT streams.
+      server.updateSettings({ enableConnectProtocol: true });
+      server.on('connect', this.onConnect);
+      server.on('session', this.onSession);
+    }
     if (options.closeOnServerClose !== false) {
       // net.Server counts upgraded sockets as connections, so server.close() would wait for every
       // WebSocket to end on its own. Start their close handshakes instead.
       const original = server.close;
       this.originalClose = original;
       server.close = ((callback?: (err?: Error) => void) => {
-        void this.closeAll(CloseCode.GoingAway, 'server shutting down');
-        return original.call(server, callback);
-      }) as AnyServer['close'];
+        void this.closeAll(CloseCode.GoingAway, 'server shutting down').then(() => this.goAway());
+        return (original as (this: UpgradeServer, cb?: (err?: Error) => void) => UpgradeServer).call(server, callback);
+      }) as UpgradeServer['close'];
     }
   }
 
@@ -174,6 +170,8 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     }
     this.guarded.clear();
     this.server.removeListener('upgrade', this.onUpgrade);
+    this.server.removeListener('connect', this.onConnect as never);
+    this.server.removeListener('session', this.onSession as never);
     if (routers.get(this.server) === this) routers.delete(this.server);
     if (this.originalClose) this.server.close = this.originalClose;
   }
@@ -184,8 +182,32 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
-    const pending = new PendingUpgrade(this, req, res, socket, head);
-    routed.set(req, pending);
+    PendingUpgrade.start(this, req, res, socket, head);
+    this.dispatch(req, res);
+  }
+
+  /** An HTTP/2 CONNECT request: with `:protocol websocket` (RFC 8441 §4) it is routed like an HTTP/1.1 upgrade. */
+  private routeConnect(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const protocol = req.headers[':protocol'];
+    const others = this.server.listenerCount('connect') > 1;
+    if (protocol?.toLowerCase() !== 'websocket' || (this.filter && !this.filter(req as unknown as IncomingMessage))) {
+      // Left to other 'connect' listeners; without any, answered as Node answers a CONNECT nobody
+      // serves (405), or as a resource that does not exist (404).
+      if (!others) {
+        res.statusCode = protocol === undefined ? 405 : 404;
+        res.end();
+      }
+      return;
+    }
+    req.stream.on('error', swallow);
+    PendingUpgrade.start(this, req, res, req.stream);
+    // Routes are written for the GET that asks for a WebSocket over HTTP/1.1; the extended CONNECT
+    // is its HTTP/2 form (RFC 8441 §5), so the same route serves both.
+    (req as { method: string }).method = 'GET';
+    this.dispatch(req, res);
+  }
+
+  private dispatch(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
     if (this.server.listenerCount('request') === 0) {
       res.statusCode = 404;
       res.end();
@@ -194,82 +216,16 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     this.server.emit('request', req, res);
   }
 
+  /** GOAWAY to every HTTP/2 session (RFC 9113 §6.8): no new streams; each ends after its last one. */
+  private goAway(): void {
+    for (const session of this.sessions) if (!session.closed && !session.destroyed) session.close();
+  }
+
   /** @internal A routed request became a WebSocket. */
   adopt(ws: WebSocket): void {
     this.live.add(ws);
     // The connection removes itself when it closes: cheaper per connection than a 'close' listener.
     ws.registry = this.live;
-  }
-}
-
-/** What an upgraded request maps to: the fact, and nothing of the routing state. */
-const UPGRADED: RoutedUpgrade = Object.freeze({
-  head: Buffer.alloc(0),
-  socket: null as unknown as Duplex,
-  hub: null as unknown as Hub,
-  upgraded: true,
-  accepted(): void {
-    // Never called: upgrade() refuses an upgraded request before it gets this far.
-  },
-});
-
-/**
- * A routed upgrade request until it is upgraded or answered. Once upgraded nothing refers to it
- * from the socket or the WebSocket any more, so the request, the response and their state can be
- * collected: an idle connection then costs little more than its socket.
- */
-class PendingUpgrade implements RoutedUpgrade {
-  upgraded = false;
-  readonly hub: Hub;
-  private readonly timer: NodeJS.Timeout;
-  private readonly onSocketClose = (): void => clearTimeout(this.timer);
-  private readonly onFinish = (): void => this.answered();
-
-  constructor(
-    private readonly router: UpgradeRouter,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    readonly socket: Duplex,
-    readonly head: Buffer,
-  ) {
-    this.hub = router.hub;
-    this.timer = setTimeout(() => this.timedOut(), router.upgradeTimeoutMs);
-    this.timer.unref();
-    res.on('finish', this.onFinish);
-    socket.once('close', this.onSocketClose);
-  }
-
-  accepted(ws: WebSocket): void {
-    this.upgraded = true;
-    clearTimeout(this.timer);
-    this.socket.removeListener('error', swallow);
-    this.socket.removeListener('close', this.onSocketClose);
-    // A handler's frame (`for await` over the WebSocket) often keeps `req` and `res` for the whole
-    // connection: neither may keep this record, its timer and the head buffer alive with it.
-    this.res.removeListener('finish', this.onFinish);
-    routed.set(this.req, UPGRADED);
-    this.router.adopt(ws);
-  }
-
-  private answered(): void {
-    clearTimeout(this.timer);
-    if (this.upgraded) return;
-    // An ordinary response to an upgrade request ends the connection: the client is waiting for
-    // a 101 and cannot reuse it.
-    const s = this.socket as Duplex & { destroySoon?: () => void };
-    if (s.destroySoon) s.destroySoon();
-    else s.end();
-  }
-
-  private timedOut(): void {
-    const res = this.res;
-    if (this.upgraded || res.writableEnded) return;
-    if (!res.headersSent) {
-      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
-      res.end('The WebSocket route did not answer in time');
-    } else {
-      this.socket.destroy();
-    }
   }
 }
 
@@ -285,7 +241,7 @@ class PendingUpgrade implements RoutedUpgrade {
  * handleUpgrades(server);
  * ```
  */
-export function handleUpgrades(server: AnyServer, options?: HandleUpgradesOptions): UpgradeRouter {
+export function handleUpgrades(server: UpgradeServer, options?: HandleUpgradesOptions): UpgradeRouter {
   // Once per server: two routers would run every upgrade request through the app twice (a user
   // calling this next to an adapter's attach, or a plugin registered twice). The first call's
   // options win.
@@ -297,4 +253,4 @@ export function handleUpgrades(server: AnyServer, options?: HandleUpgradesOption
   return router;
 }
 
-const routers = new WeakMap<AnyServer, UpgradeRouter>();
+const routers = new WeakMap<UpgradeServer, UpgradeRouter>();

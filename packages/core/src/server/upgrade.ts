@@ -1,4 +1,5 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import { Http2ServerResponse, type Http2ServerRequest, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { webSocketOf, WebSocket } from '../connection/websocket.js';
 import { ErrorCode, typeError, WebSocketError } from '../errors.js';
@@ -6,16 +7,19 @@ import { headerLines } from '../protocol/header-grammar.js';
 import { acceptKey } from '../protocol/keys.js';
 import { checkHandshake } from './handshake.js';
 import { negotiate, type Agreement } from './negotiation.js';
+import { releaseSuccessGuard, routedUpgrade } from './pending-upgrade.js';
 import { markAnswered, refuse } from './refusal.js';
-import { routedUpgrade } from './routing.js';
+import { isHttp2Request, transportOf, type UpgradeRequest, type UpgradeResponse } from './transport.js';
 import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions } from './upgrade-options.js';
 
 /**
  * Turns an HTTP request into a WebSocket (RFC 6455 §4.2): `upgrade(req, res, opts)` inside an
- * ordinary request handler.
+ * ordinary request handler. Over HTTP/2 (RFC 8441) the same call turns an extended CONNECT stream
+ * into a WebSocket, and the session goes on serving its other streams.
  *
  * Upgrade requests reach request handlers once the server routes them there with
- * {@link handleUpgrades} (the framework adapters do this for you). A request that is not a valid
+ * {@link handleUpgrades} (the framework adapters do this for you); an HTTP/2 extended CONNECT
+ * reaches the same route as the HTTP/1.1 GET. A request that is not a valid
  * handshake is answered with the right HTTP status (400, 403, 405, 426) and the call throws a
  * {@link WebSocketError} whose `status` says which.
  *
@@ -30,24 +34,26 @@ import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions
  * ```
  */
 export function upgrade(req: IncomingMessage, res: ServerResponse, options?: UpgradeOptions): WebSocket;
+/** The HTTP/2 form, for node:http2's compatibility API (and frameworks on it). */
+export function upgrade(req: Http2ServerRequest, res: Http2ServerResponse, options?: UpgradeOptions): WebSocket;
 /** The form for node:http's `'upgrade'` event: `server.on('upgrade', (req, socket, head) => upgrade(req, socket, head))`. */
 export function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, options?: UpgradeOptions): WebSocket;
 export function upgrade(
-  req: IncomingMessage,
-  target: ServerResponse | Duplex,
+  req: UpgradeRequest,
+  target: UpgradeResponse | Duplex,
   headOrOptions?: Buffer | UpgradeOptions,
   maybeOptions?: UpgradeOptions,
 ): WebSocket {
-  let res: ServerResponse | undefined;
+  let res: UpgradeResponse | undefined;
   let socket: Duplex;
   let head: Buffer | undefined;
   let options: UpgradeOptions | undefined;
   const routed = routedUpgrade(req);
 
-  if (target instanceof ServerResponse) {
+  if (target instanceof ServerResponse || target instanceof Http2ServerResponse) {
     res = target;
     options = headOrOptions as UpgradeOptions | undefined;
-    const s = res.socket ?? req.socket;
+    const s = target instanceof ServerResponse ? (target.socket ?? transportOf(req)) : transportOf(req);
     if (!s || webSocketOf(s) || routed?.upgraded) {
       throw new WebSocketError(ErrorCode.AlreadyUpgraded, 'this request has already been upgraded');
     }
@@ -81,18 +87,21 @@ export function upgrade(
     const message = 'WebSocket upgrades are not routed to request handlers on this server; call handleUpgrades(server)';
     throw refuse(new WebSocketError(ErrorCode.UpgradeNotRouted, message, { status: 500 }), socket, res);
   }
-  const agreement = negotiate(offer, resolved, req);
+  const agreement = negotiate(offer, resolved, req as IncomingMessage);
   if (agreement instanceof WebSocketError) throw refuse(agreement, socket, res);
 
-  if (res) {
+  if (isHttp2Request(req)) {
+    const answered = answerHttp2(req.stream, agreement, resolved);
+    if (answered instanceof WebSocketError) throw refuse(answered, socket, res);
+  } else {
     // The socket leaves the ServerResponse: whatever the framework does with `res` afterwards can
     // no longer reach the wire.
-    res.detachSocket(socket as never);
+    if (res) (res as ServerResponse).detachSocket(socket as never);
+    socket.write(switchingProtocols(acceptKey(offer.key), agreement, resolved), 'latin1');
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    s.setNoDelay?.(true);
+    s.setTimeout?.(0);
   }
-  socket.write(switchingProtocols(acceptKey(offer.key), agreement, resolved), 'latin1');
-  const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
-  s.setNoDelay?.(true);
-  s.setTimeout?.(0);
   const ws = new WebSocket({
     socket,
     head,
@@ -105,6 +114,34 @@ export function upgrade(
   });
   routed?.accepted(ws);
   return ws;
+}
+
+/**
+ * Accepts an extended CONNECT: a 200 on the stream, with the agreed subprotocol and extensions and
+ * no key or accept (RFC 8441 §5). The stream then carries the WebSocket's frames both ways.
+ * @returns the error when an extra header cannot go over HTTP/2.
+ */
+function answerHttp2(stream: ServerHttp2Stream, agreement: Agreement, options: ResolvedUpgradeOptions): WebSocketError | undefined {
+  const headers: Record<string, string | string[]> = { ':status': '200' };
+  if (agreement.protocol) headers['sec-websocket-protocol'] = agreement.protocol;
+  if (agreement.extensions) headers['sec-websocket-extensions'] = agreement.extensions;
+  for (const [name, value] of options.headers) {
+    const key = name.toLowerCase();
+    const prev = headers[key];
+    headers[key] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
+  }
+  try {
+    releaseSuccessGuard(stream);
+    stream.respond(headers);
+  } catch (err) {
+    // Connection-specific fields (Keep-Alive, Transfer-Encoding, …) are not allowed over HTTP/2.
+    return new WebSocketError(ErrorCode.InvalidOption, `cannot send these headers over HTTP/2: ${(err as Error).message}`, {
+      status: 500,
+      cause: err,
+    });
+  }
+  stream.setTimeout(0);
+  return undefined;
 }
 
 /** The 101 response head (RFC 6455 §4.2.2 item 5). */

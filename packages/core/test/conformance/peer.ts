@@ -7,7 +7,7 @@
  * will drive it as a server, over a socket its scripted server accepted.
  */
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PeerDeflate } from './deflate-codec.js';
 import { closeBody, encodeFrame, FrameDecoder, isUtf8, OP, type DecodedFrame, type FrameSpec } from './wire.js';
@@ -99,7 +99,8 @@ class Reassembler {
 const SLICE_KEY = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
 export class ScriptedPeer {
-  readonly socket: Socket;
+  /** A TCP socket, or an HTTP/2 stream (RFC 8441), whose end and reset stand for TCP's. */
+  readonly socket: Duplex;
   readonly log: PeerEvent[] = [];
   private readonly opts: PeerOptions;
   private readonly decoder = new FrameDecoder();
@@ -114,7 +115,7 @@ export class ScriptedPeer {
   /** Called with every event as it is logged, for peers that react (a scripted server). */
   onEvent: ((e: PeerEvent) => void) | undefined;
 
-  constructor(socket: Socket, opts: PeerOptions, leftover?: Buffer) {
+  constructor(socket: Duplex, opts: PeerOptions, leftover?: Buffer) {
     this.socket = socket;
     this.opts = opts;
     this.messages = new Reassembler(opts.deflate);
@@ -128,9 +129,12 @@ export class ScriptedPeer {
     socket.on('error', () => {
       // Reported through 'close' (reset = true); a case only cares that the connection went.
     });
-    socket.on('close', (hadError: boolean) => {
+    socket.on('close', (hadError?: boolean) => {
       this.tcpGone = true;
-      this.record({ type: 'tcp-closed', reset: hadError && !this.endSeen });
+      // An HTTP/2 stream says how it ended in its RST_STREAM code (0: it ended normally).
+      const rst = (socket as Duplex & { rstCode?: number }).rstCode;
+      const reset = rst === undefined ? hadError === true : rst !== 0;
+      this.record({ type: 'tcp-closed', reset: reset && !this.endSeen });
     });
     if (leftover && leftover.length > 0) this.onData(leftover);
   }
@@ -358,7 +362,7 @@ export class ScriptedPeer {
  * Waits for 'drain' or 'close' and removes the listeners of the one that did not come: a flood
  * case waits thousands of times on one socket.
  */
-async function drainOrClose(s: Socket): Promise<void> {
+async function drainOrClose(s: Duplex): Promise<void> {
   const ac = new AbortController();
   try {
     await Promise.race([once(s, 'drain', { signal: ac.signal }), once(s, 'close', { signal: ac.signal })]);
