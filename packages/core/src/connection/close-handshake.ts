@@ -4,6 +4,7 @@ import type { CloseInfo } from './message.js';
 import { fitReason, type ReceivedClose } from '../protocol/close-frame.js';
 import { CloseCode } from '../protocol/constants.js';
 import { ReadyState } from './ready-state.js';
+import { abort } from './socket-binding.js';
 
 /**
  * Where a closing connection's close handshake is (RFC 6455 §5.5.1, §7). These are the only
@@ -202,7 +203,7 @@ export class CloseHandshake {
       this.timer = undefined;
       // The application did not read its queue in time: send the close frame anyway.
       if (this.replyPending) this.sendReply();
-      else this.host.socket.destroy();
+      else abort(this.host.socket);
     }, this.host.options.closeTimeoutMs);
     this.timer.unref();
   }

@@ -46,3 +46,17 @@ export function bindSocket(socket: Duplex, owner: SocketOwner): void {
 export function ownerOf(socket: Duplex): SocketOwner | undefined {
   return (socket as OwnedSocket)[kOwner];
 }
+
+/** RST_STREAM's CANCEL (RFC 9113 §7): the stream is no longer needed. */
+const H2_CANCEL = 0x8;
+
+/**
+ * Ends a connection abruptly: destroys a TCP socket, or resets an HTTP/2 stream with CANCEL, so
+ * that the peer sees an abnormal end (a plain destroy() would reset it with NO_ERROR, which reads
+ * as a clean one). The session of an HTTP/2 stream goes on.
+ */
+export function abort(socket: Duplex): void {
+  const stream = socket as Duplex & { rstCode?: number; close?: (code: number) => void };
+  if (stream.rstCode !== undefined && typeof stream.close === 'function' && !stream.destroyed) stream.close(H2_CANCEL);
+  socket.destroy();
+}

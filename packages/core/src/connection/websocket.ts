@@ -18,7 +18,7 @@ import { wholeMessage, type CloseInfo, type Message, type WebSocketEvents } from
 import type { ResolvedOptions } from './options.js';
 import { Outbound } from './outbound.js';
 import { ReadyState } from './ready-state.js';
-import { bindSocket, ownerOf } from './socket-binding.js';
+import { abort, bindSocket, ownerOf } from './socket-binding.js';
 
 /** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
 export interface WebSocketInit {
@@ -353,7 +353,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.stopTimers();
     this.state = ReadyState.Closing;
     this.inbound.end();
-    this.socket.destroy();
+    abort(this.socket);
   }
 
   /**
