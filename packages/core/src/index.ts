@@ -24,6 +24,7 @@ export { checkHandshake, isWebSocketRequest, wantsWebSocket, type HandshakeOffer
 export type { OriginCheck, SubprotocolSelector, UpgradeOptions } from './server/upgrade-options.js';
 export { upgrade } from './server/upgrade.js';
 export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions, type UpgradeRouterEvents } from './server/routing.js';
+export type { UpgradeRequest, UpgradeResponse, UpgradeServer } from './server/transport.js';
 export { attachUpgrades, failUpgradedRequest, handshakeRefusal, webSocketOfRequest, type HandshakeRefusal } from './server/adapter-kit.js';
 export { connect } from './client/connect.js';
 export type { ConnectOptions } from './client/options.js';
