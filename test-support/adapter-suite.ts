@@ -22,11 +22,14 @@
  * | `GET /fail-before-upgrade` | fails (throws, or the framework's async error path) before upgrading |
  * | `GET /fail-after-upgrade` | upgrades, sends `upgraded`, then fails the framework's async way |
  * | anything else | the framework's own 404 |
+ *
+ * With `http2: true` in the capabilities the whole suite runs three times: over HTTP/1.1, over
+ * HTTP/2 (TLS, `allowHTTP1: false`) and over HTTP/2 on a server that also serves HTTP/1.1
+ * (`allowHTTP1: true`); `makeApp` then builds the server `options.http2` asks for.
  */
 import { once } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import request from 'supertest';
+import { createServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ErrorCode,
@@ -36,9 +39,12 @@ import {
   type ConnectOptions,
   type HandshakeResponseError,
   type UpgradeOptions,
+  type UpgradeRequest,
+  type UpgradeResponse,
+  type UpgradeServer,
   type WebSocket,
 } from '@wsup/core';
-import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from './clients.js';
+import { http1Peer, http2Peer, type Peer, type Transport } from './peers.js';
 import { selfSignedCert } from './tls.js';
 
 /**
@@ -54,11 +60,13 @@ export interface SuiteOptions {
   onUpgradeError(err: unknown): void;
   /** Serve HTTPS with this certificate. */
   tls?: { key: string; cert: string };
+  /** Serve HTTP/2 (always with `tls`), and HTTP/1.1 on the same port if `allowHTTP1`. */
+  http2?: { allowHTTP1: boolean };
 }
 
 export interface SuiteApp {
   /** The app's server, listening on 127.0.0.1 and an ephemeral port, upgrades attached. */
-  server: HttpServer | HttpsServer;
+  server: UpgradeServer;
   /** The adapter's in-memory `injectWS` for this app. */
   inject(path: string, options?: ConnectOptions): Promise<WebSocket>;
   /** Closes the app the framework's way (`server.close()`, `fastify.close()`). */
@@ -70,6 +78,8 @@ export type MakeApp = (options: SuiteOptions) => Promise<SuiteApp>;
 export interface SuiteCapabilities {
   /** The framework lets the adapter see a handler fail after upgrading (Fastify 4 does not). */
   seesErrorsAfterUpgrade?: boolean;
+  /** The framework runs on node:http2, so the suite also runs over HTTP/2. */
+  http2?: boolean;
 }
 
 const ECHO_OPTIONS: EchoOptions = {
@@ -95,212 +105,247 @@ function lastCoreCall(path: string): { options: unknown; ws: WebSocket | undefin
   throw new Error(`core upgrade() was not called for ${path}`);
 }
 
-/** What core's `upgrade()` negotiates with the `ws` client for `compress: true` on a bare node:http server. */
-async function coreDeflateReference(): Promise<string> {
-  const server = createServer((req, res) => {
+/** What core's `upgrade()` negotiates for `compress: true` with this transport's client, on a bare node server. */
+async function coreDeflateReference(transport: Transport, cert: { key: string; cert: string }): Promise<string> {
+  const handler = (req: UpgradeRequest, res: UpgradeResponse) => {
     try {
       const options: EchoOptions = { compress: true };
       coreUpgrade(req, res, options);
     } catch {
       // the refusal has been sent
     }
-  });
+  };
+  const server = transport === 'http/1.1' ? createServer(handler) : createSecureServer(cert, handler);
   const router = handleUpgrades(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const client = await openClient(`${wsUrl(server)}/reference`);
+  const peer = transport === 'http/1.1' ? http1Peer(server) : http2Peer(server, { ca: cert.cert });
+  const client = await peer.open('/reference');
   const negotiated = client.extensions;
   client.terminate();
   for (const ws of router.clients) ws.terminate();
+  peer.close();
   server.close();
   return negotiated;
 }
 
 /** Runs the shared adapter behaviour suite against the app `makeApp` builds. */
 export function describeAdapter(name: string, makeApp: MakeApp, capabilities: SuiteCapabilities = {}): void {
-  describe(`${name}: shared adapter behaviour`, () => {
-    let app: SuiteApp;
-    let url: string;
-    const upgradeErrors: unknown[] = [];
+  const transports: Transport[] = capabilities.http2 ? ['http/1.1', 'h2', 'h2+http/1.1'] : ['http/1.1'];
+  for (const transport of transports) {
+    const title = transport === 'http/1.1' ? `${name}: shared adapter behaviour` : `${name} over ${transport}: shared adapter behaviour`;
+    describe(title, () => describeOver(transport, makeApp, capabilities));
+  }
+}
 
-    beforeAll(async () => {
-      if (!vi.isMockFunction(coreUpgrade)) {
-        throw new Error("the suite needs core's upgrade() spied: vi.mock('@wsup/core', …) in the test file (see adapter-suite.ts)");
-      }
-      app = await makeApp({ echoOptions: ECHO_OPTIONS, onUpgradeError: (err) => upgradeErrors.push(err) });
-      url = wsUrl(app.server);
-    });
-    afterAll(async () => {
-      await app?.close();
-    });
+function describeOver(transport: Transport, makeApp: MakeApp, capabilities: SuiteCapabilities): void {
+  const overHttp2 = transport !== 'http/1.1';
+  let app: SuiteApp;
+  let peer: Peer;
+  let cert: { key: string; cert: string };
+  const upgradeErrors: unknown[] = [];
 
-    it('injectWS reaches WebSocket routes in memory, through the middleware', async () => {
-      const ws = await app.inject('/private/echo?token=secret', { subprotocols: ['chat'] });
-      expect(ws.protocol).toBe('chat');
-      ws.send('in memory');
-      expect((await ws.receive())?.data).toBe('in memory');
-      await ws.close();
-      const room = await app.inject('/rooms/blue');
-      expect((await room.receive())?.data).toBe('room:blue');
-      await room.close();
-      const refused = (await app.inject('/private/echo').catch((e: unknown) => e)) as HandshakeResponseError;
-      expect(refused.code).toBe(ErrorCode.NotSwitchingProtocols);
-      expect(refused.status).toBe(401);
-      expect(refused.body).toBe('unauthorized');
-    });
+  /** The app this transport needs, and a peer to reach it. */
+  const serve = async (options: Pick<SuiteOptions, 'echoOptions' | 'onUpgradeError'>) => {
+    const served = overHttp2
+      ? await makeApp({ ...options, tls: cert, http2: { allowHTTP1: transport === 'h2+http/1.1' } })
+      : await makeApp(options);
+    return { app: served, peer: overHttp2 ? http2Peer(served.server, { ca: cert.cert }, transport) : http1Peer(served.server) };
+  };
 
-    it('echoes text and binary messages', async () => {
-      const client = await openClient(`${url}/echo`);
-      client.send('hello');
-      expect(await nextMessage(client)).toEqual({ data: Buffer.from('hello'), binary: false });
-      client.send(Buffer.from([0, 1, 2, 255]));
-      expect(await nextMessage(client)).toEqual({ data: Buffer.from([0, 1, 2, 255]), binary: true });
-      client.close(1000);
-      expect((await closed(client)).code).toBe(1000);
-    });
+  beforeAll(async () => {
+    if (!vi.isMockFunction(coreUpgrade)) {
+      throw new Error("the suite needs core's upgrade() spied: vi.mock('@wsup/core', …) in the test file (see adapter-suite.ts)");
+    }
+    cert = selfSignedCert();
+    ({ app, peer } = await serve({ echoOptions: ECHO_OPTIONS, onUpgradeError: (err) => upgradeErrors.push(err) }));
+  });
+  afterAll(async () => {
+    peer?.close();
+    await app?.close();
+  });
 
-    it('serves plain HTTP requests through the framework as before', async () => {
-      const res = await request(app.server).get('/');
-      expect(res.status).toBe(200);
-      expect(res.text).toBe('home');
-    });
+  // In memory, so the same whatever the transport.
+  it.skipIf(overHttp2)('injectWS reaches WebSocket routes in memory, through the middleware', async () => {
+    const ws = await app.inject('/private/echo?token=secret', { subprotocols: ['chat'] });
+    expect(ws.protocol).toBe('chat');
+    ws.send('in memory');
+    expect((await ws.receive())?.data).toBe('in memory');
+    await ws.close();
+    const room = await app.inject('/rooms/blue');
+    expect((await room.receive())?.data).toBe('room:blue');
+    await room.close();
+    const refused = (await app.inject('/private/echo').catch((e: unknown) => e)) as HandshakeResponseError;
+    expect(refused.code).toBe(ErrorCode.NotSwitchingProtocols);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toBe('unauthorized');
+  });
 
-    it("answers an upgrade the auth middleware refuses with the middleware's real 401, then closes", async () => {
-      const raw = await rawHandshake(app.server, '/private/echo?token=wrong');
-      expect(statusOf(raw)).toBe(401);
-      expect(raw).toMatch(/\r\n\r\nunauthorized$/);
-      const refused = await refusal(`${url}/private/echo`);
-      expect(refused.status).toBe(401);
-      expect(refused.body).toBe('unauthorized');
-    });
+  it('echoes text and binary messages', async () => {
+    const client = await peer.open('/echo');
+    const end = client.closed();
+    client.send('hello');
+    expect(await client.next()).toEqual({ data: Buffer.from('hello'), binary: false });
+    client.send(Buffer.from([0, 1, 2, 255]));
+    expect(await client.next()).toEqual({ data: Buffer.from([0, 1, 2, 255]), binary: true });
+    client.close(1000);
+    expect((await end).code).toBe(1000);
+  });
 
-    it('upgrades a request the auth middleware lets through', async () => {
-      const client = await openClient(`${url}/private/echo?token=secret`);
-      client.send('authorized');
-      expect((await nextMessage(client)).data.toString()).toBe('authorized');
+  it('serves plain HTTP requests through the framework as before', async () => {
+    const res = await peer.get('/');
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('home');
+  });
+
+  it("answers an upgrade the auth middleware refuses with the middleware's real 401, then ends it", async () => {
+    const raw = await peer.handshake('/private/echo?token=wrong');
+    expect(raw.status).toBe(401);
+    expect(raw.body).toBe('unauthorized');
+    const refused = await peer.refusal('/private/echo');
+    expect(refused.status).toBe(401);
+    expect(refused.body).toBe('unauthorized');
+  });
+
+  it('upgrades a request the auth middleware lets through', async () => {
+    const client = await peer.open('/private/echo?token=secret');
+    client.send('authorized');
+    expect((await client.next()).data.toString()).toBe('authorized');
+    client.terminate();
+  });
+
+  it("answers an upgrade to an unknown path with the framework's own 404", async () => {
+    const raw = await peer.handshake('/no/such/route');
+    expect(raw.status).toBe(404);
+    const plain = await peer.get('/no/such/route');
+    expect(plain.status).toBe(404);
+    // The same 404 page the framework serves to plain requests.
+    expect(raw.body).toBe(plain.body);
+  });
+
+  it('gives the handler its route params', async () => {
+    const client = await peer.open('/rooms/blue%20room');
+    expect((await client.next()).data.toString()).toBe('room:blue room');
+    client.terminate();
+  });
+
+  it('lets a WebSocket route answer a plain GET as the handler decides', async () => {
+    const plain = await peer.get('/either');
+    expect(plain.status).toBe(200);
+    expect(plain.body).toBe('plain');
+    const client = await peer.open('/either');
+    expect((await client.next()).data.toString()).toBe('websocket');
+    client.terminate();
+  });
+
+  it('answers upgrade() on a plain GET with 426 and a typed error', async () => {
+    upgradeErrors.length = 0;
+    const res = await peer.get('/echo');
+    expect(res.status).toBe(426);
+    // Upgrade is a connection-specific field, which HTTP/2 forbids (RFC 9113 §8.2.2).
+    expect(res.headers.upgrade).toBe(overHttp2 ? undefined : 'websocket');
+    expect(upgradeErrors).toHaveLength(1);
+    expect(upgradeErrors[0]).toBeInstanceOf(WebSocketError);
+    expect(upgradeErrors[0]).toMatchObject({ code: ErrorCode.NotUpgrade, status: 426 });
+  });
+
+  it('selects the subprotocol given in the upgrade options', async () => {
+    const chat = await peer.open('/echo', ['chat']);
+    expect(chat.protocol).toBe('chat');
+    const preferred = await peer.open('/echo', ['superchat', 'chat']);
+    expect(preferred.protocol).toBe('superchat');
+    const none = await peer.open('/echo');
+    expect(none.protocol).toBe('');
+    for (const c of [chat, preferred, none]) c.terminate();
+  });
+
+  it('passes the upgrade options to core unchanged (compress, heartbeat and the rest)', async () => {
+    const client = await peer.open('/echo');
+    client.send('x');
+    await client.next();
+    const { options } = lastCoreCall('/echo');
+    expect(options).toMatchObject(ECHO_OPTIONS);
+    expect(options).toHaveProperty('compress', true);
+    expect(options).toHaveProperty('heartbeat', 30);
+    client.terminate();
+  });
+
+  it('negotiates permessage-deflate for compress: true exactly as core does', async () => {
+    const reference = await coreDeflateReference(transport, cert);
+    expect(reference).toContain('permessage-deflate');
+    const client = await peer.open('/echo');
+    client.send('compressible '.repeat(50));
+    expect((await client.next()).data.toString()).toBe('compressible '.repeat(50));
+    expect(client.extensions).toBe(reference);
+    expect(lastCoreCall('/echo').ws?.extensions).toBe(client.extensions);
+    client.terminate();
+  });
+
+  it('answers a route that fails before upgrading with a real 500', async () => {
+    const raw = await peer.handshake('/fail-before-upgrade');
+    expect(raw.status).toBe(500);
+    expect((await peer.get('/')).status).toBe(200);
+  });
+
+  it.skipIf(capabilities.seesErrorsAfterUpgrade === false)(
+    'closes the WebSocket with 1011 when its route fails after upgrading, and keeps serving',
+    async () => {
+      const client = await peer.open('/fail-after-upgrade');
+      const end = client.closed();
+      expect((await client.next()).data.toString()).toBe('upgraded');
+      expect((await end).code).toBe(1011);
+      const again = await peer.open('/echo');
+      again.send('still up');
+      expect((await again.next()).data.toString()).toBe('still up');
+      again.terminate();
+    },
+  );
+
+  it('closes live WebSockets with 1001 when the app closes', async () => {
+    const own = await serve({ echoOptions: {}, onUpgradeError: () => {} });
+    const client = await own.peer.open('/echo');
+    const end = client.closed();
+    await own.app.close();
+    expect((await end).code).toBe(1001);
+    own.peer.close();
+  });
+
+  if (transport === 'h2+http/1.1') {
+    it('serves HTTP/1.1 WebSockets and requests on the same port, through the same routes', async () => {
+      const http1 = http1Peer(app.server, { ca: cert.cert });
+      const client = await http1.open('/private/echo?token=secret');
+      client.send('over HTTP/1.1');
+      expect((await client.next()).data.toString()).toBe('over HTTP/1.1');
       client.terminate();
+      expect((await http1.handshake('/private/echo')).status).toBe(401);
+      expect((await http1.get('/')).body).toBe('home');
     });
+  }
 
-    it("answers an upgrade to an unknown path with the framework's own 404", async () => {
-      const raw = await rawHandshake(app.server, '/no/such/route');
-      expect(statusOf(raw)).toBe(404);
-      const plain = await request(app.server).get('/no/such/route');
-      expect(plain.status).toBe(404);
-      // The same 404 page the framework serves to plain requests.
-      expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(plain.text);
-    });
-
-    it('gives the handler its route params', async () => {
-      const client = await openClient(`${url}/rooms/blue%20room`);
-      expect((await nextMessage(client)).data.toString()).toBe('room:blue room');
-      client.terminate();
-    });
-
-    it('lets a WebSocket route answer a plain GET as the handler decides', async () => {
-      const plain = await request(app.server).get('/either');
-      expect(plain.status).toBe(200);
-      expect(plain.text).toBe('plain');
-      const client = await openClient(`${url}/either`);
-      expect((await nextMessage(client)).data.toString()).toBe('websocket');
-      client.terminate();
-    });
-
-    it('answers upgrade() on a plain GET with 426 and a typed error', async () => {
-      upgradeErrors.length = 0;
-      const res = await request(app.server).get('/echo');
-      expect(res.status).toBe(426);
-      expect(res.headers.upgrade).toBe('websocket');
-      expect(upgradeErrors).toHaveLength(1);
-      expect(upgradeErrors[0]).toBeInstanceOf(WebSocketError);
-      expect(upgradeErrors[0]).toMatchObject({ code: ErrorCode.NotUpgrade, status: 426 });
-    });
-
-    it('selects the subprotocol given in the upgrade options', async () => {
-      const chat = await openClient(`${url}/echo`, ['chat']);
-      expect(chat.protocol).toBe('chat');
-      const preferred = await openClient(`${url}/echo`, ['superchat', 'chat']);
-      expect(preferred.protocol).toBe('superchat');
-      const none = await openClient(`${url}/echo`);
-      expect(none.protocol).toBe('');
-      for (const c of [chat, preferred, none]) c.terminate();
-    });
-
-    it('passes the upgrade options to core unchanged (compress, heartbeat and the rest)', async () => {
-      const client = await openClient(`${url}/echo`);
-      client.send('x');
-      await nextMessage(client);
-      const { options } = lastCoreCall('/echo');
-      expect(options).toMatchObject(ECHO_OPTIONS);
-      expect(options).toHaveProperty('compress', true);
-      expect(options).toHaveProperty('heartbeat', 30);
-      client.terminate();
-    });
-
-    it('negotiates permessage-deflate for compress: true exactly as core does', async () => {
-      // Once core negotiates the extension (reference = 'permessage-deflate'), this checks the
-      // adapter does too; until then both are ''.
-      const reference = await coreDeflateReference();
-      const client = await openClient(`${url}/echo`);
-      client.send('compressible '.repeat(50));
-      expect((await nextMessage(client)).data.toString()).toBe('compressible '.repeat(50));
-      expect(client.extensions).toBe(reference);
-      expect(lastCoreCall('/echo').ws?.extensions).toBe(client.extensions);
-      if (reference !== '') expect(client.extensions).toContain('permessage-deflate');
-      client.terminate();
-    });
-
-    it('answers a route that fails before upgrading with a real 500', async () => {
-      const raw = await rawHandshake(app.server, '/fail-before-upgrade');
-      expect(statusOf(raw)).toBe(500);
-      expect((await request(app.server).get('/')).status).toBe(200);
-    });
-
-    it.skipIf(capabilities.seesErrorsAfterUpgrade === false)(
-      'closes the WebSocket with 1011 when its route fails after upgrading, and keeps serving',
-      async () => {
-        const client = await openClient(`${url}/fail-after-upgrade`);
-        const end = closed(client);
-        expect((await nextMessage(client)).data.toString()).toBe('upgraded');
-        expect((await end).code).toBe(1011);
-        const again = await openClient(`${url}/echo`);
-        again.send('still up');
-        expect((await nextMessage(again)).data.toString()).toBe('still up');
-        again.terminate();
-      },
-    );
-
-    it('closes live WebSockets with 1001 when the app closes', async () => {
-      const own = await makeApp({ echoOptions: {}, onUpgradeError: () => {} });
-      const client = await openClient(`${wsUrl(own.server)}/echo`);
-      const end = closed(client);
-      await own.close();
-      expect((await end).code).toBe(1001);
-    });
-
+  // HTTP/2 runs over TLS already.
+  if (!overHttp2) {
     describe('over HTTPS', () => {
       let secure: SuiteApp;
-      let cert: { key: string; cert: string };
+      let securePeer: Peer;
       beforeAll(async () => {
-        cert = selfSignedCert();
         secure = await makeApp({ echoOptions: {}, onUpgradeError: () => {}, tls: cert });
+        securePeer = http1Peer(secure.server, { ca: cert.cert });
       });
       afterAll(async () => {
         await secure?.close();
       });
 
       it('echoes over wss://', async () => {
-        const client = await openClient(`${wsUrl(secure.server, true)}/private/echo?token=secret`, [], { ca: cert.cert });
+        const client = await securePeer.open('/private/echo?token=secret');
         client.send('secure');
-        expect((await nextMessage(client)).data.toString()).toBe('secure');
+        expect((await client.next()).data.toString()).toBe('secure');
         client.terminate();
       });
 
       it('sends the 401 and serves plain HTTPS requests', async () => {
-        const raw = await rawHandshake(secure.server, '/private/echo', { ca: cert.cert });
-        expect(statusOf(raw)).toBe(401);
-        const res = await request(secure.server).get('/').ca(cert.cert);
-        expect(res.status).toBe(200);
+        expect((await securePeer.handshake('/private/echo')).status).toBe(401);
+        expect((await securePeer.get('/')).status).toBe(200);
       });
     });
-  });
+  }
 }

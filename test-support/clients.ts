@@ -3,13 +3,16 @@
  * and a raw socket that shows exactly what a server wrote in answer to an upgrade request.
  */
 import { once } from 'node:events';
-import type { Server as HttpServer } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
 import { connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import WebSocketClient, { type ClientOptions, type RawData } from 'ws';
 
 export { WebSocketClient };
+
+/** Any listening server: node:http, node:https or node:http2. */
+export interface Listening {
+  address(): AddressInfo | string | null;
+}
 
 /** A client that was refused: the HTTP response the server sent instead of a 101. */
 export class UnexpectedResponse extends Error {
@@ -23,7 +26,7 @@ export class UnexpectedResponse extends Error {
 }
 
 /** The base URL (`ws://` or `wss://`) of a listening server. */
-export function wsUrl(server: HttpServer | HttpsServer, tls = false): string {
+export function wsUrl(server: Listening, tls = false): string {
   const { port } = server.address() as AddressInfo;
   return `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`;
 }
@@ -112,7 +115,7 @@ export function closed(client: WebSocketClient): Promise<{ code: number; reason:
  * until it closed the connection, so a test sees the real HTTP response and that the connection
  * ended.
  */
-export async function rawHandshake(server: HttpServer | HttpsServer, path: string, tls?: { ca: string }): Promise<string> {
+export async function rawHandshake(server: Listening, path: string, tls?: { ca: string }): Promise<string> {
   const { port } = server.address() as AddressInfo;
   const socket: Socket = tls
     ? connectTls({ host: '127.0.0.1', port, ca: tls.ca, servername: 'localhost' })

@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server a
 import type { Server as HttpsServer } from 'node:https';
 import {
   attachUpgrades,
+  ErrorCode,
   injectUpgrade,
   upgrade,
   type ConnectOptions,
@@ -26,6 +27,7 @@ import {
   type UpgradeOptions,
   type UpgradeRouter,
   type WebSocket,
+  WebSocketError,
 } from '@wsup/core';
 // Express's Request and Response types live here (both majors); loaded for the augmentation below.
 import type {} from 'express-serve-static-core';
@@ -64,6 +66,20 @@ function decorate(req: IncomingMessage, res: ServerResponse): void {
 const decorated = new WeakSet<Server>();
 
 /**
+ * Express (4 and 5) cannot run on node:http2's compatibility API: it swaps the prototypes of `req`
+ * and `res` for ones built on node:http's, so even a plain GET over HTTP/2 throws inside Node. A
+ * WebSocket route would hang its stream, so an HTTP/2 server is refused up front.
+ */
+function refuseHttp2(server: Server): void {
+  if (typeof (server as { updateSettings?: unknown }).updateSettings === 'function') {
+    throw new WebSocketError(
+      ErrorCode.Http2Unsupported,
+      'Express cannot serve HTTP/2 (it needs node:http request objects); serve Express over node:http or node:https, or use @wsup/fastify or @wsup/koa for WebSockets over HTTP/2',
+    );
+  }
+}
+
+/**
  * Routes the server's WebSocket upgrade requests through the Express app listening on it, and
  * gives every request `req.isUpgrade` and every response `res.upgrade(options)`. Returns the
  * server's {@link UpgradeRouter} (live `clients`, `closeAll()`); `server.close()` closes live
@@ -71,8 +87,12 @@ const decorated = new WeakSet<Server>();
  *
  * It takes the server rather than the app because the server is what receives upgrades, and so
  * it works the same for `app.listen()`, `http.createServer(app)` and `https.createServer(opts, app)`.
+ *
+ * @throws `WebSocketError` with code `ERR_HTTP2_UNSUPPORTED` for a node:http2 server: Express
+ * does not run on HTTP/2.
  */
 export function attach(server: Server, options?: HandleUpgradesOptions): UpgradeRouter {
+  refuseHttp2(server);
   if (!decorated.has(server)) {
     decorated.add(server);
     server.prependListener('request', decorate);

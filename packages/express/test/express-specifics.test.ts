@@ -2,6 +2,7 @@ import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler } from 'express';
 import express4 from 'express4';
 import session from 'express-session';
+import { createSecureServer, createServer as createHttp2Server } from 'node:http2';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attach, ErrorCode, upgrade, WebSocketError } from '@wsup/express';
@@ -112,5 +113,26 @@ describe('attach', () => {
     const client = await openClient(`${url}/ws`);
     expect(router.clients.size).toBe(1);
     client.terminate();
+  });
+});
+
+describe('Express over HTTP/2', () => {
+  it('attach() refuses a node:http2 server with ERR_HTTP2_UNSUPPORTED instead of leaving its streams to hang', () => {
+    const app = express();
+    for (const server of [createSecureServer({ allowHTTP1: true }, app as never), createHttp2Server(app as never)]) {
+      const err = (() => {
+        try {
+          attach(server as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(WebSocketError);
+      expect(err).toMatchObject({ code: ErrorCode.Http2Unsupported });
+      expect((err as Error).message).toMatch(/@wsup\/fastify or @wsup\/koa/);
+      // Nothing was attached: the server has no upgrade routing and no request decoration.
+      expect(server.listenerCount('connect')).toBe(0);
+      expect(server.listenerCount('request')).toBe(1);
+    }
   });
 });

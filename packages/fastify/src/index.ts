@@ -16,7 +16,6 @@
  * @module @wsup/fastify
  */
 import { subscribe } from 'node:diagnostics_channel';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   attachUpgrades,
@@ -27,6 +26,8 @@ import {
   wantsWebSocket,
   type HandleUpgradesOptions,
   type UpgradeOptions,
+  type UpgradeRequest,
+  type UpgradeResponse,
   type UpgradeRouter,
   type WebSocket,
   injectUpgrade,
@@ -65,10 +66,10 @@ export type WsupFastifyOptions = HandleUpgradesOptions;
 
 /** The parts of a Fastify request and reply an upgrade needs (any Fastify major has them). */
 export interface UpgradableRequest {
-  readonly raw: IncomingMessage;
+  readonly raw: UpgradeRequest;
 }
 export interface UpgradableReply {
-  readonly raw: ServerResponse;
+  readonly raw: UpgradeResponse;
   hijack(): unknown;
   headers(values: Record<string, string>): unknown;
 }
@@ -107,7 +108,7 @@ const HANDLER_ERRORS = 'tracing:fastify.request.handler:error';
 let subscribed = false;
 
 function onHandlerError(message: unknown): void {
-  const raw = (message as { request?: { raw?: IncomingMessage } } | undefined)?.request?.raw;
+  const raw = (message as { request?: { raw?: UpgradeRequest } } | undefined)?.request?.raw;
   if (raw) failUpgradedRequest(raw);
 }
 

@@ -20,8 +20,12 @@ async function requireToken(request: FastifyRequest, reply: FastifyReply): Promi
 
 /** The suite's app: auth is an onRequest hook in an encapsulated `/private` scope. */
 export async function makeSuiteApp(fastify: FastifyFactory, options: SuiteOptions): Promise<SuiteApp> {
-  // One type for both: the routes do not care whether the server is http or https.
-  const app = (options.tls ? fastify({ https: options.tls }) : fastify()) as unknown as FastifyInstance;
+  // One type for all: the routes do not care whether the server is http, https or http2.
+  const app = (options.http2
+    ? fastify({ http2: true, https: { ...options.tls, allowHTTP1: options.http2.allowHTTP1 } })
+    : options.tls
+      ? fastify({ https: options.tls })
+      : fastify()) as unknown as FastifyInstance;
   await app.register(wsup);
   const echo = (request: FastifyRequest, reply: FastifyReply) => {
     let ws: WebSocket;

@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import Fastify4 from 'fastify4';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '@wsup/core';
 import wsup, { ErrorCode, WebSocketError } from '@wsup/fastify';
 import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
 import type { FastifyFactory } from './apps.js';
@@ -142,6 +143,20 @@ for (const [name, fastify] of [
       expect(statusOf(raw)).toBe(404);
       expect(JSON.parse(bodyOf(raw))).toEqual({ missing: true });
       expect((await request(app.server).get('/nowhere')).body).toEqual({ missing: true });
+    });
+
+    it('serves WebSockets over cleartext HTTP/2 (h2c: http2: true without https)', async () => {
+      const app = (fastify as (opts: object) => FastifyInstance)({ http2: true });
+      await app.register(wsup);
+      app.get('/ws', (request, reply) => {
+        reply.upgrade().send(`over HTTP/${request.raw.httpVersion}`);
+      });
+      const url = await serve(app);
+      const ws = await connect(`${url}/ws`, { http2: true });
+      expect((await ws.receive())?.data).toBe('over HTTP/2.0');
+      const end = ws.closed;
+      await app.close();
+      expect((await end).code).toBe(1001);
     });
   });
 }

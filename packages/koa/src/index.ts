@@ -17,18 +17,21 @@
  * @packageDocumentation
  * @module @wsup/koa
  */
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import {
   attachUpgrades,
+  failUpgradedRequest,
   upgrade as upgradeRequest,
   wantsWebSocket,
   WebSocketError,
   type HandleUpgradesOptions,
   type UpgradeOptions,
+  type UpgradeRequest,
+  type UpgradeResponse,
   type UpgradeRouter,
+  type UpgradeServer,
   type WebSocket,
   injectUpgrade,
   type ConnectOptions,
@@ -52,8 +55,8 @@ declare module 'koa' {
 
 /** The parts of a Koa context an upgrade needs (any Koa major has them). */
 export interface UpgradableContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: UpgradeRequest;
+  readonly res: UpgradeResponse;
   respond?: boolean;
 }
 
@@ -93,17 +96,29 @@ export function websockets(): Middleware {
   return function wsup(ctx: Context, next: Next) {
     ctx.isUpgrade = wantsWebSocket(ctx.req);
     ctx.upgrade = upgradeContext;
-    return next();
+    return next().catch(failAfterUpgrade(ctx));
+  };
+}
+
+// A route that fails after upgrading can no longer be answered over HTTP: its WebSocket is closed
+// with 1011 so the client learns of it. Core also sees Koa's error response over HTTP/1.1, but
+// over HTTP/2 the 200 is already sent and Koa writes nothing, so the error is caught on its way
+// back through this middleware.
+function failAfterUpgrade(ctx: Context): (err: unknown) => never {
+  return (err) => {
+    failUpgradedRequest(ctx.req);
+    throw err;
   };
 }
 
 /**
  * Routes the server's WebSocket upgrade requests through the Koa app listening on it:
- * `attach(app.listen(3000))`. Returns the server's {@link UpgradeRouter} (live `clients`,
+ * `attach(app.listen(3000))`, or `attach(http2.createSecureServer({ allowHTTP1: true, ...tls },
+ * app.callback()))` for HTTP/2 (RFC 8441) and HTTP/1.1 on one port. Returns the server's {@link UpgradeRouter} (live `clients`,
  * `closeAll()`); `server.close()` closes live WebSockets with 1001. Calling it again for the same
  * server returns the same router.
  */
-export function attach(server: HttpServer | HttpsServer, options?: HandleUpgradesOptions): UpgradeRouter {
+export function attach(server: UpgradeServer, options?: HandleUpgradesOptions): UpgradeRouter {
   return attachUpgrades(server, options);
 }
 

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
@@ -11,8 +12,12 @@ import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite
 export type KoaClass = typeof Koa;
 
 /** Serves `app` on 127.0.0.1 and an ephemeral port, upgrades attached. */
-export async function listen(app: Koa, tls?: { key: string; cert: string }): Promise<SuiteApp> {
-  const server = tls ? createHttpsServer(tls, app.callback()) : createServer(app.callback());
+export async function listen(app: Koa, tls?: { key: string; cert: string }, http2?: { allowHTTP1: boolean }): Promise<SuiteApp> {
+  const server = http2
+    ? createSecureServer({ ...tls, allowHTTP1: http2.allowHTTP1 }, app.callback())
+    : tls
+      ? createHttpsServer(tls, app.callback())
+      : createServer(app.callback());
   attach(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -72,5 +77,5 @@ export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): P
   app.use(websockets());
   app.use(requireToken);
   app.use(router.routes());
-  return listen(app, options.tls);
+  return listen(app, options.tls, options.http2);
 }

@@ -1,8 +1,11 @@
+import { once } from 'node:events';
+import { createServer as createHttp2Server } from 'node:http2';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import KoaClass from 'koa';
 import Koa2 from 'koa2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '@wsup/core';
 import { attach, websockets } from '@wsup/koa';
 import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
 import { listen, type KoaClass as KoaConstructor } from './apps.js';
@@ -141,6 +144,22 @@ for (const [name, Koa] of [
       expect(refused.status).toBe(426);
       expect(refused.headers['sec-websocket-version']).toBe('13');
       expect(refused.body).toMatch(/version/i);
+    });
+
+    it('serves WebSockets over cleartext HTTP/2 (h2c: http2.createServer(app.callback()))', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use((ctx) => void ctx.upgrade().send(`over HTTP/${ctx.req.httpVersion}`));
+      const server = createHttp2Server(app.callback());
+      const router = attach(server);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const ws = await connect(`${wsUrl(server)}/`, { http2: true });
+      expect((await ws.receive())?.data).toBe('over HTTP/2.0');
+      expect(router.clients.size).toBe(1);
+      const end = ws.closed;
+      server.close();
+      expect((await end).code).toBe(1001);
     });
   });
 }

@@ -9,5 +9,5 @@ vi.mock('@wsup/core', async (importOriginal) => {
   return { ...core, upgrade: vi.fn(core.upgrade) };
 });
 
-describeAdapter('Koa 3', (options) => makeSuiteApp(Koa, options));
-describeAdapter('Koa 2', (options) => makeSuiteApp(Koa2, options));
+describeAdapter('Koa 3', (options) => makeSuiteApp(Koa, options), { http2: true });
+describeAdapter('Koa 2', (options) => makeSuiteApp(Koa2, options), { http2: true });

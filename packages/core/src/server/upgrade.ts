@@ -36,6 +36,8 @@ import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions
 export function upgrade(req: IncomingMessage, res: ServerResponse, options?: UpgradeOptions): WebSocket;
 /** The HTTP/2 form, for node:http2's compatibility API (and frameworks on it). */
 export function upgrade(req: Http2ServerRequest, res: Http2ServerResponse, options?: UpgradeOptions): WebSocket;
+/** Either protocol's request and response, for code (adapters) that serves both. */
+export function upgrade(req: UpgradeRequest, res: UpgradeResponse, options?: UpgradeOptions): WebSocket;
 /** The form for node:http's `'upgrade'` event: `server.on('upgrade', (req, socket, head) => upgrade(req, socket, head))`. */
 export function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, options?: UpgradeOptions): WebSocket;
 export function upgrade(
