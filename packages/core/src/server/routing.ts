@@ -202,8 +202,10 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     req.stream.on('error', swallow);
     PendingUpgrade.start(this, req, res, req.stream);
     // Routes are written for the GET that asks for a WebSocket over HTTP/1.1; the extended CONNECT
-    // is its HTTP/2 form (RFC 8441 §5), so the same route serves both.
-    (req as { method: string }).method = 'GET';
+    // is its HTTP/2 form (RFC 8441 §5), so the same route serves both. An own property, because
+    // the setter would also rewrite `:method` in the headers the session and its listeners share;
+    // `req.headers[':method']` still says CONNECT.
+    Object.defineProperty(req, 'method', { value: 'GET', writable: true, configurable: true, enumerable: true });
     this.dispatch(req, res);
   }
 
