@@ -8,6 +8,7 @@ import { ErrorCode, WebSocketError } from '../errors.js';
 import { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { acceptOffer } from '../permessage-deflate/negotiation.js';
 import { parseExtensions, parseProtocols, type ExtensionOffer } from '../protocol/header-grammar.js';
+import { addressedHost, isSameOrigin } from './same-origin.js';
 import type { ResolvedUpgradeOptions } from './upgrade-options.js';
 
 /** What a client asks for beyond the transport. */
@@ -97,7 +98,15 @@ function selectProtocol(choice: ResolvedUpgradeOptions['subprotocol'], offered: 
  * (403 otherwise), the subprotocol, and permessage-deflate. Returns the agreement or the refusal.
  */
 export function negotiate(offer: WebSocketOffer, options: ResolvedUpgradeOptions, req: IncomingMessage): Agreement | WebSocketError {
-  if (options.origin !== undefined && !originAllowed(options.origin, offer.origin, req)) {
+  if (options.origin === undefined) {
+    if (offer.origin !== undefined && !isSameOrigin(offer.origin, addressedHost(req.headers, options.trustProxy))) {
+      return refusal(
+        ErrorCode.OriginForbidden,
+        403,
+        `cross-origin WebSocket from ${offer.origin} refused (only same-origin pages by default; allow others with the origin option)`,
+      );
+    }
+  } else if (options.origin !== '*' && !originAllowed(options.origin, offer.origin, req)) {
     return refusal(ErrorCode.OriginForbidden, 403, `origin ${offer.origin ?? '(none)'} is not allowed`);
   }
   const protocol = selectProtocol(options.subprotocol, offer.protocols, req);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, WebSocketError } from '../errors.js';
+import { ErrorCode, typeError, WebSocketError } from '../errors.js';
+import { boolean } from '../option-validators.js';
 import { resolveOptions, type ResolvedOptions, type WebSocketOptions } from '../connection/options.js';
 import { resolveDeflateOptions, type ResolvedDeflateOptions } from '../permessage-deflate/options.js';
 import { headerFields, type HeaderFields } from '../protocol/header-grammar.js';
@@ -24,10 +25,20 @@ export interface UpgradeOptions extends WebSocketOptions {
   /** Extra headers for the 101 response. */
   headers?: HeaderFields;
   /**
-   * Allowed `Origin`s: one, a list (compared case-insensitively), a RegExp, or a function.
-   * A request whose Origin is missing or not allowed gets 403. Default: any origin.
+   * Which pages may open a WebSocket here, by their `Origin`. By default, same-origin only: a
+   * request with an `Origin` whose host and port differ from the request's `Host` (`:authority`
+   * over HTTP/2) gets 403, which stops cross-site WebSocket hijacking; a request without
+   * `Origin` (not from a browser) is accepted. Otherwise: `'*'` for any origin, one origin or a
+   * list (compared case-insensitively), a RegExp, or a function; with these, a request whose
+   * `Origin` is missing or not allowed gets 403 (a function decides for itself).
    */
-  origin?: string | readonly string[] | RegExp | OriginCheck;
+  origin?: '*' | string | readonly string[] | RegExp | OriginCheck;
+  /**
+   * Judge the default same-origin check against the host a proxy forwarded (`Forwarded: host=`,
+   * else `X-Forwarded-Host`, the first entry) instead of `Host`. Only behind a proxy that sets
+   * that header itself: a client could send it otherwise. Default false.
+   */
+  trustProxy?: boolean;
   /**
    * The hub for this connection's topics (`ws.subscribe`). Default: the server's hub when
    * {@link handleUpgrades} routed the request, else the process-wide default hub.
@@ -43,7 +54,9 @@ export interface ResolvedUpgradeOptions {
   /** Extra response header fields, validated. */
   headers: [name: string, value: string][];
   subprotocol: UpgradeOptions['subprotocol'];
+  /** undefined: same-origin (or no `Origin`) only. */
   origin: UpgradeOptions['origin'];
+  trustProxy: boolean;
   hub: Hub | undefined;
 }
 
@@ -67,7 +80,19 @@ export function resolveUpgradeOptions(options: UpgradeOptions | undefined): Reso
     deflate: resolveDeflateOptions(options?.compress),
     headers: headerFields(options?.headers, RESERVED_HEADERS),
     subprotocol: options?.subprotocol,
-    origin: options?.origin,
+    origin: originOption(options?.origin),
+    trustProxy: boolean(options?.trustProxy, 'trustProxy', false),
     hub,
   };
+}
+
+function originOption(value: unknown): UpgradeOptions['origin'] {
+  const ok =
+    value === undefined ||
+    typeof value === 'string' ||
+    typeof value === 'function' ||
+    value instanceof RegExp ||
+    (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+  if (!ok) throw typeError("origin must be '*', an origin, a list of origins, a RegExp or a function");
+  return value as UpgradeOptions['origin'];
 }

@@ -37,7 +37,8 @@ async function wsupPeer(): Promise<Peer> {
   let closed: Promise<{ code: number; reason: string }> | undefined;
   const srv: TestServer = await startServer(async (r, res) => {
     req = r;
-    const ws = upgrade(r, res, { maxPayload: 4 * 1024 * 1024, subprotocol: ['chat', 'superchat'] });
+    // origin: '*' because the client's origin option is tested with an origin of another host.
+    const ws = upgrade(r, res, { maxPayload: 4 * 1024 * 1024, subprotocol: ['chat', 'superchat'], origin: '*' });
     closed = ws.closed.then((info) => ({ code: info.code, reason: info.reason }));
     const m = /^\/close\/(\d+)$/.exec(r.url ?? '');
     if (m) {
