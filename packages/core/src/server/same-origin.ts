@@ -38,7 +38,8 @@ function forwardedHost(headers: IncomingHttpHeaders): string | undefined {
   }
   const xfh = headers['x-forwarded-host'];
   const value = Array.isArray(xfh) ? xfh[0] : xfh;
-  return value?.split(',')[0]!.trim() || undefined;
+  if (value === undefined) return undefined;
+  return value.split(',', 1)[0]?.trim() || undefined;
 }
 
 /**
