@@ -64,11 +64,18 @@ function settle(
 
 /**
  * Opens a connection and completes the handshake by hand, checking the status and the accept
- * key. Resolves once the 101 has arrived; later data comes as 'data' events.
+ * key. Resolves once the 101 has arrived; later data comes as 'data' events. `dial` makes the
+ * connection when it is not plain TCP (TLS, in the HTTP/2 group's HTTP/1.1 runs); a request
+ * written before a TLS handshake finishes goes out once it has.
  */
-export function openSocket(port: number, deflate: boolean, request: Buffer): Promise<{ socket: Socket; hs: Handshake }> {
+export function openSocket(
+  port: number,
+  deflate: boolean,
+  request: Buffer,
+  dial: () => Socket = () => connect({ port, host: '127.0.0.1', noDelay: true }),
+): Promise<{ socket: Socket; hs: Handshake }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+    const socket = dial();
     let head = '';
     const onData = (chunk: Buffer): void => {
       head += chunk.toString('latin1');

@@ -1,6 +1,6 @@
 /** What the generator is asked to do for one run of a rate scenario, and which servers run it. */
-import type { Job } from './protocol.js';
-import type { RateScenario } from './scenarios.js';
+import type { EchoJob, Job } from './protocol.js';
+import type { EchoScenario, RateScenario } from './scenarios.js';
 import type { ServerSpec } from './servers.js';
 
 export function rateJob(s: RateScenario, port: number, timing: { warmupMs: number; durationMs: number }): Job {
@@ -16,6 +16,11 @@ export function rateJob(s: RateScenario, port: number, timing: { warmupMs: numbe
       durationMs: timing.durationMs,
     };
   }
+  return echoJob(s, port, timing);
+}
+
+/** An echo scenario's job (plain TCP; the HTTP/2 group adds its transport). */
+export function echoJob(s: EchoScenario, port: number, timing: { warmupMs: number; durationMs: number }): EchoJob {
   return {
     kind: 'echo',
     port,

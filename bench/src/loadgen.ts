@@ -10,16 +10,19 @@
  * - replies are decoded in place, without copies, and compared byte for byte (payload, length,
  *   opcode) against what was sent: any difference aborts the run.
  *
- * Echo and idle runs are here; broadcast runs are in loadgen-broadcast.ts.
+ * Echo and idle runs are here; broadcast runs are in loadgen-broadcast.ts, the HTTP/2 group's
+ * transports and open run in loadgen-h2.ts.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { Histogram } from './histogram.js';
 import { makePayload, prng } from './payloads.js';
 import type { EchoJob, EchoResult, FromGenerator, IdleJob, IdleResult, Job, ToGenerator } from './protocol.js';
 import { BenchError, fail, openSocket, sleep } from './handshake.js';
 import { runBroadcast } from './loadgen-broadcast.js';
+import { runH2Open, type WebSocketTransport, webSocketTransport } from './loadgen-h2.js';
 import { DEFLATE_TAIL, handshakeRequest, maskedFrame, OP_BINARY, OP_CLOSE, OP_TEXT, readHeader, type HeaderReader } from './wire.js';
 
 function post(msg: FromGenerator): void {
@@ -153,7 +156,8 @@ class Conn implements HeaderReader {
   constructor(
     private readonly run: Run,
     private readonly id: number,
-    readonly socket: Socket,
+    /** A TCP or TLS socket, or an HTTP/2 stream: frames travel the same way on each. */
+    readonly socket: Duplex,
   ) {
     this.times = new Float64Array(run.job.inflight);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -328,8 +332,16 @@ class Conn implements HeaderReader {
 async function runEcho(job: EchoJob): Promise<EchoResult> {
   const shape = prepare(job);
   const run = new Run(job, shape);
-  const request = handshakeRequest(job.port, job.deflate);
-  const opened = await Promise.all(Array.from({ length: job.connections }, () => openSocket(job.port, job.deflate, request)));
+  const transport = await webSocketTransport(job.port, job.deflate, job.transport, report);
+  try {
+    return await echo(job, run, transport.open);
+  } finally {
+    transport.close();
+  }
+}
+
+async function echo(job: EchoJob, run: Run, open: WebSocketTransport['open']): Promise<EchoResult> {
+  const opened = await Promise.all(Array.from({ length: job.connections }, open));
   const extensions = opened[0]!.hs.extensions;
   const negotiated = /permessage-deflate/i.test(extensions);
   const result: EchoResult = {
@@ -467,7 +479,14 @@ async function runJob(job: Job): Promise<void> {
         ? await runEcho(job)
         : job.kind === 'broadcast'
           ? await runBroadcast(job, { mark: (phase) => post({ type: 'mark', phase }) })
-          : await runIdle(job);
+          : job.kind === 'h2-open'
+            ? await runH2Open(
+                job,
+                (opened, acceptMs, shortfall) => post({ type: 'idle-open', opened, acceptMs, ...(shortfall ? { shortfall } : {}) }),
+                () => new Promise<void>((resolve) => (releaseIdle = resolve)),
+                report,
+              )
+            : await runIdle(job);
     if (!failed) post({ type: 'result', result });
   } catch (err) {
     report(err);

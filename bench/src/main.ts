@@ -4,19 +4,21 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AbortBench, BENCH_DIR, GeneratorProcess, pinning, ServerProcess } from './processes.js';
-import { busyCores, sampleCpu, waitForQuiet, type CpuSample } from './load.js';
 import { profile } from './profile.js';
 import { rateJob, rateServers, wantsDeflate } from './jobs.js';
-import type { BroadcastResult, EchoResult, IdleResult } from './protocol.js';
+import type { IdleResult } from './protocol.js';
+import { runH2 } from './h2-bench.js';
+import { type H2ScenarioResult, h2Table, pairLines } from './h2-report.js';
 import {
   echoTable,
   finishEcho,
   finishIdle,
   generatorProof,
   idleTable,
+  isVsWs,
   ratiosSvg,
   type BenchReport,
   type EchoRound,
@@ -25,18 +27,24 @@ import {
   type ScenarioResult,
   type ServerEntry,
 } from './report.js';
-import { SCENARIOS, type IdleScenario, type RateScenario } from './scenarios.js';
+import { disturbance, int, log, QUIET, quiet, rateLine, steadyRateRun } from './runs.js';
+import { H2_GROUP, isH2, SCENARIOS, type IdleScenario } from './scenarios.js';
 import { BASELINE, SERVERS, SUBJECT, type ServerSpec } from './servers.js';
+import { benchCert } from './tls-cert.js';
 
 const HELP = `pnpm bench [-- options]
 
-  --scenario, -s NAME[,NAME]  scenarios to run (${SCENARIOS.map((s) => s.name).join(', ')}); default all   [BENCH_SCENARIOS]
+  --scenario, -s NAME[,NAME]  scenarios to run (${SCENARIOS.map((s) => s.name).join(', ')};
+                              ${H2_GROUP} = every h2-* one); default all   [BENCH_SCENARIOS]
   --server NAME[,NAME]        servers to run (${SERVERS.map((s) => s.name).join(', ')}); default all   [BENCH_SERVERS]
   --rounds, -r N              rounds per scenario, medians reported; default 3                      [BENCH_ROUNDS]
   --duration, -d SECONDS      measured time per echo or broadcast run; default 2                     [BENCH_DURATION]
   --warmup, -w SECONDS        unmeasured load before each of those runs; default 0.75               [BENCH_WARMUP]
   --idle-connections N        connections for the idle scenario; default 10000                      [BENCH_IDLE_CONNECTIONS]
   --subscribers N             subscribers in the broadcast scenario; default 1000                   [BENCH_SUBSCRIBERS]
+  --h2-websockets N           WebSockets per run of h2-open; default 1000                           [BENCH_H2_WEBSOCKETS]
+  --out FILE                  write the results to FILE (from bench/) and the chart next to it, instead of
+                              results/latest.json and results/ratios.svg (a partial run, say)   [BENCH_OUT]
   --no-save                   print only; leave bench/results/ alone
   --profile                   CPU-profile wsup in the small, medium and broadcast scenarios instead (see README)
   --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]`;
@@ -68,6 +76,8 @@ function options() {
       warmup: { type: 'string', short: 'w' },
       'idle-connections': { type: 'string' },
       subscribers: { type: 'string' },
+      'h2-websockets': { type: 'string' },
+      out: { type: 'string' },
       'no-save': { type: 'boolean' },
       'no-pin': { type: 'boolean' },
       profile: { type: 'boolean' },
@@ -75,13 +85,18 @@ function options() {
     },
   });
   const env = process.env;
-  const scenarioNames = values.scenario?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_SCENARIOS);
+  // The group name stands for its scenarios.
+  const scenarioNames = (values.scenario?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_SCENARIOS))?.flatMap((n) =>
+    n === H2_GROUP ? SCENARIOS.filter(isH2).map((s) => s.name) : [n],
+  );
   const serverNames = values.server?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_SERVERS);
   for (const n of scenarioNames ?? []) if (!SCENARIOS.some((s) => s.name === n)) throw new AbortBench(`unknown scenario ${n}`);
   for (const n of serverNames ?? []) if (!SERVERS.some((s) => s.name === n)) throw new AbortBench(`unknown server ${n}`);
   if (values['no-pin']) process.env.BENCH_NO_PIN = '1';
   const subscribersArg = values.subscribers ?? env.BENCH_SUBSCRIBERS;
   const subscribers = subscribersArg === undefined ? undefined : Math.round(positive(subscribersArg, 'subscribers', 1000));
+  const websocketsArg = values['h2-websockets'] ?? env.BENCH_H2_WEBSOCKETS;
+  const websockets = websocketsArg === undefined ? undefined : Math.round(positive(websocketsArg, 'h2-websockets', 1000));
   return {
     help: values.help === true,
     profile: values.profile === true,
@@ -89,7 +104,9 @@ function options() {
     scenarios: (scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS).map((s) =>
       s.kind === 'broadcast' && subscribers !== undefined
         ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) }
-        : s,
+        : s.kind === 'h2-open' && websockets !== undefined
+          ? { ...s, websockets, title: s.title.replace(/[\d,]+ WebSockets/, `${websockets.toLocaleString('en-US')} WebSockets`) }
+          : s,
     ),
     servers: serverNames ? SERVERS.filter((s) => serverNames.includes(s.name)) : SERVERS,
     rounds: Math.round(positive(values.rounds ?? env.BENCH_ROUNDS, 'rounds', 3)),
@@ -97,10 +114,15 @@ function options() {
     durationMs: positive(values.duration ?? env.BENCH_DURATION, 'duration', 2) * 1000,
     warmupMs: positive(values.warmup ?? env.BENCH_WARMUP, 'warmup', 0.75) * 1000,
     idleConnections: Math.round(positive(values['idle-connections'] ?? env.BENCH_IDLE_CONNECTIONS, 'idle connections', 10_000)),
+    out: values.out ?? env.BENCH_OUT,
   };
 }
 
 type Options = ReturnType<typeof options>;
+
+function isH2Result(r: ScenarioResult): r is H2ScenarioResult {
+  return isH2(r.scenario);
+}
 
 export function machine(pin: ReturnType<typeof pinning>): Machine {
   const c = cpus();
@@ -114,88 +136,6 @@ export function machine(pin: ReturnType<typeof pinning>): Machine {
       ? `taskset: server on core ${pin.server}, generator on core ${pin.generator}`
       : 'none (taskset unavailable or disabled): server and generator share the cores',
   };
-}
-
-function log(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-/** More than this many cores busy outside the bench before a run: wait for the machine to calm down. */
-const QUIET = 0.3;
-let busyRuns = 0;
-let retriesLeft = 12;
-
-/**
- * Time the whole invocation may spend waiting for quiet: on a machine that never calms down the
- * waits would otherwise add minutes.
- */
-let waitBudgetMs = 60_000;
-
-async function quiet(what: string): Promise<boolean> {
-  const t = Date.now();
-  const busy = await waitForQuiet(QUIET, Math.min(20_000, waitBudgetMs));
-  waitBudgetMs = Math.max(0, waitBudgetMs - (Date.now() - t));
-  if (busy !== null && busy >= QUIET) {
-    log(`  (machine busy before ${what}: other processes use ${busy.toFixed(2)} cores; running anyway)`);
-    return false;
-  }
-  return true;
-}
-
-/** One run of an echo or broadcast scenario against one server. */
-async function rateRun(
-  spec: ServerSpec,
-  s: RateScenario,
-  round: number,
-  gen: GeneratorProcess,
-  o: Options,
-  pin: ReturnType<typeof pinning>,
-) {
-  await quiet(`${s.name} ${spec.name}`);
-  const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server);
-  try {
-    let start: Promise<import('./protocol.js').ServerStats> | undefined;
-    let end: Promise<import('./protocol.js').ServerStats> | undefined;
-    let cpuStart: CpuSample | null = null;
-    let cpuEnd: CpuSample | null = null;
-    const result = (await gen.run(rateJob(s, server.port, o), {
-      onMark: (phase) => {
-        if (phase === 'measure-start') {
-          cpuStart = sampleCpu();
-          start = server.stats();
-        } else {
-          cpuEnd = sampleCpu();
-          end = server.stats();
-        }
-      },
-    })) as EchoResult | BroadcastResult;
-    const after = await server.stats();
-    if (!result.negotiated) return { server, result, round: undefined };
-    const [a, b] = await Promise.all([start!, end!]);
-    const serverCpu = (b.cpuMicros - a.cpuMicros) / 1000 / (b.at - a.at);
-    const machineBusy = busyCores(cpuStart, cpuEnd);
-    const row: EchoRound = {
-      round,
-      msgsPerSec: result.msgsPerSec,
-      mbPerSec: result.mbPerSec,
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      peakRss: after.peakRss,
-      serverCpu,
-      genCpu: result.genCpu,
-      genBusy: result.genBusy,
-      // Whatever else ran: other processes, and kernel work charged to no process.
-      otherCpu: machineBusy === null ? 0 : Math.max(0, machineBusy - serverCpu - result.genCpu),
-      verified: result.verified,
-      msgsPerWrite: result.msgsPerWrite,
-      msgsPerRead: result.msgsPerRead,
-    };
-    return { server, result, round: row };
-  } finally {
-    await server.stop();
-  }
 }
 
 async function idleRun(
@@ -261,9 +201,17 @@ async function bench(o: Options): Promise<void> {
   const gen = await GeneratorProcess.start(pin?.generator);
   const results: ScenarioResult[] = [];
   const infos = new Map<string, string>();
+  // Made once, and only when a TLS run needs it.
+  const cert = o.scenarios.some(isH2) ? benchCert() : { error: 'not needed' };
   try {
     for (const s of o.scenarios) {
-      if (s.kind !== 'idle') {
+      if (isH2(s)) {
+        if (!o.servers.some((spec) => spec.name === SUBJECT)) {
+          log(`  ${s.name}: skipped (the HTTP/2 group runs ${SUBJECT}, which is not in the server list)`);
+          continue;
+        }
+        results.push(await runH2(s, { ...o, pin, gen, cert }));
+      } else if (s.kind !== 'idle') {
         const servers = rateServers(s, o.servers);
         const entries = new Map<string, ServerEntry<EchoRound>>(
           servers.map((spec) => [spec.name, { name: spec.name, about: spec.about, status: 'ok', rounds: [] }]),
@@ -273,38 +221,21 @@ async function bench(o: Options): Promise<void> {
             const entry = entries.get(spec.name)!;
             if (entry.status === 'n/a') continue; // it will not negotiate next round either
             const began = Date.now();
-            let run = await rateRun(spec, s, round, gen, o, pin);
-            // A run that something else disturbed is worth one more try, within a budget that
-            // keeps the whole bench inside its time even on a machine that never calms down.
-            if (run.round && run.round.otherCpu > QUIET && retriesLeft > 0) {
-              retriesLeft--;
-              log(
-                `  ${s.name} r${round} ${spec.name.padEnd(12)} disturbed (other processes ${Math.round(run.round.otherCpu * 100)}% of a core): once more`,
-              );
-              run = await rateRun(spec, s, round, gen, o, pin);
-            }
-            const { server, result, round: row } = run;
+            const label = `${s.name} r${round} ${spec.name.padEnd(12)}`;
+            const {
+              server,
+              result,
+              round: row,
+            } = await steadyRateRun(spec, (port) => rateJob(s, port, o), wantsDeflate(s), round, gen, pin, label);
             if (server.info) infos.set(spec.name, server.info);
             if (!row) {
               entry.status = 'n/a';
               entry.note = 'no permessage-deflate negotiated';
-              log(
-                `  ${s.name} r${round} ${spec.name.padEnd(12)} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`,
-              );
+              log(`  ${label} n/a: server did not negotiate permessage-deflate (${result.extensions || 'no extensions'})`);
               continue;
             }
             entry.rounds.push(row);
-            if (row.otherCpu > QUIET) busyRuns++;
-            const fanout = s.kind === 'broadcast';
-            log(
-              `  ${s.name} r${round} ${spec.name.padEnd(12)} ${int(row.msgsPerSec).padStart(10)} ${fanout ? 'deliveries' : 'msgs'}/s  p99 ${row.p99Ms.toFixed(2)} ms  ` +
-                `server CPU ${Math.round(row.serverCpu * 100)}%  generator CPU ${Math.round(row.genCpu * 100)}% busy ${Math.round(row.genBusy * 100)}%  other ${Math.round(row.otherCpu * 100)}%  ` +
-                (fanout
-                  ? `published/write ${row.msgsPerWrite.toFixed(1)} deliveries/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} deliveries verified)`
-                  : `msgs/write ${row.msgsPerWrite.toFixed(1)} msgs/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} echoes verified)`) +
-                (s.kind === 'echo' && s.deflate ? `  [${result.extensions}]` : '') +
-                `  ${((Date.now() - began) / 1000).toFixed(1)} s`,
-            );
+            log(rateLine(label, row, s.kind === 'broadcast', s.kind === 'echo' && s.deflate ? result.extensions : undefined, began));
           }
         }
         const r = finishEcho(s, [...entries.values()]);
@@ -369,36 +300,60 @@ async function bench(o: Options): Promise<void> {
     },
     scenarios: results,
     elapsedSeconds: Math.round((Date.now() - t0) / 1000),
-    disturbedRuns: busyRuns,
+    disturbedRuns: disturbance.busyRuns,
   };
 
   log('='.repeat(100));
   log(`wsup bench results — ${date} — ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}`);
-  log(`${m.pinning}; medians of ${o.rounds} rounds; ratios are each server ÷ ws (pure JS) from this run\n`);
-  log('servers:');
-  for (const spec of o.servers) log(`  ${spec.name.padEnd(12)} ${spec.about}${infos.has(spec.name) ? ` [${infos.get(spec.name)}]` : ''}`);
-  log('');
-  for (const r of results) log(`${r.scenario.kind === 'idle' ? idleTable(r as never, o.rounds) : echoTable(r as never, o.rounds)}\n`);
-  log('targets (wsup ÷ ws):');
-  for (const r of results) log(`  ${r.scenario.name.padEnd(11)} ${r.target.text.replace(/^target /, '')}`);
+  log(
+    `${m.pinning}; medians of ${o.rounds} rounds; ratios are each server ÷ ws (pure JS) from this run` +
+      `${results.some(isH2Result) ? '; in the HTTP/2 group, wsup over HTTP/2 ÷ wsup over HTTP/1.1' : ''}\n`,
+  );
+  const vsWs = results.filter(isVsWs);
+  if (vsWs.length > 0) {
+    log('servers:');
+    for (const spec of o.servers) log(`  ${spec.name.padEnd(12)} ${spec.about}${infos.has(spec.name) ? ` [${infos.get(spec.name)}]` : ''}`);
+    log('');
+  }
+  for (const r of results) {
+    const text = isVsWs(r)
+      ? r.scenario.kind === 'idle'
+        ? idleTable(r as never, o.rounds)
+        : echoTable(r as never, o.rounds)
+      : h2Table(r, o.rounds);
+    log(`${text}\n`);
+  }
+  if (vsWs.length > 0) {
+    log('targets (wsup ÷ ws):');
+    for (const r of vsWs) log(`  ${r.scenario.name.padEnd(11)} ${r.target.text.replace(/^target /, '')}`);
+  }
+  const h2 = results.filter(isH2Result);
+  if (h2.length > 0) {
+    log(`${vsWs.length > 0 ? '\n' : ''}HTTP/2 ÷ HTTP/1.1 (wsup, same run):`);
+    for (const r of h2) for (const line of pairLines(r)) log(`  ${r.scenario.name.padEnd(11)} ${line}`);
+  }
   const proof = generatorProof(results);
   if (proof.length) {
     log('\ngenerator headroom (the same generator against the raw node:net ceiling and each server):');
     for (const p of proof) log(`  ${p}`);
   }
-  if (busyRuns > 0) {
-    log(`\nWARNING: in ${busyRuns} run(s) something else used over ${QUIET} of a core (column "other"): those numbers are noisy`);
+  if (disturbance.busyRuns > 0) {
+    log(
+      `\nWARNING: in ${disturbance.busyRuns} run(s) something else used over ${QUIET} of a core (column "other"): those numbers are noisy`,
+    );
   }
   log(`\ntotal time ${report.elapsedSeconds} s`);
 
   if (o.save) {
-    const dir = join(BENCH_DIR, 'results');
-    mkdirSync(dir, { recursive: true });
     const json = `${JSON.stringify(report, null, 2)}\n`;
     // Only the latest run and its chart: earlier runs live in git's history of these two files.
-    writeFileSync(join(dir, 'latest.json'), json);
-    writeFileSync(join(dir, 'ratios.svg'), ratiosSvg(report));
-    log('written: bench/results/latest.json, bench/results/ratios.svg');
+    // --out sends a partial run elsewhere, so that it does not replace the committed full one.
+    const file = o.out ? resolve(BENCH_DIR, o.out) : join(BENCH_DIR, 'results', 'latest.json');
+    const svg = o.out ? file.replace(/(\.json)?$/, '.svg') : join(BENCH_DIR, 'results', 'ratios.svg');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, json);
+    writeFileSync(svg, ratiosSvg(report));
+    log(`written: ${file}, ${svg}`);
   }
 }
 

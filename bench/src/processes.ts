@@ -5,6 +5,7 @@ import type {
   BroadcastResult,
   EchoResult,
   FromGenerator,
+  H2OpenResult,
   IdleResult,
   Job,
   ServerReady,
@@ -123,12 +124,13 @@ export class GeneratorProcess {
   static async start(cores: string | undefined): Promise<GeneratorProcess> {
     // BENCH_GENERATOR_NODE_ARGS (e.g. "--cpu-prof") is for checking the generator itself.
     const extra = process.env.BENCH_GENERATOR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const child = launch(cores, [...NODE_ARGS, ...extra, 'src/loadgen.ts'], process.env);
+    // --expose-gc: the HTTP/2 open run measures the client's own memory per WebSocket, after GCs.
+    const child = launch(cores, [...NODE_ARGS, '--expose-gc', ...extra, 'src/loadgen.ts'], process.env);
     await nextMessage(child, 'load generator', (m: FromGenerator) => (m.type === 'ready' ? m : undefined), 30_000);
     return new GeneratorProcess(child);
   }
 
-  run(job: Job, hooks: RunHooks = {}): Promise<EchoResult | IdleResult | BroadcastResult> {
+  run(job: Job, hooks: RunHooks = {}): Promise<EchoResult | IdleResult | BroadcastResult | H2OpenResult> {
     const result = nextMessage(
       this.child,
       'load generator',
@@ -140,7 +142,7 @@ export class GeneratorProcess {
         return undefined;
       },
       // Generous: a run is seconds long, a stuck one is a failure either way.
-      job.kind === 'idle' ? 600_000 : job.warmupMs + job.durationMs + 60_000,
+      job.kind === 'idle' || job.kind === 'h2-open' ? 600_000 : job.warmupMs + job.durationMs + 60_000,
     );
     this.child.send({ type: 'run', job } satisfies ToGenerator);
     return result.then((r) => {

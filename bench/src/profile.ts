@@ -20,7 +20,7 @@ export async function profile(o: {
 }): Promise<void> {
   const explicit = o.scenarios.length !== SCENARIOS.length;
   const scenarios = (explicit ? o.scenarios : SCENARIOS.filter((s) => ['small', 'medium', 'broadcast'].includes(s.name))).filter(
-    (s): s is RateScenario => s.kind !== 'idle',
+    (s): s is RateScenario => s.kind === 'echo' || s.kind === 'broadcast',
   );
   const servers = o.servers.length !== SERVERS.length ? o.servers.map((s) => s.name) : [SUBJECT];
   const pin = pinning();

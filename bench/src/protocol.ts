@@ -43,6 +43,33 @@ export interface EchoJob {
   deflate: boolean;
   warmupMs: number;
   durationMs: number;
+  /** The HTTP/2 group: how the connections travel. Default: HTTP/1.1 over plain TCP. */
+  transport?: JobTransport;
+}
+
+/** How a job's WebSockets reach the server, in the HTTP/2 group. */
+export interface JobTransport {
+  /** Streams of an HTTP/2 session (RFC 8441), or an HTTP/1.1 connection each. */
+  http2: boolean;
+  /** Over HTTP/2: a session for each WebSocket instead of one for all. */
+  sessionEach?: boolean;
+  tls: boolean;
+  /** The certificate to trust, PEM (TLS only). */
+  ca?: string;
+}
+
+/**
+ * The HTTP/2 group's open run: open `websockets` WebSockets from this (fresh) process, measure
+ * what holding them costs it, report `idle-open`, hold them until released, then close them.
+ */
+export interface H2OpenJob {
+  kind: 'h2-open';
+  port: number;
+  websockets: number;
+  concurrency: number;
+  transport: JobTransport;
+  /** The bench's own lean client (node:http2, node:tls, node:net), or wsup's `connect()`. */
+  client: 'bench' | 'wsup';
 }
 
 /** The idle run: open many connections, hold them while the server is measured, then close. */
@@ -70,7 +97,7 @@ export interface BroadcastJob {
   durationMs: number;
 }
 
-export type Job = EchoJob | IdleJob | BroadcastJob;
+export type Job = EchoJob | IdleJob | BroadcastJob | H2OpenJob;
 
 export interface EchoResult {
   kind: 'echo';
@@ -117,11 +144,25 @@ export interface IdleResult {
   shortfall?: string;
 }
 
+export interface H2OpenResult {
+  kind: 'h2-open';
+  opened: number;
+  /** From the first connect to the last WebSocket open. */
+  openMs: number;
+  /** The client's CPU time while opening, µs. */
+  cpuMicros: number;
+  /** The client's RSS and heap once all were open, less before the first (both after forced GCs). */
+  rssDelta: number;
+  heapDelta: number;
+  /** Why fewer WebSockets than asked were opened, if so. */
+  shortfall?: string;
+}
+
 export type ToGenerator = { type: 'run'; job: Job } | { type: 'release' } | { type: 'exit' };
 
 export type FromGenerator =
   | { type: 'ready' }
   | { type: 'mark'; phase: 'measure-start' | 'measure-end' }
   | { type: 'idle-open'; opened: number; acceptMs: number; shortfall?: string }
-  | { type: 'result'; result: EchoResult | IdleResult | BroadcastResult }
+  | { type: 'result'; result: EchoResult | IdleResult | BroadcastResult | H2OpenResult }
   | { type: 'error'; message: string };

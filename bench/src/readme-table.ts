@@ -1,11 +1,15 @@
 /**
  * Prints the README's benchmark table and its heading line from bench/results/latest.json, so the
- * README always shows the committed run: `pnpm --dir bench readme-table`.
+ * README always shows the committed run: `pnpm --dir bench readme-table`. Another results file
+ * (a run saved with --out) can be named as the argument, relative to bench/. The HTTP/2 group, if
+ * the run has it, gets a table of its own: it compares wsup with itself, not with ws.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { H2EchoScenarioResult, H2OpenRound, H2OpenScenarioResult, H2ScenarioResult, OpenClient } from './h2-report.js';
 import { BENCH_DIR } from './processes.js';
-import type { BenchReport } from './report.js';
+import { type BenchReport, isVsWs } from './report.js';
+import { TRANSPORT_PAIRS } from './scenarios.js';
 
 const COLUMNS: [server: string, heading: string][] = [
   ['ws', 'ws'],
@@ -19,16 +23,25 @@ const COLUMNS: [server: string, heading: string][] = [
   ['wsup-koa', 'Koa'],
 ];
 
-const report = JSON.parse(readFileSync(join(BENCH_DIR, 'results', 'latest.json'), 'utf8')) as BenchReport;
+const file = process.argv[2] ? resolve(BENCH_DIR, process.argv[2]) : join(BENCH_DIR, 'results', 'latest.json');
+const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
 const m = report.machine;
 const date = report.date.replace('T', ' ').slice(0, 16);
+const vsWs = report.scenarios.filter(isVsWs);
 const lines = [
-  `Run of ${date} UTC on ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}, ${m.os}; ${m.pinning}; medians of ${report.config.rounds} rounds. Throughput in messages per second (broadcast: deliveries per second); idle in server RSS per connection. Ratios are to pure \`ws\` in the same run.`,
-  '',
-  `| scenario | target | ${COLUMNS.map(([, h]) => h).join(' | ')} |`,
-  `| --- | --- |${COLUMNS.map(() => ' ---: |').join('')}`,
+  `Run of ${date} UTC on ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}, ${m.os}; ${m.pinning}; medians of ${report.config.rounds} rounds.` +
+    (vsWs.length > 0
+      ? ' Throughput in messages per second (broadcast: deliveries per second); idle in server RSS per connection. Ratios are to pure `ws` in the same run.'
+      : ''),
 ];
-for (const result of report.scenarios) {
+if (vsWs.length > 0) {
+  lines.push(
+    '',
+    `| scenario | target | ${COLUMNS.map(([, h]) => h).join(' | ')} |`,
+    `| --- | --- |${COLUMNS.map(() => ' ---: |').join('')}`,
+  );
+}
+for (const result of vsWs) {
   const s = result.scenario;
   const idle = s.kind === 'idle';
   const target = result.target;
@@ -43,5 +56,68 @@ for (const result of report.scenarios) {
     return name === 'wsup' ? `**${cell}**` : cell;
   });
   lines.push(`| ${s.name}: ${s.title} | ${bound} (${target.met ? 'met' : 'not met'}) | ${cells.join(' | ')} |`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP/2 group: a row per figure and pair of transports, HTTP/1.1 next to HTTP/2.
+
+const h2 = report.scenarios.filter((r): r is H2ScenarioResult => !isVsWs(r));
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
+
+/** The figures shown for the open scenario: [client, field, what it is, format]. */
+const OPEN_ROWS: [OpenClient, keyof H2OpenRound, string, (v: number) => string][] = [
+  ['bench', 'opensPerSec', 'WebSockets opened/s', rate],
+  ['bench', 'serverCpuUs', 'server CPU per WebSocket opened', (v) => `${rate(v)} µs`],
+  ['bench', 'serverRssPerWs', 'server RSS per WebSocket', kib],
+  ['bench', 'serverHeapPerWs', 'server heap per WebSocket', kib],
+  ['wsup', 'opensPerSec', 'WebSockets opened/s by wsup’s client', rate],
+  ['wsup', 'clientRssPerWs', 'wsup client RSS per WebSocket', kib],
+];
+
+if (h2.length > 0) {
+  lines.push(
+    '',
+    'HTTP/2 against HTTP/1.1, wsup alone (ws and uWebSockets.js do not speak RFC 8441), same run. TLS: one port serving both (ALPN), ECDSA P-256, full handshakes; 1:1: a session per WebSocket; cleartext: h2c against node:http.',
+    '',
+    '| scenario | figure | transports | HTTP/1.1 | HTTP/2 | h2 ÷ h1 |',
+    '| --- | --- | --- | ---: | ---: | ---: |',
+  );
+  let last = '';
+  const row = (scenario: string, figure: string, value: (transport: string) => number | undefined, format: (v: number) => string) => {
+    for (const p of TRANSPORT_PAIRS) {
+      const a = value(p.h1);
+      const b = value(p.h2);
+      if (a === undefined || b === undefined) continue;
+      lines.push(
+        `| ${scenario === last ? '' : scenario} | ${figure} | ${p.label} | ${format(a)} | ${format(b)} | **${(b / a).toFixed(2)}×** |`,
+      );
+      last = scenario;
+    }
+  };
+  for (const r of h2) {
+    const name = `${r.scenario.name}: ${r.scenario.title}`;
+    if (r.scenario.kind === 'h2-open') {
+      const entries = (r as H2OpenScenarioResult).servers;
+      for (const [client, key, figure, format] of OPEN_ROWS) {
+        row(
+          name,
+          figure,
+          (t) => entries.find((e) => e.transport === t && e.client === client)?.median?.[key] as number | undefined,
+          format,
+        );
+      }
+    } else {
+      const entries = (r as H2EchoScenarioResult).servers;
+      const median = (t: string) => entries.find((e) => e.transport === t)?.median;
+      row(name, 'msgs/s', (t) => median(t)?.msgsPerSec, rate);
+      row(
+        name,
+        'server CPU per message',
+        (t) => median(t)?.serverCpuUsPerMsg,
+        (v) => `${v.toFixed(2)} µs`,
+      );
+    }
+  }
 }
 process.stdout.write(`${lines.join('\n')}\n`);

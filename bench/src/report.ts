@@ -1,4 +1,5 @@
 /** Aggregation (medians over rounds), the text tables, and the SVG chart of the ratios. */
+import type { H2ScenarioResult } from './h2-report.js';
 import type { EchoScenario, IdleScenario, RateScenario, Scenario } from './scenarios.js';
 import { BASELINE, CEILING, SUBJECT } from './servers.js';
 
@@ -59,7 +60,13 @@ export interface IdleScenarioResult {
   notes: string[];
 }
 
-export type ScenarioResult = EchoScenarioResult | IdleScenarioResult;
+export type ScenarioResult = EchoScenarioResult | IdleScenarioResult | H2ScenarioResult;
+
+/** The results compared with ws (everything but the HTTP/2 group, which compares wsup with itself). */
+export function isVsWs(r: ScenarioResult): r is EchoScenarioResult | IdleScenarioResult {
+  const kind = r.scenario.kind;
+  return kind === 'echo' || kind === 'broadcast' || kind === 'idle';
+}
 
 export interface Machine {
   cpu: string;
@@ -133,13 +140,13 @@ export function finishIdle(scenario: IdleScenario, servers: ServerEntry<IdleRoun
 // ---------------------------------------------------------------------------------------------
 // Text
 
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
-const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
-const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const pct = (v: number): string => `${Math.round(v * 100)}%`;
-const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(0)} MiB`;
+export const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+export const pct = (v: number): string => `${Math.round(v * 100)}%`;
+export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
-function table(head: string[], rows: string[][], leftCols = 1): string {
+export function table(head: string[], rows: string[][], leftCols = 1): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
     cells
@@ -254,7 +261,7 @@ function capacity(servers: ServerEntry<EchoRound>[], rate: string): string {
 export function generatorProof(results: ScenarioResult[]): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    if (r.scenario.kind === 'idle') continue;
+    if (r.scenario.kind !== 'echo' && r.scenario.kind !== 'broadcast') continue;
     const fanout = r.scenario.kind === 'broadcast';
     const rate = fanout ? 'deliveries/s' : 'msgs/s';
     const unit = fanout ? 'deliveries' : 'messages';
@@ -316,7 +323,8 @@ function tickStep(max: number): number {
  * line is the target and the dotted blue line ws itself (1×).
  */
 export function ratiosSvg(report: BenchReport): string {
-  const groups = report.scenarios.map((r) => {
+  // The HTTP/2 group has no ratio to ws: its HTTP/2 ÷ HTTP/1.1 figures are in the tables only.
+  const groups = report.scenarios.filter(isVsWs).map((r) => {
     const idle = r.scenario.kind === 'idle';
     const bars = r.servers.map((s) => ({
       name: s.name,
