@@ -85,6 +85,9 @@ export class Http2Attempt {
   private stream: ClientHttp2Stream | undefined;
   private readonly timer: NodeJS.Timeout;
   private bodyTimer: NodeJS.Timeout | undefined;
+  // Only while the session is still connecting; removed once settled, so that many WebSockets on
+  // one pooled session do not pile listeners on it.
+  private readonly onConnect = (): void => this.connected();
   private readonly onAbort = (): void => {
     const reason = this.init.options.signal?.reason;
     this.fail(
@@ -98,7 +101,8 @@ export class Http2Attempt {
     this.timer = setTimeout(() => this.timedOut(), Math.max(0, init.deadline - Date.now()));
     init.options.signal?.addEventListener('abort', this.onAbort, { once: true });
     const session = init.pooled.session;
-    if (this.phase !== 'response') session.once('connect', () => this.connected());
+    if (this.phase !== 'response' && session.connecting) session.once('connect', this.onConnect);
+    else this.connected();
     init.pooled.ready.then(
       () => this.open(),
       (err: Error) => this.fail(dialError(err, this.failedPhase(err), init.target)),
@@ -231,6 +235,7 @@ export class Http2Attempt {
     clearTimeout(this.timer);
     clearTimeout(this.bodyTimer);
     this.init.options.signal?.removeEventListener('abort', this.onAbort);
+    this.init.pooled.session.removeListener('connect', this.onConnect);
   }
 
   private fail(err: Error): void {

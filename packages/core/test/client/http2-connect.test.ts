@@ -74,6 +74,22 @@ describe('http2: true', () => {
     await again.close();
   });
 
+  it('many WebSockets on one connected session add no listener to it per connect', async () => {
+    const srv = await echo();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    cleanups.push(() => process.off('warning', onWarning));
+    const sockets = [];
+    // One after another, so that all but the first find the session connected; past Node's
+    // default of 10 listeners a leak would warn.
+    for (let i = 0; i < 15; i++) sockets.push(await connect(`${srv.url}/echo`, { http2: true }));
+    await new Promise((r) => setImmediate(r));
+    expect(srv.sessions).toHaveLength(1);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    await Promise.all(sockets.map((ws) => ws.close()));
+  });
+
   it('works over TLS (wss:) with the same TLS options as HTTP/1.1', async () => {
     const srv = await echo({ tls: true });
     const ws = await connect(`${srv.url}/echo`, { http2: true, ca: srv.cert });
