@@ -136,3 +136,26 @@ export function statusOf(raw: string): number {
   if (!match) throw new Error(`not an HTTP response: ${JSON.stringify(raw.slice(0, 80))}`);
   return Number(match[1]);
 }
+
+/**
+ * A slowloris client: sends a WebSocket handshake one byte every 20 ms until the server closes
+ * the connection. Returns what the server wrote and whether the head was still unfinished then
+ * (a server that keeps its handshake deadline drops the client long before the ~4 s the head takes).
+ */
+export async function drippedHandshake(server: Listening, path: string): Promise<{ response: string; unfinished: boolean }> {
+  const { port } = server.address() as AddressInfo;
+  const socket = connectTcp({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const head =
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  let sent = 0;
+  const drip = setInterval(() => {
+    if (sent < head.length - 2 && !socket.destroyed) socket.write(head[sent++]!);
+  }, 20);
+  await once(socket, 'close');
+  clearInterval(drip);
+  return { response: Buffer.concat(chunks).toString('latin1'), unfinished: sent < head.length - 2 };
+}

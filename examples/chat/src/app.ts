@@ -8,9 +8,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
+import type { RateLimitOptions } from '@wsup/core';
 import { attach, WebSocketError, type UpgradeOptions, type UpgradeRouter } from '@wsup/express';
 import { createMemoryRooms } from './memory-rooms.js';
-import type { RateLimit } from './rate-limit.js';
 import type { Rooms } from './rooms.js';
 import { ChatSession } from './session.js';
 import { openStore, type ChatRedisOptions } from './store.js';
@@ -28,8 +28,12 @@ export interface ChatOptions {
   heartbeat?: number;
   /** permessage-deflate. Default true. */
   compress?: boolean;
-  /** Per connection. Default 20 in a row, then 5 per second. */
-  rateLimit?: RateLimit;
+  /**
+   * Chat messages per connection, as core's `rateLimit` option (its `action` is always `'drop'`:
+   * each message over it is answered with a `rate-limited` error and counts as a strike).
+   * Default `{ messages: 20, per: 4 }`: 20 in a row, then 5 per second.
+   */
+  rateLimit?: Omit<RateLimitOptions, 'action'>;
   /** Refused messages a connection may send before it is closed with 1008. Default 5. */
   maxStrikes?: number;
   /** Where unexpected errors go. Default console.error. */
@@ -71,7 +75,6 @@ export function createChatApp(
   };
   const sessionOptions = {
     rooms,
-    rateLimit: options.rateLimit ?? { burst: 20, perSecond: 5 },
     maxStrikes: options.maxStrikes ?? 5,
     log,
   };
@@ -81,7 +84,14 @@ export function createChatApp(
 
   // Room messages are published to many connections: without server context takeover the hub
   // compresses each once for all of them (and no connection keeps a compressor of its own).
-  const chatSocketOptions: UpgradeOptions = { ...socketOptions, compress: socketOptions.compress && { serverNoContextTakeover: true } };
+  // maxPayload bounds what a browser may send; what the server sends (a joiner's history) is its
+  // own, bounded by historySize and the text limit, so it is not held to that.
+  const chatSocketOptions: UpgradeOptions = {
+    ...socketOptions,
+    compress: socketOptions.compress && { serverNoContextTakeover: true },
+    maxSendPayload: Infinity,
+    rateLimit: { ...(options.rateLimit ?? { messages: 20, per: 4 }), action: 'drop' },
+  };
 
   app.get('/chat', (_req, res) => {
     const ws = upgradeOrAnswered(() => res.upgrade(chatSocketOptions));

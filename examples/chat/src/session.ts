@@ -1,11 +1,12 @@
 /**
  * One browser's chat connection: reads its messages in order, checks them, and turns them into
  * room operations. Refused messages get an error reply; a connection that keeps sending them is
- * closed with 1008, since a page that follows the protocol never does.
+ * closed with 1008, since a page that follows the protocol never does. Messages over the rate
+ * limit (core's `rateLimit` option, set on the route) are dropped by core before they get here,
+ * and answered as they arrive.
  */
 import { CloseCode, type Message, type WebSocket } from '@wsup/core';
 import { parseClientMessage, protocolError, type ProtocolError } from './protocol.js';
-import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { Member, Rooms } from './rooms.js';
 
 /** Application close codes (the 4000–4999 range is ours). */
@@ -16,7 +17,6 @@ export const ChatCloseCode = {
 
 export interface SessionOptions {
   rooms: Rooms;
-  rateLimit: RateLimit;
   /** Refused messages a connection may send before it is closed with 1008. */
   maxStrikes: number;
   /** Where unexpected failures are reported (the connection is closed with 1011). */
@@ -27,13 +27,12 @@ export class ChatSession {
   private member: Member | undefined;
   private room: string | undefined;
   private strikes = 0;
-  private readonly bucket: TokenBucket;
 
   constructor(
     readonly ws: WebSocket,
     private readonly options: SessionOptions,
   ) {
-    this.bucket = new TokenBucket(options.rateLimit);
+    ws.on('ratelimit', () => this.refuse(protocolError('rate-limited', 'too many messages; slow down')));
   }
 
   /** The name this connection joined with, if it has joined. */
@@ -63,7 +62,6 @@ export class ChatSession {
   private async handle(msg: Message): Promise<void> {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (msg.binary) return this.refuse(protocolError('binary-not-supported', 'this route takes JSON text messages; binary goes to /echo'));
-    if (!this.bucket.take()) return this.refuse(protocolError('rate-limited', 'too many messages; slow down'));
     const parsed = parseClientMessage(msg.data);
     switch (parsed.type) {
       case 'error':

@@ -27,7 +27,7 @@ let b: ChatProcess;
 const extra: ChatProcess[] = [];
 
 function options(): ChatOptions {
-  return { redis: { url: redis.url, memberTtl: MEMBER_TTL }, historySize: HISTORY_SIZE, rateLimit: { burst: 1000, perSecond: 1000 } };
+  return { redis: { url: redis.url, memberTtl: MEMBER_TTL }, historySize: HISTORY_SIZE, rateLimit: { messages: 1000 } };
 }
 
 beforeAll(async () => {

@@ -1,25 +1,12 @@
-/** The pieces of the chat server that need no network: the rate limit, the memory rooms' bound, the broker tap, message order. */
+/** The pieces of the chat server that need no network: the memory rooms' bound, the broker tap, message order. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { injectUpgrade, upgrade, type Broker, type WebSocket } from '@wsup/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerTap } from '../src/broker-tap.js';
 import { createMemoryRooms as createRooms } from '../src/memory-rooms.js';
-import { TokenBucket } from '../src/rate-limit.js';
 import type { ChatMessage } from '../src/protocol.js';
 import { newerThan } from '../src/redis-rooms.js';
 import type { Member } from '../src/rooms.js';
-
-describe('TokenBucket', () => {
-  it('allows a burst, then refills at the given rate up to the burst', () => {
-    let now = 0;
-    const bucket = new TokenBucket({ burst: 3, perSecond: 2 }, () => now);
-    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toEqual([true, true, true, false]);
-    now += 500; // one token back
-    expect([bucket.take(), bucket.take()]).toEqual([true, false]);
-    now += 60_000; // refills to the burst, not beyond
-    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toEqual([true, true, true, false]);
-  });
-});
 
 describe('createRooms', () => {
   // Room delivery goes through the hub's topics, which frame a message once and queue the frame on

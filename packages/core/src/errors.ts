@@ -16,6 +16,12 @@ export const ErrorCode = {
   OriginForbidden: 'ERR_HANDSHAKE_ORIGIN',
   AlreadyUpgraded: 'ERR_ALREADY_UPGRADED',
   UpgradeNotRouted: 'ERR_UPGRADE_NOT_ROUTED',
+  /**
+   * The router already holds `maxConnections` WebSockets and upgrades in progress, or
+   * `maxConnectionsPerAddress` from the client's address: answered 503 with `Retry-After`
+   * before any request handler ran (see `handleUpgrades`).
+   */
+  TooManyConnections: 'ERR_TOO_MANY_CONNECTIONS',
 
   // Protocol violations by the peer (each carries the close code that was sent).
   InvalidOpcode: 'ERR_INVALID_OPCODE',
@@ -37,10 +43,20 @@ export const ErrorCode = {
   // Local API misuse and runtime conditions.
   NotOpen: 'ERR_NOT_OPEN',
   FragmentedSendInProgress: 'ERR_FRAGMENTED_SEND_IN_PROGRESS',
+  /**
+   * `send()`, `sendFrame()` or `publish()` from a WebSocket was given more bytes than the
+   * connection's `maxSendPayload` (by default its `maxPayload`): thrown, nothing is sent and the
+   * connection stays open. (A received message over `maxPayload` is `ERR_PAYLOAD_TOO_LARGE`.)
+   */
+  MessageTooBig: 'ERR_MESSAGE_TOO_BIG',
+  /** The peer sent more than the `rateLimit` option allows, with `action: 'close'` (closed with 1008). */
+  RateLimited: 'ERR_RATE_LIMITED',
   InvalidOption: 'ERR_INVALID_OPTION',
   Timeout: 'ERR_TIMEOUT',
   HeartbeatTimeout: 'ERR_HEARTBEAT_TIMEOUT',
   BufferOverflow: 'ERR_BUFFER_OVERFLOW',
+  /** The process held more buffered bytes than its memory budget and this connection held the most (closed with 1013). */
+  MemoryBudget: 'ERR_MEMORY_BUDGET',
   InvalidTopic: 'ERR_INVALID_TOPIC',
   HubClosed: 'ERR_HUB_CLOSED',
   BrokerUnavailable: 'ERR_BROKER_UNAVAILABLE',

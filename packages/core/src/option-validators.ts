@@ -29,6 +29,22 @@ export function integerIn(value: unknown, name: string, min: number, max: number
   return value;
 }
 
+/** A whole number of at least 1, or Infinity (the default): for counts that may be unlimited. */
+export function count(value: unknown, name: string): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw rangeError(`${name} must be a whole number of at least 1, or Infinity, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** One of a few strings, with a default. */
+export function oneOf<T extends string>(value: unknown, name: string, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) throw rangeError(`${name} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${String(value)}`);
+  return value as T;
+}
+
 /** Longest duration a Node timer can wait: 2^31 − 1 ms, in whole seconds. */
 const MAX_SECONDS = 2_147_483;
 

@@ -2,11 +2,13 @@ import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler } from 'express';
 import express4 from 'express4';
 import session from 'express-session';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { createSecureServer, createServer as createHttp2Server } from 'node:http2';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attach, ErrorCode, upgrade, WebSocketError } from '@wsup/express';
-import { nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
+import { drippedHandshake, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
 import { listen, type ExpressModule } from './apps.js';
 
 declare module 'express-session' {
@@ -31,6 +33,39 @@ for (const [name, expressModule] of [
   ['Express 4', express4 as ExpressModule],
 ] as const) {
   describe(`${name} specifics`, () => {
+    it('passes maxConnections to core: one WebSocket more gets a 503 before any middleware runs', async () => {
+      const app = expressModule();
+      let middleware = 0;
+      app.use((_req, _res, next) => {
+        middleware++;
+        next();
+      });
+      app.get('/ws', (_req, res) => void res.upgrade());
+      const server = createServer(app);
+      attach(server, { maxConnections: 1 });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const client = await openClient(`${wsUrl(server)}/ws`);
+      const refused = await refusal(`${wsUrl(server)}/ws`);
+      expect([refused.status, refused.headers['retry-after']]).toEqual([503, '5']);
+      expect(middleware).toBe(1);
+      client.terminate();
+    });
+
+    it('keeps handshakeTimeout by its own timer: a client dripping its request head gets a 408 on time', async () => {
+      const app = expressModule();
+      app.get('/ws', (_req, res) => void res.upgrade());
+      const server = createServer(app);
+      attach(server, { handshakeTimeout: 0.3 });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const { response, unfinished } = await drippedHandshake(server, '/ws');
+      expect(unfinished).toBe(true);
+      expect(statusOf(response)).toBe(408);
+    });
+
     it('gives WebSocket routes the cookies and the session a plain request established', async () => {
       const app = expressModule();
       app.use(cookieParser('cookie secret'));

@@ -5,7 +5,16 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@wsup/core';
 import wsup, { ErrorCode, WebSocketError } from '@wsup/fastify';
-import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
+import {
+  closed,
+  drippedHandshake,
+  nextMessage,
+  openClient,
+  rawHandshake,
+  refusal,
+  statusOf,
+  wsUrl,
+} from '../../../test-support/clients.js';
 import type { FastifyFactory } from './apps.js';
 
 const apps: FastifyInstance[] = [];
@@ -26,6 +35,32 @@ for (const [name, fastify] of [
   ['Fastify 4', Fastify4 as unknown as FastifyFactory],
 ] as const) {
   describe(`${name} specifics`, () => {
+    it('passes maxConnections to core: one WebSocket more gets a 503 before any hook runs', async () => {
+      const app = fastify();
+      await app.register(wsup, { maxConnections: 1 });
+      let hooks = 0;
+      app.addHook('onRequest', async () => {
+        hooks++;
+      });
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      const url = await serve(app);
+      const client = await openClient(`${url}/ws`);
+      const refused = await refusal(`${url}/ws`);
+      expect([refused.status, refused.headers['retry-after']]).toEqual([503, '5']);
+      expect(hooks).toBe(1);
+      client.terminate();
+    });
+
+    it('keeps handshakeTimeout by its own timer: a client dripping its request head gets a 408 on time', async () => {
+      const app = fastify();
+      await app.register(wsup, { handshakeTimeout: 0.3 });
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      await serve(app);
+      const { response, unfinished } = await drippedHandshake(app.server, '/ws');
+      expect(unfinished).toBe(true);
+      expect(statusOf(response)).toBe(408);
+    });
+
     it.each(['onRequest', 'preValidation', 'preHandler'] as const)(
       'refuses an upgrade from a %s hook with its real response',
       async (hook) => {

@@ -7,7 +7,16 @@ import Koa2 from 'koa2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@wsup/core';
 import { attach, websockets } from '@wsup/koa';
-import { closed, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
+import {
+  closed,
+  drippedHandshake,
+  nextMessage,
+  openClient,
+  rawHandshake,
+  refusal,
+  statusOf,
+  wsUrl,
+} from '../../../test-support/clients.js';
 import { listen, type KoaClass as KoaConstructor } from './apps.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -26,6 +35,38 @@ for (const [name, Koa] of [
   ['Koa 2', Koa2 as KoaConstructor],
 ] as const) {
   describe(`${name} specifics`, () => {
+    it('passes maxConnections to core: one WebSocket more gets a 503 before any middleware runs', async () => {
+      const app = new Koa();
+      let middleware = 0;
+      app.use(websockets());
+      app.use((ctx) => {
+        middleware++;
+        ctx.upgrade();
+      });
+      const server = app.listen(0, '127.0.0.1');
+      attach(server, { maxConnections: 1 });
+      await once(server, 'listening');
+      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const client = await openClient(`${wsUrl(server)}/`);
+      const refused = await refusal(`${wsUrl(server)}/`);
+      expect([refused.status, refused.headers['retry-after']]).toEqual([503, '5']);
+      expect(middleware).toBe(1);
+      client.terminate();
+    });
+
+    it('keeps handshakeTimeout by its own timer: a client dripping its request head gets a 408 on time', async () => {
+      const app = new Koa();
+      app.use(websockets());
+      app.use((ctx) => void ctx.upgrade());
+      const server = app.listen(0, '127.0.0.1');
+      attach(server, { handshakeTimeout: 0.3 });
+      await once(server, 'listening');
+      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const { response, unfinished } = await drippedHandshake(server, '/');
+      expect(unfinished).toBe(true);
+      expect(statusOf(response)).toBe(408);
+    });
+
     it('answers ctx.throw(401) before upgrading with a real 401', async () => {
       const app = new Koa();
       app.use(websockets());

@@ -1,7 +1,8 @@
 /**
  * Process-wide timers for heartbeat and idle timeouts. Connections with the same period share one
  * interval timer (a server with 10,000 connections and `heartbeat: 30` has one timer, not 10,000),
- * which ticks four times per period; connections count silent ticks instead of owning timers.
+ * which ticks four times per period, or once a second for longer periods; connections count
+ * silent ticks instead of owning timers.
  */
 
 /** Something the shared timer checks on every tick. */
@@ -10,8 +11,17 @@ export interface TickMember {
   tick(): boolean;
 }
 
-/** Ticks per period: the precision of "silent for one period" is a quarter of it. */
-export const TICKS_PER_PERIOD = 4;
+/** The longest tick, so that a timeout fires within a second of its period however long that is. */
+const MAX_TICK_MS = 1000;
+
+/**
+ * Ticks per period: four for short periods (the precision of "silent for one period" is a
+ * quarter of it), and one a second for periods over four seconds. A timeout fires between one
+ * period and one period plus one tick after the last activity.
+ */
+export function ticksPerPeriod(periodMs: number): number {
+  return Math.max(4, Math.ceil(periodMs / MAX_TICK_MS));
+}
 
 class TickGroup {
   readonly members = new Set<TickMember>();
@@ -21,7 +31,7 @@ class TickGroup {
     readonly periodMs: number,
     private readonly onEmpty: () => void,
   ) {
-    this.timer = setInterval(() => this.run(), Math.max(1, periodMs / TICKS_PER_PERIOD));
+    this.timer = setInterval(() => this.run(), Math.max(1, periodMs / ticksPerPeriod(periodMs)));
     // A heartbeat must never be what keeps a process alive.
     this.timer.unref();
   }
@@ -110,11 +120,12 @@ export class Heartbeat extends Ticking {
       return true;
     }
     this.silentTicks++;
-    if (this.silentTicks === TICKS_PER_PERIOD) {
+    const ticks = ticksPerPeriod(this.periodMs);
+    if (this.silentTicks === ticks) {
       // Silent for a period: ask. A ping that cannot be sent means the connection is closing.
       return this.target.ping();
     }
-    if (this.silentTicks >= 2 * TICKS_PER_PERIOD) {
+    if (this.silentTicks >= 2 * ticks) {
       this.target.heartbeatTimedOut();
       return false;
     }
@@ -134,7 +145,7 @@ export class IdleTimer extends Ticking {
       this.idleTicks = 0;
       return true;
     }
-    if (++this.idleTicks >= TICKS_PER_PERIOD) {
+    if (++this.idleTicks >= ticksPerPeriod(this.periodMs)) {
       this.target.idleTimedOut();
       return false;
     }

@@ -1,16 +1,20 @@
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { ErrorCode, WebSocketError } from '../errors.js';
-import type { Message } from './message.js';
+import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
+import { wholeMessage, type Message } from './message.js';
+import { RateLimiter, type ResolvedRateLimit } from './rate-limit.js';
 
 /** What the receive side needs of its connection. */
 export interface InboundOwner {
   readonly socket: Duplex;
-  readonly options: { readonly receiveHighWaterMark: number };
+  readonly options: { readonly receiveHighWaterMark: number; readonly rateLimit: ResolvedRateLimit | undefined };
   /** Whether the connection is closed (reading never resumes then). */
   readonly isClosed: boolean;
   listenerCount(event: 'message'): number;
   emit(event: 'message', message: Message): boolean;
+  /** For the rate limit: a dropped message (`'drop'`), or the failure that closes the connection (`'close'`). */
+  emit(event: 'ratelimit', bytes: number, binary: boolean): boolean;
+  onError(err: WebSocketError): void;
   /** Every message that arrived before the peer's close has been read. */
   inboxEmptied(): void;
 }
@@ -56,7 +60,13 @@ export class Inbound {
   /** Decodes text frames in frame mode, where a code point may span frames. */
   private textDecoder: StringDecoder | undefined;
 
-  constructor(private readonly owner: InboundOwner) {}
+  /** The `rateLimit` option's buckets, when it is set. */
+  private readonly limiter: RateLimiter | undefined;
+
+  constructor(private readonly owner: InboundOwner) {
+    const limit = owner.options.rateLimit;
+    this.limiter = limit === undefined ? undefined : new RateLimiter(limit, owner);
+  }
 
   /** How many messages are queued. */
   get unread(): number {
@@ -99,8 +109,15 @@ export class Inbound {
     if (this.bytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
   }
 
+  /** A whole message arrived (and passed the rate limit, when there is one). */
+  deliverMessage(binary: boolean, data: Buffer): void {
+    if (this.limiter !== undefined && !this.limiter.admit(binary, data.length)) return;
+    this.deliver(wholeMessage(binary, data), data.length);
+  }
+
   /** A data frame arrived in frame mode: text is decoded across frames, as code points may span them. */
   deliverFrame(binary: boolean, data: Buffer, fin: boolean): void {
+    if (this.limiter !== undefined && !this.limiter.admitFrame(binary, data.length, fin)) return;
     if (binary) {
       this.deliver({ data, binary: true, fin }, data.length);
       return;
@@ -108,6 +125,16 @@ export class Inbound {
     this.textDecoder ??= new StringDecoder('utf8');
     const text = fin ? this.textDecoder.end(data) : this.textDecoder.write(data);
     this.deliver({ data: text, binary: false, fin }, data.length);
+  }
+
+  /**
+   * Drops every unread message at once: the connection was closed for abuse, and what it holds
+   * must be released now, not when the application gets round to reading it.
+   */
+  discard(): void {
+    this.messages = NONE;
+    this.sizes = NONE;
+    this.bytes = 0;
   }
 
   /** Takes the oldest unread message, if any. */
@@ -125,6 +152,12 @@ export class Inbound {
    * and stops waiting, so a later message goes to the next reader.
    */
   wait(timeoutSeconds: number | undefined): Promise<Message | null> {
+    if (
+      timeoutSeconds !== undefined &&
+      (typeof timeoutSeconds !== 'number' || !(timeoutSeconds >= 0) || !Number.isFinite(timeoutSeconds))
+    ) {
+      return Promise.reject(rangeError(`receive() timeout must be a number of seconds, got ${String(timeoutSeconds)}`));
+    }
     return new Promise<Message | null>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (timeoutSeconds !== undefined) {

@@ -44,4 +44,10 @@ export interface WebSocketEvents {
   error: [error: WebSocketError];
   /** `bufferedAmount` fell back below `sendHighWaterMark` after `send()` returned false. */
   drain: [];
+  /**
+   * A message from the peer was dropped by the `rateLimit` option with `action: 'drop'`: its size
+   * in bytes (in frame mode, of its first frame) and whether it was binary. Unlike messages,
+   * these are not kept for listeners added later: listen right after `upgrade()` or `connect()`.
+   */
+  ratelimit: [bytes: number, binary: boolean];
 }

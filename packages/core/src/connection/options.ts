@@ -1,5 +1,6 @@
 import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
 import type { DeflateOptions } from '../permessage-deflate/options.js';
+import { resolveRateLimit, sameRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js';
 
 /** Default limits. Every one can be changed per connection through options. */
 export const Defaults = {
@@ -28,6 +29,14 @@ export interface WebSocketOptions {
    * connection with 1009. Default 16 MiB. `Infinity` disables the limit.
    */
   maxPayload?: number;
+  /**
+   * Largest message `send()` (and `publish()` from this connection) may send, in bytes, before
+   * compression; with `sendFrame()`, the largest frame. A bigger one throws `ERR_MESSAGE_TOO_BIG`:
+   * nothing is sent and the connection stays open. Default: `maxPayload`, which is what a peer
+   * with the same options accepts. Set it apart for a route that receives small messages and
+   * sends big ones (history, snapshots); `Infinity` disables the check.
+   */
+  maxSendPayload?: number;
   /** Most frames one message may be split into; more closes with 1009. Default 100,000. */
   maxFragments?: number;
   /**
@@ -75,11 +84,19 @@ export interface WebSocketOptions {
    * Default 64 MiB. `Infinity` disables the limit.
    */
   maxBuffered?: number;
+  /**
+   * Limits how fast the peer may send data messages: `{ messages, bytes, per, action }`, a token
+   * bucket per connection (see {@link RateLimitOptions}). Past it, `'close'` (the default) closes
+   * with 1008 and `ERR_RATE_LIMITED`; `'drop'` discards the message and emits `'ratelimit'`.
+   * Default: no limit.
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 /** Options after defaults and validation; durations in milliseconds. */
 export interface ResolvedOptions {
   maxPayload: number;
+  maxSendPayload: number;
   maxFragments: number;
   closeTimeoutMs: number;
   autoPong: boolean;
@@ -91,12 +108,16 @@ export interface ResolvedOptions {
   receiveHighWaterMark: number;
   sendHighWaterMark: number;
   maxBuffered: number;
+  /** undefined when off. */
+  rateLimit: ResolvedRateLimit | undefined;
 }
 
 export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOptions {
   const o = checkObject(opts, 'options');
+  const maxPayload = positiveNumber(o.maxPayload, 'maxPayload', Defaults.maxPayload, true);
   return intern({
-    maxPayload: positiveNumber(o.maxPayload, 'maxPayload', Defaults.maxPayload, true),
+    maxPayload,
+    maxSendPayload: positiveNumber(o.maxSendPayload, 'maxSendPayload', maxPayload, true),
     maxFragments: positiveNumber(o.maxFragments, 'maxFragments', Defaults.maxFragments, true),
     closeTimeoutMs: seconds(o.closeTimeout, 'closeTimeout', Defaults.closeTimeout),
     autoPong: boolean(o.autoPong, 'autoPong', true),
@@ -106,6 +127,7 @@ export function resolveOptions(opts: WebSocketOptions | undefined): ResolvedOpti
     receiveHighWaterMark: positiveNumber(o.receiveHighWaterMark, 'receiveHighWaterMark', Defaults.receiveHighWaterMark, true),
     sendHighWaterMark: positiveNumber(o.sendHighWaterMark, 'sendHighWaterMark', Defaults.sendHighWaterMark, true),
     maxBuffered: positiveNumber(o.maxBuffered, 'maxBuffered', Defaults.maxBuffered, true),
+    rateLimit: resolveRateLimit(o.rateLimit),
   });
 }
 
@@ -116,6 +138,7 @@ const interned: ResolvedOptions[] = [];
 function same(a: ResolvedOptions, b: ResolvedOptions): boolean {
   return (
     a.maxPayload === b.maxPayload &&
+    a.maxSendPayload === b.maxSendPayload &&
     a.maxFragments === b.maxFragments &&
     a.closeTimeoutMs === b.closeTimeoutMs &&
     a.autoPong === b.autoPong &&
@@ -124,7 +147,8 @@ function same(a: ResolvedOptions, b: ResolvedOptions): boolean {
     a.idleTimeoutMs === b.idleTimeoutMs &&
     a.receiveHighWaterMark === b.receiveHighWaterMark &&
     a.sendHighWaterMark === b.sendHighWaterMark &&
-    a.maxBuffered === b.maxBuffered
+    a.maxBuffered === b.maxBuffered &&
+    sameRateLimit(a.rateLimit, b.rateLimit)
   );
 }
 

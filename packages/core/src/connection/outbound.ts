@@ -1,9 +1,11 @@
 import type { Duplex } from 'node:stream';
-import { ErrorCode, WebSocketError } from '../errors.js';
+import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
+import { isAscii, type SendData } from '../protocol/bytes.js';
 import { encodeClose } from '../protocol/close-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { Sender, type SenderOwner } from '../protocol/sender.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
 import type { Publication } from '../topics/subscriber.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -78,8 +80,73 @@ export class Outbound implements SenderOwner {
     return this.frame(Opcode.Text, data, len, true, false);
   }
 
+  /**
+   * Checks that a data frame of `opcode` may be sent now with `sendFrame()`: text or binary starts
+   * a message, continuation (0) goes on with one (RFC 6455 §5.4).
+   * @throws RangeError for another opcode, `ERR_FRAGMENTED_SEND_IN_PROGRESS` out of sequence.
+   */
+  checkFragment(opcode: number): void {
+    if (opcode !== Opcode.Continuation && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
+      throw rangeError(`invalid opcode ${opcode}`);
+    }
+    if ((opcode === Opcode.Continuation) !== (this.fragmenting !== -1)) {
+      throw new WebSocketError(
+        ErrorCode.FragmentedSendInProgress,
+        opcode === Opcode.Continuation
+          ? 'a continuation frame needs a text or binary frame with fin=false first'
+          : 'finish the fragmented message (opcode 0 frames) before starting another',
+      );
+    }
+  }
+
+  /**
+   * A string passed to `send()`: text, or binary when `binary` is true.
+   * @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` past `maxSendPayload` (nothing is sent).
+   */
+  sendString(data: string, binary: boolean | undefined): boolean {
+    if (binary === true) return this.stringAsBinary(data);
+    const len = data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data);
+    if (len > this.options.maxSendPayload) this.checkSize(len);
+    return this.text(data, len);
+  }
+
+  /**
+   * Bytes passed to `send()`: binary, or text when `binary` is false (valid UTF-8 only).
+   * @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` past `maxSendPayload`, `ERR_INVALID_UTF8` (nothing is sent).
+   */
+  sendBytes(buf: Buffer, binary: boolean | undefined): boolean {
+    if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
+    if (binary === false && !isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
+    return this.message(binary === false ? Opcode.Text : Opcode.Binary, buf);
+  }
+
+  /** What `publish()` from this connection checks first: the same `maxSendPayload` as `send()`. */
+  checkPublished(data: SendData): void {
+    const max = this.options.maxSendPayload;
+    if (typeof data === 'string') {
+      if (data.length * 3 > max) this.checkSize(Buffer.byteLength(data));
+    } else if (data.byteLength > max) {
+      this.checkSize(data.byteLength);
+    }
+  }
+
+  /** `send(string, true)`, apart from `sendString` to keep the text path short. */
+  private stringAsBinary(data: string): boolean {
+    // Its UTF-8 is at most 3 bytes per UTF-16 unit: most strings need no counting.
+    if (data.length * 3 > this.options.maxSendPayload) this.checkSize(Buffer.byteLength(data));
+    return this.message(Opcode.Binary, Buffer.from(data, 'utf8'));
+  }
+
+  /** @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` when `len` bytes are more than `maxSendPayload`. */
+  checkSize(len: number): void {
+    const max = this.options.maxSendPayload;
+    if (len <= max) return;
+    throw new WebSocketError(ErrorCode.MessageTooBig, `cannot send ${len} bytes: more than maxSendPayload (${max}, by default maxPayload)`);
+  }
+
   /** Sends one data frame of a message sent in fragments, keeping track of where the message is. */
   fragment(fin: boolean, opcode: number, buf: Buffer): boolean {
+    if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
     if (!this.reserve(buf.length)) return false;
     if (fin) this.fragmenting = -1;
     else if (opcode !== Opcode.Continuation) this.fragmenting = opcode;
@@ -116,6 +183,11 @@ export class Outbound implements SenderOwner {
     this.sender.queueShared(frame);
     this.afterSend();
     return true;
+  }
+
+  /** Drops the frames queued and not yet written (the connection is closed for abuse). */
+  dropQueued(): void {
+    this.sender.discard();
   }
 
   /** Writes a close frame now, after everything queued before it. */

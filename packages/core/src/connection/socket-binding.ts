@@ -60,3 +60,14 @@ export function abort(socket: Duplex): void {
   if (stream.rstCode !== undefined && typeof stream.close === 'function' && !stream.destroyed) stream.close(H2_CANCEL);
   socket.destroy();
 }
+
+/** Bytes written and not yet taken by the peer above which a connection closed for abuse is dropped. */
+const ABANDON_BYTES = 64 * 1024;
+
+/**
+ * Drops the connection of a peer that has not read what the socket already holds: a close frame
+ * behind it would not be read before the close timeout, and the buffer would be held till then.
+ */
+export function abandonIfBacklogged(socket: Duplex): void {
+  if (socket.writableLength > ABANDON_BYTES) abort(socket);
+}

@@ -3,22 +3,21 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { MessageInflater } from '../permessage-deflate/message-inflater.js';
-import { isAscii, payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
-import { controlPayload, parseClose } from '../protocol/close-frame.js';
-import { CloseCode, MAX_CLOSE_REASON, Opcode } from '../protocol/constants.js';
+import { payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
+import { checkCloseArguments, controlPayload, parseClose } from '../protocol/close-frame.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
 import { Receiver } from '../protocol/receiver.js';
-import { isValidUtf8 } from '../protocol/utf8.js';
-import { isValidCloseCode } from '../protocol/validation.js';
 import { getDefaultHub, type Hub } from '../topics/hub.js';
 import type { Publication, Subscriber } from '../topics/subscriber.js';
 import { CloseHandshake, closeInfoOf, Ending } from './close-handshake.js';
 import { Heartbeat, IdleTimer } from './heartbeat.js';
 import { Inbound, MessageIterator, Pause } from './inbound.js';
-import { wholeMessage, type CloseInfo, type Message, type WebSocketEvents } from './message.js';
+import { type BudgetMember, join, leave, overBudget } from './memory-budget.js';
+import type { CloseInfo, Message, WebSocketEvents } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import { Outbound } from './outbound.js';
-import { ReadyState } from './ready-state.js';
-import { abort, bindSocket, ownerOf } from './socket-binding.js';
+import { defineReadyStateConstants, ReadyState } from './ready-state.js';
+import { abandonIfBacklogged, abort, bindSocket, ownerOf } from './socket-binding.js';
 
 /** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
 export interface WebSocketInit {
@@ -53,7 +52,7 @@ function onNewListener(this: WebSocket, event: string | symbol): void {
  * Messages are buffered from the first frame, so none is lost while the code that will read them
  * is still busy. Write with `send()`; finish with `await ws.close()`.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscriber {
+export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscriber, BudgetMember {
   static readonly CONNECTING = ReadyState.Connecting;
   static readonly OPEN = ReadyState.Open;
   static readonly CLOSING = ReadyState.Closing;
@@ -116,6 +115,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     if (o.idleTimeoutMs > 0) this.idle = new IdleTimer(this, o.idleTimeoutMs);
     if (init.head && init.head.length > 0) this.handleData(init.head);
     if (init.socket.destroyed) queueMicrotask(() => this.handleSocketClose());
+    join(this);
   }
 
   /** Connection state: 0 connecting, 1 open, 2 closing, 3 closed (as in browsers). */
@@ -186,9 +186,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /**
    * Publishes to a topic of this connection's hub, skipping this connection: the usual "relay to
-   * everyone else in the room".
+   * everyone else in the room". Data over `maxSendPayload` throws `ERR_MESSAGE_TOO_BIG`.
    */
   publish(topic: string, data: SendData, binary?: boolean): number {
+    this.outbound.checkPublished(data);
     return this.hub.publish(topic, data, binary, { except: this });
   }
 
@@ -197,10 +198,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     return this.inbound.isPaused;
   }
 
-  /**
-   * Stops reading from the socket, so TCP pushes back on the peer (for event-style users whose
-   * handlers cannot keep up). Messages already received are still delivered.
-   */
+  /** Stops reading from the socket, so TCP pushes back on the peer; messages already received are still delivered. */
   pause(): void {
     this.inbound.pause(Pause.User);
   }
@@ -238,7 +236,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    *   is closing or closed (the message is dropped; `readyState` tells which). A send that would
    *   take `bufferedAmount` past `maxBuffered` is refused and closes the connection with 1008.
    * @throws {WebSocketError} `ERR_NOT_OPEN` before the connection is open,
-   *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished.
+   *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished,
+   *   `ERR_MESSAGE_TOO_BIG` past `maxSendPayload` (nothing is sent; the connection stays open).
    */
   send(data: SendData, binary?: boolean): boolean {
     if (!this.canSend()) return this.notOpen();
@@ -246,14 +245,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
       throw new WebSocketError(ErrorCode.FragmentedSendInProgress, 'finish the fragmented message sent with sendFrame() first');
     }
     if (this.idle) this.idle.active = true;
-    if (typeof data === 'string') {
-      if (binary === true) return this.outbound.message(Opcode.Binary, Buffer.from(data, 'utf8'));
-      return this.outbound.text(data, data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data));
-    }
+    if (typeof data === 'string') return this.outbound.sendString(data, binary);
     const buf = toBuffer(data);
     if (buf === null) throw typeError('send() takes a string, Buffer, ArrayBuffer or typed array');
-    if (binary === false && !isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
-    return this.outbound.message(binary === false ? Opcode.Text : Opcode.Binary, buf);
+    return this.outbound.sendBytes(buf, binary);
   }
 
   /**
@@ -263,6 +258,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * fragments together must form valid UTF-8.
    *
    * @returns false if the connection is closing or closed, true otherwise.
+   * @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` for a payload over `maxSendPayload` (nothing is sent).
    */
   sendFrame(fin: boolean, opcode: number, payload?: SendData): boolean {
     if (opcode === Opcode.Close) throw rangeError('use close() to send a close frame');
@@ -270,27 +266,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
       if (!fin) throw rangeError('control frames cannot be fragmented');
       return opcode === Opcode.Ping ? this.ping(payload) : this.pong(payload);
     }
-    if (opcode !== Opcode.Continuation && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
-      throw rangeError(`invalid opcode ${opcode}`);
-    }
-    if ((opcode === Opcode.Continuation) !== (this.outbound.fragmenting !== -1)) {
-      throw new WebSocketError(
-        ErrorCode.FragmentedSendInProgress,
-        opcode === Opcode.Continuation
-          ? 'a continuation frame needs a text or binary frame with fin=false first'
-          : 'finish the fragmented message (opcode 0 frames) before starting another',
-      );
-    }
+    this.outbound.checkFragment(opcode);
     const buf = payload === undefined ? EMPTY : payloadOf(payload, 'sendFrame()');
     if (!this.canSend()) return this.notOpen();
     if (this.idle) this.idle.active = true;
     return this.outbound.fragment(fin, opcode, buf);
   }
 
-  /**
-   * Sends a ping (payload at most 125 bytes; RangeError otherwise).
-   * @returns false if the connection is closing or closed.
-   */
+  /** Sends a ping (payload at most 125 bytes; RangeError otherwise). @returns false if the connection is closing or closed. */
   ping(data?: SendData): boolean {
     return this.sendControl(Opcode.Ping, controlPayload(data, 'ping'));
   }
@@ -315,9 +298,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     const queued = this.inbound.take();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.inbound.ended) return Promise.resolve(null);
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) {
-      return Promise.reject(rangeError(`receive() timeout must be a number of seconds, got ${String(timeout)}`));
-    }
     return this.inbound.wait(timeout);
   }
 
@@ -335,9 +315,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * @returns how the connection ended, once it has.
    */
   close(code: number = CloseCode.Normal, reason = ''): Promise<CloseInfo> {
-    if (typeof code !== 'number' || !isValidCloseCode(code)) throw rangeError(`invalid close code ${String(code)}`);
-    if (typeof reason !== 'string') throw typeError('close reason must be a string');
-    if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) throw rangeError(`close reason must be at most ${MAX_CLOSE_REASON} bytes`);
+    checkCloseArguments(code, reason);
     if (this.state === ReadyState.Open) {
       this.state = ReadyState.Closing;
       this.closing = CloseHandshake.initiate(this, code, reason);
@@ -372,7 +350,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   /** @internal */
   onMessage(binary: boolean, data: Buffer): void {
     if (this.idle) this.idle.active = true;
-    this.inbound.deliver(wholeMessage(binary, data), data.length);
+    this.inbound.deliverMessage(binary, data);
   }
 
   /** @internal */
@@ -408,7 +386,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** @internal */
   overflowed(err: WebSocketError): void {
-    this.fail(err, true);
+    this.fail(err, true, true);
+  }
+
+  /** @internal What the memory budget counts: queued to send, unread, and still arriving. */
+  heldBytes(): number {
+    return this.outbound.bufferedAmount + this.inbound.bytes + this.receiver.heldBytes;
+  }
+
+  /** @internal The memory budget closes this connection (1013) to release what it holds. */
+  shed(): void {
+    this.outbound.dropQueued();
+    this.fail(overBudget(), true, true);
   }
 
   /** @internal */
@@ -472,6 +461,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     const info = closeInfoOf(this.closing, this.end.failure);
     this.end.settle(info);
     this.registry?.delete(this);
+    leave(this);
     this.emit('close', info.code, info.reason, info.error);
   }
 
@@ -513,7 +503,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * Fails the connection (RFC 6455 §7.1.7): stops reading, sends a close frame with the error's
    * code (after the application's answers to earlier messages, unless `now`), then ends TCP.
    */
-  private fail(err: WebSocketError, now = false): void {
+  private fail(err: WebSocketError, now = false, abusive = false): void {
     if (this.state === ReadyState.Closed) return;
     this.end.failure ??= err;
     this.receiver.stop();
@@ -521,6 +511,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     const mayReply = this.state === ReadyState.Open && !this.socket.destroyed;
     this.state = ReadyState.Closing;
     (this.closing ??= mayReply ? CloseHandshake.answering(this) : CloseHandshake.ending(this)).failed(err, mayReply, now);
+    if (abusive) {
+      // Closed for abuse (not reading, or holding too much): what it holds goes now, not after the close timeout.
+      this.inbound.discard();
+      abandonIfBacklogged(this.socket);
+    }
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
@@ -554,6 +549,4 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   }
 }
 
-for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const) {
-  Object.defineProperty(WebSocket.prototype, name, { value: WebSocket[name], enumerable: true });
-}
+defineReadyStateConstants(WebSocket.prototype);

@@ -14,6 +14,8 @@ import type { PerMessageDeflate } from './codec.js';
 export class MessageInflater implements MessageDecompressor {
   /** Inflated pieces of the message (or frame) being received. */
   private pieces: Buffer[] | undefined;
+  /** Their total length. */
+  heldBytes = 0;
   private utf8: Utf8Validator | undefined;
 
   constructor(
@@ -28,24 +30,28 @@ export class MessageInflater implements MessageDecompressor {
     try {
       out = this.codec.inflate(piece, fin, unitEnd, this.maxPayload);
     } catch (err) {
-      this.pieces = undefined;
+      this.reset();
       return err as WebSocketError;
     }
     if (!binary) {
       const v = (this.utf8 ??= new Utf8Validator());
       if (!v.push(out) || (fin && !v.end())) {
-        this.pieces = undefined;
+        this.reset();
         v.reset();
         return protocolError(ErrorCode.InvalidUtf8, 'invalid UTF-8 in a text message', CloseCode.InvalidPayload);
       }
     }
     if (!unitEnd) {
-      if (out.length > 0) (this.pieces ??= []).push(out);
+      if (out.length > 0) {
+        (this.pieces ??= []).push(out);
+        this.heldBytes += out.length;
+      }
       return null;
     }
     const pieces = this.pieces;
     if (pieces === undefined) return out;
     this.pieces = undefined;
+    this.heldBytes = 0;
     pieces.push(out);
     return Buffer.concat(pieces);
   }
@@ -53,5 +59,6 @@ export class MessageInflater implements MessageDecompressor {
   /** Drops a message cut off by the end of the connection. */
   reset(): void {
     this.pieces = undefined;
+    this.heldBytes = 0;
   }
 }

@@ -1,5 +1,5 @@
 /** The payload of close frames, and of the other control frames (RFC 6455 §5.5). */
-import { ErrorCode, rangeError, type WebSocketError } from '../errors.js';
+import { ErrorCode, rangeError, typeError, type WebSocketError } from '../errors.js';
 import { payloadOf } from './bytes.js';
 import { CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from './constants.js';
 import { protocolError } from './protocol-error.js';
@@ -59,4 +59,15 @@ export function controlPayload(data: unknown, what: 'ping' | 'pong'): Buffer {
   const buf = payloadOf(data, what);
   if (buf.length > MAX_CONTROL_PAYLOAD) throw rangeError(`${what} payload must be at most ${MAX_CONTROL_PAYLOAD} bytes, got ${buf.length}`);
   return buf;
+}
+
+/**
+ * Checks the code and reason an application passes to `close()` (RFC 6455 §7.4: a code it may
+ * send; §5.5: the reason fits a control frame after the code).
+ * @throws RangeError or TypeError `ERR_INVALID_OPTION`.
+ */
+export function checkCloseArguments(code: unknown, reason: unknown): void {
+  if (typeof code !== 'number' || !isValidCloseCode(code)) throw rangeError(`invalid close code ${String(code)}`);
+  if (typeof reason !== 'string') throw typeError('close reason must be a string');
+  if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) throw rangeError(`close reason must be at most ${MAX_CLOSE_REASON} bytes`);
 }

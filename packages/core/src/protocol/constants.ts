@@ -24,6 +24,8 @@ export const CloseCode = {
   MessageTooBig: 1009,
   MandatoryExtension: 1010,
   InternalError: 1011,
+  /** Registered by IANA after RFC 6455: the server is overloaded; the client may reconnect later. */
+  TryAgainLater: 1013,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

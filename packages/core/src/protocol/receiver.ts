@@ -45,6 +45,8 @@ export interface MessageDecompressor {
   push(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): Buffer | null | WebSocketError;
   /** Drops a message cut off by the end of input. */
   reset(): void;
+  /** Bytes of a message being inflated that it holds (for the memory budget). */
+  readonly heldBytes: number;
 }
 
 export interface ReceiverOptions {
@@ -128,6 +130,16 @@ export class Receiver {
     this.maxPayload = options.maxPayload;
     this.maxFragments = options.maxFragments;
     this.frameMode = options.frameMode;
+  }
+
+  /**
+   * Bytes held for a message not yet complete: earlier fragments, a frame spanning chunks, and
+   * what is being inflated. Read by the memory budget a few times a second, not on the hot path.
+   */
+  get heldBytes(): number {
+    let held = this.msgBuf.length + (this.decompressor?.heldBytes ?? 0);
+    for (const piece of this.pieces) held += piece.length;
+    return held;
   }
 
   /** Ignore all further input, e.g. once a close frame has been received. */

@@ -26,7 +26,11 @@ const STATUS_TEXT: Record<number, string> = {
   405: 'Method Not Allowed',
   426: 'Upgrade Required',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
+
+/** Seconds a client refused with 503 (`ERR_TOO_MANY_CONNECTIONS`) is asked to wait before trying again. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Headers that go with a handshake refusal, beyond the body's (RFC 6455 §4.2.2, RFC 7231 §6.5.5).
@@ -39,6 +43,8 @@ export function refusalHeaders(err: WebSocketError, http2 = false): Record<strin
     headers['Sec-WebSocket-Version'] = '13';
   } else if (err.status === 405) {
     headers.Allow = 'GET';
+  } else if (err.status === 503) {
+    headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
   }
   return headers;
 }

@@ -8,8 +8,10 @@ import { rangeError } from '../errors.js';
 import { seconds } from '../option-validators.js';
 import { CloseCode } from '../protocol/constants.js';
 import { Hub } from '../topics/hub.js';
+import { ConnectionLimits } from './connection-limits.js';
 import { PendingUpgrade, swallow } from './pending-upgrade.js';
 import { wasAnswered } from './refusal.js';
+import { HandshakeDeadline } from './handshake-deadline.js';
 import { isHttp2Server, type UpgradeServer } from './transport.js';
 
 /** Options for {@link handleUpgrades}. */
@@ -26,10 +28,12 @@ export interface HandleUpgradesOptions {
    */
   upgradeTimeout?: number;
   /**
-   * Seconds a client may take to send a complete request head (slowloris protection for the
-   * opening handshake). Lowers the server's `headersTimeout` to this when it is higher; Node
-   * enforces it every `connectionsCheckingInterval` (a `createServer` option, default 30 s).
-   * Default 10.
+   * Seconds a client may take from connecting (TLS included) to a complete first request head,
+   * or over HTTP/2 from its session to its first stream (slowloris protection for the opening
+   * handshake): a timer per connection drops it on time (408 over cleartext HTTP/1.1). Later
+   * requests on a kept-alive connection fall under the server's `headersTimeout`, lowered to
+   * this when higher (Node checks that one only every `connectionsCheckingInterval`, 30 s by
+   * default). Default 10.
    */
   handshakeTimeout?: number;
   /**
@@ -40,6 +44,21 @@ export interface HandleUpgradesOptions {
   closeOnServerClose?: boolean;
   /** The hub for the server's WebSockets' topics. Default: a new hub per server. */
   hub?: Hub;
+  /**
+   * Most WebSockets this router may have open at once, counting upgrade requests still with their
+   * handler (each from the moment it is routed until its connection, or HTTP/2 stream, closes).
+   * One more gets a 503 with `Retry-After` before any request handler runs, and the router emits
+   * `refused` with `ERR_TOO_MANY_CONNECTIONS`. Default: unlimited, since what a server can hold
+   * depends on its memory, file descriptors and traffic; measure yours and set it below that.
+   */
+  maxConnections?: number;
+  /**
+   * The same per client address (the TCP peer's; over HTTP/2 its session's, where each WebSocket
+   * is a stream). Behind a proxy every client has the proxy's address, so leave it unset there or
+   * set it to what the proxy may need. Default: unlimited, since many clients may share one
+   * address (offices, carrier NAT, proxies).
+   */
+  maxConnectionsPerAddress?: number;
 }
 
 /** Events of an {@link UpgradeRouter}. */
@@ -47,7 +66,9 @@ export interface UpgradeRouterEvents {
   /**
    * A request handler's `upgrade()` refused a request (400/403/405/426, or 500 for bad options)
    * and the handler let the error escape; it has been answered already, so wsup keeps it from
-   * crashing the process and reports it here (for logs and metrics).
+   * crashing the process and reports it here (for logs and metrics). Also a request the router
+   * refused itself, before any handler, over `maxConnections` or `maxConnectionsPerAddress`
+   * (503, `ERR_TOO_MANY_CONNECTIONS`).
    */
   refused: [error: Error, req: IncomingMessage | Http2ServerRequest];
 }
@@ -64,6 +85,8 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   readonly hub: Hub;
   private readonly live = new Set<WebSocket>();
   private readonly filter: ((req: IncomingMessage) => boolean) | undefined;
+  /** @internal `maxConnections` and `maxConnectionsPerAddress`; undefined when both are unlimited. */
+  readonly limits: ConnectionLimits | undefined;
   /** @internal */
   readonly upgradeTimeoutMs: number;
   private readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -74,10 +97,12 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   private readonly originalClose: UpgradeServer['close'] | undefined;
 
   private readonly guarded = new Map<RequestListener, RequestListener>();
+  private readonly deadline: HandshakeDeadline;
 
   constructor(server: UpgradeServer, options: HandleUpgradesOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
+    this.limits = ConnectionLimits.from(options);
     this.server = server;
     this.guardListeners();
     this.hub = options.hub ?? new Hub();
@@ -86,6 +111,7 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     const handshakeMs = seconds(options.handshakeTimeout, 'handshakeTimeout', Defaults.handshakeTimeout);
     const s = server as UpgradeServer & { headersTimeout?: number };
     if ('headersTimeout' in s && (!(s.headersTimeout! > 0) || s.headersTimeout! > handshakeMs)) s.headersTimeout = handshakeMs;
+    this.deadline = new HandshakeDeadline(server, handshakeMs);
     this.onUpgrade = (req, socket, head) => this.route(req, socket, head);
     this.onConnect = (req, res) => this.routeConnect(req, res);
     this.onSession = (session) => {
@@ -172,6 +198,7 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     this.server.removeListener('upgrade', this.onUpgrade);
     this.server.removeListener('connect', this.onConnect as never);
     this.server.removeListener('session', this.onSession as never);
+    this.deadline.detach();
     if (routers.get(this.server) === this) routers.delete(this.server);
     if (this.originalClose) this.server.close = this.originalClose;
   }
@@ -179,6 +206,8 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   private route(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.filter && !this.filter(req)) return;
     socket.on('error', swallow);
+    const overLimit = this.limits?.admit(req, socket);
+    if (overLimit) return void this.emit('refused', overLimit, req);
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.shouldKeepAlive = false;
@@ -200,6 +229,8 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
       return;
     }
     req.stream.on('error', swallow);
+    const overLimit = this.limits?.admit(req, req.stream, res);
+    if (overLimit) return void this.emit('refused', overLimit, req);
     PendingUpgrade.start(this, req, res, req.stream);
     // Routes are written for the GET that asks for a WebSocket over HTTP/1.1; the extended CONNECT
     // is its HTTP/2 form (RFC 8441 §5), so the same route serves both. An own property, because

@@ -24,6 +24,7 @@ type Event =
  */
 class Recorder implements ReceiverHandler, MessageDecompressor {
   events: Event[] = [];
+  readonly heldBytes = 0;
   private pieces: Buffer[] = [];
   onMessage(binary: boolean, data: Buffer): void {
     this.events.push({ kind: 'message', binary, data: data.toString('hex') });

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { handleUpgrades, type UpgradeRouter } from '@wsup/core';
+import { handleUpgrades, type HandleUpgradesOptions, type UpgradeRouter } from '@wsup/core';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -14,7 +14,10 @@ export interface TestServer {
 }
 
 /** A node:http server on 127.0.0.1 and an ephemeral port, with upgrades routed to `handler`. */
-export async function startServer(handler: Handler, opts: { tls?: { key: string; cert: string } } = {}): Promise<TestServer> {
+export async function startServer(
+  handler: Handler,
+  opts: { tls?: { key: string; cert: string }; routing?: HandleUpgradesOptions } = {},
+): Promise<TestServer> {
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     Promise.resolve(handler(req, res)).catch((err) => {
       if (!res.headersSent && res.socket) {
@@ -24,7 +27,7 @@ export async function startServer(handler: Handler, opts: { tls?: { key: string;
     });
   };
   const server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
-  const router = handleUpgrades(server);
+  const router = handleUpgrades(server, opts.routing);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -1,0 +1,118 @@
+/**
+ * The process-wide memory budget: every byte a peer can make wsup hold (send queues, unread
+ * messages, partial and inflating messages) is bounded per connection by `maxBuffered`,
+ * `receiveHighWaterMark` and `maxPayload`, but many connections at their bounds can still take a
+ * process to out-of-memory (200 slow readers × 64 MiB). This bounds their sum: a few times a
+ * second it adds up what live connections hold and, above the limit, closes the ones holding the
+ * most (1013, try again later) until the total is back under nine tenths of it, so the others
+ * keep working.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
+import { CloseCode } from '../protocol/constants.js';
+
+/** A connection as the budget sees it. */
+export interface BudgetMember {
+  /** Bytes it holds now. */
+  heldBytes(): number;
+  /** Closes it for the budget, releasing what it holds at once. */
+  shed(): void;
+}
+
+/** The budget's limit and what it counts, for monitoring. */
+export interface MemoryBudgetStatus {
+  /** Bytes all connections together may hold. */
+  limit: number;
+  /** Bytes they hold now. */
+  held: number;
+  /** Live connections counted. */
+  connections: number;
+  /** Connections closed for the budget since the process started. */
+  shed: number;
+}
+
+/** How often the budget adds up what connections hold. */
+const CHECK_INTERVAL_MS = 250;
+
+/**
+ * Half the V8 heap limit (`--max-old-space-size`; about 2 GiB by default on 64-bit Node 20 with
+ * 16 GiB or more of memory): what the operator sized the process for. Buffers live outside the
+ * heap, so this leaves the heap its whole limit and the process room to answer while shedding.
+ */
+export const DEFAULT_MEMORY_BUDGET = Math.floor(getHeapStatistics().heap_size_limit / 2);
+
+const members = new Set<BudgetMember>();
+let limit = DEFAULT_MEMORY_BUDGET;
+let shedCount = 0;
+let timer: NodeJS.Timeout | undefined;
+
+/** @internal A connection opened: count what it holds until it {@link leave}s. */
+export function join(member: BudgetMember): void {
+  members.add(member);
+  if (timer === undefined) {
+    timer = setInterval(check, CHECK_INTERVAL_MS);
+    timer.unref();
+  }
+}
+
+/** @internal The connection closed. */
+export function leave(member: BudgetMember): void {
+  members.delete(member);
+  if (members.size === 0 && timer !== undefined) {
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
+
+/**
+ * Sets the process-wide memory budget: the bytes all WebSocket connections together may hold
+ * in send queues, unread messages and messages still arriving. Above it, the connections
+ * holding the most are closed with 1013 (`ERR_MEMORY_BUDGET`). Default: half the V8 heap limit.
+ * `Infinity` turns it off.
+ */
+export function setMemoryBudget(bytes: number): void {
+  if (typeof bytes !== 'number' || Number.isNaN(bytes) || bytes <= 0) {
+    throw rangeError(`the memory budget must be a positive number of bytes or Infinity, got ${String(bytes)}`);
+  }
+  limit = bytes;
+}
+
+/** The process-wide memory budget and what connections hold now. */
+export function memoryBudget(): MemoryBudgetStatus {
+  let held = 0;
+  for (const m of members) held += m.heldBytes();
+  return { limit, held, connections: members.size, shed: shedCount };
+}
+
+/** @internal The error a connection closed for the budget ends with. */
+export function overBudget(): WebSocketError {
+  return new WebSocketError(
+    ErrorCode.MemoryBudget,
+    `the process holds more than its memory budget (${limit} bytes) and this connection held the most`,
+    {
+      closeCode: CloseCode.TryAgainLater,
+    },
+  );
+}
+
+/** @internal Adds up what connections hold and sheds the largest while over the limit. */
+export function check(): void {
+  if (limit === Number.POSITIVE_INFINITY) return;
+  let total = 0;
+  const holding: [member: BudgetMember, bytes: number][] = [];
+  for (const m of members) {
+    const bytes = m.heldBytes();
+    if (bytes === 0) continue;
+    total += bytes;
+    holding.push([m, bytes]);
+  }
+  if (total <= limit) return;
+  holding.sort((a, b) => b[1] - a[1]);
+  const target = limit * 0.9;
+  for (const [m, bytes] of holding) {
+    if (total <= target) break;
+    total -= bytes;
+    shedCount++;
+    m.shed();
+  }
+}
