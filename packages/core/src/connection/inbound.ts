@@ -27,6 +27,8 @@ export const Pause = {
   Inbox: 2,
   /** Automatic replies (pongs) wait to be written: a peer that pings without reading is pushed back by TCP. */
   Replies: 4,
+  /** The receiver inflated a slice of data and waits for the next turn (see INFLATE_SLICE). */
+  Inflate: 8,
 } as const;
 
 interface Waiter {
@@ -190,6 +192,15 @@ export class Inbound {
   resume(reason: number): void {
     this.pausedBy &= ~reason;
     if (this.pausedBy === 0 && !this.owner.isClosed) this.owner.socket.resume();
+  }
+
+  /** Stops reading until a later turn of the event loop, then resumes and calls `then`. */
+  yieldTurn(then: () => void): void {
+    this.pause(Pause.Inflate);
+    setImmediate(() => {
+      this.resume(Pause.Inflate);
+      then();
+    });
   }
 
   /** No more messages will arrive: every waiting `receive()` gets null. */

@@ -382,6 +382,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.fail(err);
   }
 
+  /** @internal */
+  onDeferred(): void {
+    this.inbound.yieldTurn(() => this.receiver.resumeParsing());
+  }
+
   // ---- OutboundOwner and CloseHost ----
 
   /** @internal */
@@ -433,7 +438,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   /** @internal */
   handleEnd(): void {
     // The peer half-closed. Nothing more will arrive; finish our side too (server sockets are
-    // allowHalfOpen, so Node would otherwise leave them open).
+    // allowHalfOpen, so Node would otherwise leave them open). Input held back between inflated
+    // messages is parsed first: nothing else would.
+    this.receiver.resumeParsing(true);
     this.inbound.end();
     if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
     this.outbound.flush();

@@ -100,10 +100,12 @@ export class PerMessageDeflate {
         z = this.deflater = newDeflater(this.params.deflateBits, this.level, this.memLevel);
       }
     }
-    // Sync-flushed deflate output exceeds its input by at most a few bytes per 16 KiB block.
+    // Sync-flushed deflate output exceeds its input by at most a few bytes per 16 KiB block. The
+    // output starts in the scratch buffer and moves to a buffer of that bound only if it outgrows
+    // it: a large message that compresses well (15 MiB of zeros: 15 KiB) then allocates nothing
+    // of its size.
     const bound = data.length + (data.length >>> 10) + 64;
-    const useScratch = bound <= SCRATCH_SIZE;
-    let out = useScratch ? scratchBuffer() : Buffer.allocUnsafe(bound);
+    let out = scratchBuffer();
     let written = 0;
     let inOff = 0;
     for (;;) {
@@ -111,7 +113,7 @@ export class PerMessageDeflate {
       written += r.written;
       inOff += r.consumed;
       if (!r.full) break;
-      const grown = Buffer.allocUnsafe(out.length * 2);
+      const grown = Buffer.allocUnsafe(Math.max(bound, out.length * 2));
       out.copy(grown, 0, 0, written);
       out = grown;
     }
@@ -121,7 +123,8 @@ export class PerMessageDeflate {
     // (§7.2.3.6), which with the receiver's appended tail forms an empty stored block.
     if (written < 4) return Buffer.from(EMPTY_MESSAGE);
     const len = written - 4;
-    if (out !== scratch) return out.subarray(0, len);
+    // A slice of a buffer mostly unused would pin all of it for as long as the frame is queued.
+    if (out !== scratch && len >= out.length >>> 1) return out.subarray(0, len);
     const result = Buffer.allocUnsafe(len);
     out.copy(result, 0, 0, len);
     return result;

@@ -28,7 +28,21 @@ export interface ReceiverHandler {
   onControl(opcode: number, data: Buffer): void;
   /** The peer broke the protocol; the receiver has stopped and ignores further input. */
   onError(err: WebSocketError): void;
+  /**
+   * The receiver has inflated {@link INFLATE_SLICE} bytes from one read and holds the rest
+   * of its input until {@link Receiver.resumeParsing}: stop reading the socket and resume on a
+   * later turn of the event loop.
+   */
+  onDeferred(): void;
 }
+
+/**
+ * Inflated bytes from one read after which the receiver pauses between messages. Inflating is
+ * synchronous, and a 64 KiB read can hold a handful of messages that each inflate to just under
+ * `maxPayload` (deflate amplification: 1 KiB of zeros on the wire is 1 MiB inflated); pausing lets
+ * the other connections run and TCP pace the sender. Ordinary reads never inflate that much.
+ */
+export const INFLATE_SLICE = 1024 * 1024;
 
 /**
  * Turns the payload of compressed messages (RSV1 set on their first frame) back into validated
@@ -66,6 +80,8 @@ const enum State {
   Header,
   Payload,
   Stopped,
+  /** Waiting for resumeParsing() after a slice of inflation; input is kept in `deferred`. */
+  Deferred,
 }
 
 /**
@@ -122,6 +138,10 @@ export class Receiver {
   /** Whether text validation is streaming (message spans frames or chunks). */
   private utf8: Utf8Validator | undefined;
   private utf8Streaming = false;
+  /** Bytes inflated from the current read (compressed messages only). */
+  private inflated = 0;
+  /** Input received while deferred, parsed on resumeParsing(). */
+  private deferred: Buffer = EMPTY;
 
   constructor(handler: ReceiverHandler, options: ReceiverOptions) {
     this.handler = handler;
@@ -137,7 +157,7 @@ export class Receiver {
    * what is being inflated. Read by the memory budget a few times a second, not on the hot path.
    */
   get heldBytes(): number {
-    let held = this.msgBuf.length + (this.decompressor?.heldBytes ?? 0);
+    let held = this.msgBuf.length + this.deferred.length + (this.decompressor?.heldBytes ?? 0);
     for (const piece of this.pieces) held += piece.length;
     return held;
   }
@@ -147,12 +167,29 @@ export class Receiver {
     this.state = State.Stopped;
     this.pieces = NO_PIECES;
     this.msgBuf = EMPTY;
+    this.deferred = EMPTY;
     this.decompressor?.reset();
+  }
+
+  /**
+   * Parses the input held since {@link ReceiverHandler.onDeferred}. `all` parses every byte of it
+   * without pausing again (the input has ended, nothing would resume it).
+   */
+  resumeParsing(all = false): void {
+    if (this.state !== State.Deferred) return;
+    this.state = State.Header;
+    const rest = this.deferred;
+    this.deferred = EMPTY;
+    if (all) this.inflated = Number.NEGATIVE_INFINITY;
+    if (rest.length > 0) this.push(rest);
+    if (all) this.inflated = 0;
   }
 
   push(chunk: Buffer): void {
     const len = chunk.length;
     let pos = 0;
+    // The slice is per read: a read that inflates less never pauses (nor do ordinary loads).
+    if (this.inflated > 0) this.inflated = 0;
     while (pos < len) {
       if (this.state === State.Header) {
         if (this.hdrLen === 0) {
@@ -200,9 +237,16 @@ export class Receiver {
           pos = this.payloadPiece(chunk, pos, Math.min(len, pos + this.remaining));
         }
       } else {
-        return; // Stopped.
+        // Stopped, or deferred: then what is left waits for resumeParsing().
+        if (this.state === State.Deferred) this.defer(chunk, pos);
+        return;
       }
     }
+  }
+
+  private defer(chunk: Buffer, pos: number): void {
+    const rest = chunk.subarray(pos);
+    this.deferred = this.deferred.length === 0 ? rest : Buffer.concat([this.deferred, rest]);
   }
 
   /**
@@ -411,6 +455,7 @@ export class Receiver {
       this.failWith(out);
       return false;
     }
+    this.inflated += out.length;
     if (this.frameMode) this.handler.onFragment(this.msgBinary, out, fin);
     else this.handler.onMessage(this.msgBinary, out);
     return true;
@@ -424,6 +469,11 @@ export class Receiver {
       this.inMessage = false;
       this.msgCompressed = false;
       this.msgLen = 0;
+      if (this.inflated >= INFLATE_SLICE) {
+        this.inflated = 0;
+        this.state = State.Deferred;
+        this.handler.onDeferred();
+      }
     }
   }
 
