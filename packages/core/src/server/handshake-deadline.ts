@@ -9,6 +9,7 @@
  * request head; over HTTP/2, from the session to its first stream. Later requests on a kept-alive
  * HTTP/1.1 connection fall under Node's `headersTimeout`, which the router lowers to the same value.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Http2Session, Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -17,15 +18,35 @@ import { isHttp2Server, type UpgradeServer } from './transport.js';
 /** Node's answer to a request head that took too long, so the client knows why (RFC 9110 §15.5.9). */
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
-/** Where a connection's (or an HTTP/2 session's) running deadline is kept. */
-const kDeadline = Symbol('wsup.handshakeDeadline');
+/**
+ * The running deadlines, by TCP socket or HTTP/2 session. A WeakMap rather than a property on the
+ * socket, and entries deleted when the deadline ends, so a connection that made its request keeps
+ * nothing of it (a property added to every socket cost ~500 B of heap per idle WebSocket).
+ */
+const deadlines = new WeakMap<object, NodeJS.Timeout>();
 
-type WithDeadline = { [kDeadline]?: NodeJS.Timeout | undefined; _parent?: WithDeadline };
+type Holder = EventEmitter & { _parent?: Holder | null };
+
+/** Shared by every connection: no closure per socket. */
+function onHolderClose(this: Holder): void {
+  end(this);
+}
+
+function expire(deadline: HandshakeDeadline, socket: Socket): void {
+  deadline.expired(socket);
+}
+
+function expireSession(session: Http2Session): void {
+  deadlines.delete(session);
+  session.destroy();
+}
 
 /** Holds a server's per-connection deadlines; detach() removes its listeners. */
 export class HandshakeDeadline {
   private readonly listeners: [event: string, listener: (...args: unknown[]) => void][] = [];
   private readonly secure: boolean;
+  /** The latest connection: an h2c session is made from it synchronously, in its 'connection' event. */
+  private latest: Socket | undefined;
 
   constructor(
     private readonly server: UpgradeServer,
@@ -58,24 +79,33 @@ export class HandshakeDeadline {
 
   /** From the TCP connection (the TLS handshake included) to the first request head. */
   private start(socket: Socket): void {
-    const timer = setTimeout(() => this.expired(socket), this.timeoutMs);
+    const timer = setTimeout(expire, this.timeoutMs, this, socket);
     timer.unref();
-    (socket as WithDeadline)[kDeadline] = timer;
-    socket.once('close', () => end(socket));
+    deadlines.set(socket, timer);
+    socket.on('close', onHolderClose);
+    this.latest = socket;
   }
 
   /** An HTTP/2 session: from now on its first stream, not a request head, ends the deadline. */
   private startSession(session: Http2Session): void {
-    // session.socket forwards to the TLS socket (whose _parent is the TCP socket) or to the TCP socket.
-    end(session.socket);
-    const timer = setTimeout(() => session.destroy(), this.timeoutMs);
+    // session.socket is a proxy: its properties are the TLS socket's (whose _parent is the TCP
+    // socket the deadline is kept for), or the TCP socket's in cleartext, whose session Node made
+    // within the socket's 'connection' event, so it is the latest connection.
+    const proxy = session.socket as Socket & { _parent?: Socket | null };
+    const latest = this.latest;
+    this.latest = undefined;
+    const sameAsLatest = latest !== undefined && latest.remotePort === proxy.remotePort && latest.remoteAddress === proxy.remoteAddress;
+    end(proxy._parent ?? (sameAsLatest ? latest : undefined));
+    const timer = setTimeout(expireSession, this.timeoutMs, session);
     timer.unref();
-    (session as WithDeadline)[kDeadline] = timer;
-    session.once('close', () => end(session));
+    deadlines.set(session, timer);
+    session.on('close', onHolderClose);
   }
 
-  private expired(socket: Socket): void {
-    (socket as WithDeadline)[kDeadline] = undefined;
+  /** @internal */
+  expired(socket: Socket): void {
+    deadlines.delete(socket);
+    socket.removeListener('close', onHolderClose);
     if (socket.destroyed) return;
     // Answer a client that got as far as speaking HTTP in the clear; a stalled TLS handshake or
     // an encrypted connection just loses its connection.
@@ -88,12 +118,19 @@ export class HandshakeDeadline {
   }
 }
 
-/** Ends the deadline of a connection (its TCP socket, the TLS socket on it) or of a session. */
+/** Ends the deadline of a connection (its TCP socket, or the TLS socket on it) or of a session. */
 function end(holder: object | null | undefined): void {
   if (!holder) return;
-  const h = holder as WithDeadline;
-  const owner = h[kDeadline] !== undefined ? h : h._parent?.[kDeadline] !== undefined ? h._parent : undefined;
-  if (owner === undefined) return;
-  clearTimeout(owner[kDeadline]);
-  owner[kDeadline] = undefined;
+  let owner = holder as Holder;
+  let timer = deadlines.get(owner);
+  if (timer === undefined) {
+    const parent = owner._parent;
+    if (!parent) return;
+    timer = deadlines.get(parent);
+    if (timer === undefined) return;
+    owner = parent;
+  }
+  clearTimeout(timer);
+  deadlines.delete(owner);
+  owner.removeListener('close', onHolderClose);
 }

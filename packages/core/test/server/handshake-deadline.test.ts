@@ -88,6 +88,26 @@ describe('the handshake deadline', () => {
     }
   });
 
+  it('a connection that made its request keeps nothing of its deadline (no listener, no property)', async () => {
+    let socket: import('node:stream').Duplex | undefined;
+    const s = await listen(
+      createServer((req, res) => {
+        socket = req.socket;
+        echo(req, res);
+      }),
+    );
+    handleUpgrades(s, { handshakeTimeout: 5 });
+    const ws = await connect(`ws://127.0.0.1:${portOf(s)}/`);
+    expect(socket).toBeDefined();
+    expect(socket!.listeners('close').map((f) => f.name)).not.toContain('onHolderClose');
+    expect(
+      Object.getOwnPropertySymbols(socket!)
+        .map(String)
+        .filter((k) => /deadline/i.test(k)),
+    ).toEqual([]);
+    await ws.close();
+  });
+
   it('stops with detach()', async () => {
     const s = await listen(createServer(echo));
     handleUpgrades(s, { handshakeTimeout: 0.2 }).detach();
