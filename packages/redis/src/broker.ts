@@ -2,6 +2,9 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, WebSocketError, type Broker } from '@wsup/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { PubSubMode } from './capabilities.js';
+import { ClusterPublisher } from './cluster/publisher.js';
+import { ClusterSubscriber } from './cluster/subscriber.js';
+import { ClusterTopology, type NodeAddress } from './cluster/topology.js';
 import { EnvelopeCodec } from './envelope.js';
 import { DroppedMessageError, unreachable } from './errors.js';
 import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptions } from './options.js';
@@ -35,6 +38,11 @@ const CONNECTION_OVERRIDES: RedisOptions = {
   autoResendUnfulfilledCommands: false,
 };
 
+/** How often a cluster's slot map is read again while the broker is not connected (a failover in progress). */
+const TOPOLOGY_RETRY_MS = 500;
+/** How often it is read anyway, to follow failovers and migrations nothing else revealed. */
+const TOPOLOGY_REFRESH_MS = 5000;
+
 /** Topics that cannot survive UTF-8 (unpaired surrogates) would share a channel with others. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -62,6 +70,15 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * `maxBufferedMessages` / `maxBufferedBytes`, then sent in order once it is back; a publish past
  * the bound is dropped and reported to the hub as a {@link DroppedMessageError}.
  *
+ * With `cluster` (seed nodes of a Redis Cluster), each topic's channel lives on the shard of its
+ * hash slot: the broker reads the slot map (`CLUSTER SLOTS`), publishes each message with
+ * `SPUBLISH` to the master serving the slot, subscribes on that master (one subscriber connection
+ * per master with subscribed topics), and follows failovers and slot migrations.
+ *
+ * ```ts
+ * new RedisBroker({ cluster: ['10.0.0.1:7000', '10.0.0.2:7000'] })
+ * ```
+ *
  * One broker per hub.
  */
 export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Broker {
@@ -71,8 +88,10 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
   private report: ReportError | undefined;
   private pubConn: Redis | undefined;
   private subConn: Redis | undefined;
-  private publisher: Publisher | undefined;
-  private subscriber: Subscriber | undefined;
+  private publisher: Publisher | ClusterPublisher | undefined;
+  private subscriber: Subscriber | ClusterSubscriber | undefined;
+  private topology: ClusterTopology | undefined;
+  private topologyTimer: NodeJS.Timeout | undefined;
   private isConnected = false;
   /** The current outage has been reported to the hub. */
   private downReported = false;
@@ -111,15 +130,67 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     this.codec = new EnvelopeCodec(nodeId);
     this.deliver = deliver;
     this.report = onError;
+    if (this.options.cluster) {
+      this.attachCluster(nodeId, this.options.cluster);
+      return;
+    }
     const { sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes } = this.options;
     this.pubConn = this.open(`wsup-pub-${nodeId}`);
     this.subConn = this.open(`wsup-sub-${nodeId}`);
-    this.publisher = new Publisher(this.pubConn, sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes, {
+    this.publisher = new Publisher(this.pubConn, sharded, recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes, this.publisherHooks());
+    this.subscriber = new Subscriber(this.subConn, sharded, this.subscriberHooks());
+    for (const conn of [this.pubConn, this.subConn]) {
+      // ioredis keeps retrying by itself (retryStrategy); this first attempt's failure is just
+      // the first of those.
+      conn.connect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Cluster mode: the slot map, one publishing connection per master and one subscriber
+   * connection per master with subscribed topics (see ClusterPublisher, ClusterSubscriber).
+   */
+  private attachCluster(nodeId: string, seeds: NodeAddress[]): void {
+    const { recoveryTimeoutMs, maxBufferedMessages, maxBufferedBytes } = this.options;
+    const topology = new ClusterTopology(
+      seeds,
+      (address) => this.openNode(address, `wsup-probe-${nodeId}`, { retryStrategy: () => null, connectTimeout: 2000 }),
+      () => [...(this.publisher as ClusterPublisher).connections(), ...(this.subscriber as ClusterSubscriber).connections()],
+    );
+    this.topology = topology;
+    this.publisher = new ClusterPublisher(
+      topology,
+      (address) => this.openNode(address, `wsup-pub-${nodeId}`),
+      recoveryTimeoutMs,
+      maxBufferedMessages,
+      maxBufferedBytes,
+      this.publisherHooks(),
+    );
+    this.subscriber = new ClusterSubscriber(topology, (address) => this.openNode(address, `wsup-sub-${nodeId}`), this.subscriberHooks());
+    let ticks = 0;
+    const poll = (): void => {
+      ticks++;
+      if (this.isConnected && ticks % (TOPOLOGY_REFRESH_MS / TOPOLOGY_RETRY_MS) !== 0) return;
+      void topology.refresh().then((answered) => {
+        // No node answered: the cluster is unreachable (reported once per outage).
+        if (!answered) this.reportDown();
+      });
+    };
+    this.topologyTimer = setInterval(poll, TOPOLOGY_RETRY_MS);
+    this.topologyTimer.unref();
+    poll();
+  }
+
+  private publisherHooks(): ConstructorParameters<typeof Publisher>[5] {
+    return {
       state: () => this.refresh(),
       refused: (channel, err) =>
         this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${messageOf(err)}`, err)),
-    });
-    this.subscriber = new Subscriber(this.subConn, sharded, {
+    };
+  }
+
+  private subscriberHooks(): ConstructorParameters<typeof Subscriber>[2] {
+    return {
       message: (channel, message) => this.onMessage(channel, message),
       state: () => this.refresh(),
       refused: (channel, err) =>
@@ -132,12 +203,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
             },
           ),
         ),
-    });
-    for (const conn of [this.pubConn, this.subConn]) {
-      // ioredis keeps retrying by itself (retryStrategy); this first attempt's failure is just
-      // the first of those.
-      conn.connect().catch(() => undefined);
-    }
+    };
   }
 
   /** The hub has its first local subscriber for `topic`; resolves once Redis has confirmed the subscription. */
@@ -167,7 +233,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
   }
 
   /**
-   * Closes both connections (`QUIT`). Messages still buffered are dropped, and reported to the
+   * Closes its connections (`QUIT`). Messages still buffered are dropped, and reported to the
    * hub as one {@link DroppedMessageError}.
    */
   async close(): Promise<void> {
@@ -185,7 +251,13 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
       );
     }
     this.isConnected = false;
-    await Promise.all([quit(this.pubConn), quit(this.subConn)]);
+    clearInterval(this.topologyTimer);
+    this.topology?.stop();
+    const conns =
+      this.publisher instanceof ClusterPublisher && this.subscriber instanceof ClusterSubscriber
+        ? [...this.publisher.connections(), ...this.subscriber.connections()]
+        : [this.pubConn, this.subConn];
+    await Promise.all(conns.map(quit));
   }
 
   private open(connectionName: string): Redis {
@@ -200,6 +272,20 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     });
     // Covers Redis being unreachable from the start too, when no connection ever came up.
     conn.on('close', () => this.reportDown());
+    return conn;
+  }
+
+  /**
+   * A connection to one cluster node, with the `connection` options. Unlike the standalone
+   * connections, its 'close' is no outage by itself (the broker closes connections to nodes that
+   * lost their slots); the publisher and subscriber say when the cluster is unreachable.
+   */
+  private openNode(address: NodeAddress, connectionName: string, extra: RedisOptions = {}): Redis {
+    const base = typeof this.options.connection === 'object' ? this.options.connection : {};
+    const conn = new Redis({ ...base, ...extra, host: address.host, port: address.port, connectionName, ...CONNECTION_OVERRIDES });
+    conn.on('error', (err: unknown) => {
+      this.lastError = err;
+    });
     return conn;
   }
 

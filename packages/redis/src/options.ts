@@ -1,5 +1,6 @@
 import { ErrorCode } from '@wsup/core';
 import type { Redis, RedisOptions } from 'ioredis';
+import type { NodeAddress } from './cluster/topology.js';
 
 /** Options for {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -39,7 +40,26 @@ export interface RedisBrokerOptions {
    * same. Default `'auto'`.
    */
   sharded?: 'auto' | boolean;
+  /**
+   * A Redis Cluster to use instead of a standalone server: some of its nodes (seeds), as
+   * `'host:port'` strings or `{ host, port }`. The broker reads the slot map from the first seed
+   * that answers (`CLUSTER SLOTS`) and finds the other nodes from it. Pub/sub is sharded
+   * (`SSUBSCRIBE`/`SPUBLISH`, Redis 7+): each topic's channel lives on the shard of its hash
+   * slot, so `sharded` must not be `false`.
+   *
+   * Options for the connections to each node (password, username, tls, `retryStrategy`…) come
+   * from `connection`, which must then be an options object (its host and port are ignored);
+   * `client` cannot be combined with `cluster`.
+   *
+   * ```ts
+   * new RedisBroker({ cluster: ['10.0.0.1:7000', '10.0.0.2:7000'], connection: { password } })
+   * ```
+   */
+  cluster?: readonly ClusterSeed[];
 }
+
+/** A Redis Cluster node to start from: `'host:port'` or `{ host, port }`. */
+export type ClusterSeed = string | { host: string; port: number };
 
 /** Options after defaults and validation. */
 export interface ResolvedBrokerOptions {
@@ -50,6 +70,8 @@ export interface ResolvedBrokerOptions {
   maxBufferedBytes: number;
   recoveryTimeoutMs: number;
   sharded: 'auto' | boolean;
+  /** The cluster's seed nodes; undefined for a standalone server. */
+  cluster: NodeAddress[] | undefined;
 }
 
 /** The defaults of {@link RedisBrokerOptions} (`recoveryTimeout` in seconds). */
@@ -92,7 +114,14 @@ export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): R
   if (o.connection !== undefined && typeof o.connection !== 'string' && (typeof o.connection !== 'object' || o.connection === null)) {
     throw optionError('connection must be a redis:// URL or ioredis options');
   }
+  const cluster = o.cluster === undefined ? undefined : seeds(o.cluster);
+  if (cluster) {
+    if (sharded === false) throw optionError('a Redis Cluster needs sharded pub/sub: sharded cannot be false with cluster');
+    if (o.client !== undefined) throw optionError('client cannot be combined with cluster: give node options as connection');
+    if (typeof o.connection === 'string') throw optionError('with cluster, connection must be ioredis options, not a URL');
+  }
   return {
+    cluster,
     connection: o.connection,
     client: o.client,
     prefix,
@@ -101,4 +130,31 @@ export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): R
     recoveryTimeoutMs: recovery * 1000,
     sharded,
   };
+}
+
+function seeds(value: unknown): NodeAddress[] {
+  if (!Array.isArray(value) || value.length === 0) throw optionError('cluster must be a non-empty list of seed nodes');
+  return value.map((seed: unknown) => {
+    const address =
+      typeof seed === 'string'
+        ? (() => {
+            const at = seed.lastIndexOf(':');
+            return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
+          })()
+        : seed !== null && typeof seed === 'object'
+          ? { host: (seed as { host?: unknown }).host, port: (seed as { port?: unknown }).port }
+          : undefined;
+    if (
+      !address ||
+      typeof address.host !== 'string' ||
+      address.host === '' ||
+      typeof address.port !== 'number' ||
+      !Number.isInteger(address.port) ||
+      address.port < 1 ||
+      address.port > 65535
+    ) {
+      throw optionError(`a cluster seed must be 'host:port' or { host, port }, got ${JSON.stringify(seed)}`);
+    }
+    return { host: address.host, port: address.port };
+  });
 }

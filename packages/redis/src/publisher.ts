@@ -195,7 +195,7 @@ export class Publisher {
 }
 
 /** `PUBSUB NUMSUB`'s answer (a flat `[channel, count, …]` list, or a map in RESP3) as a Map. */
-function subscriberCounts(reply: unknown): Map<string, number> {
+export function subscriberCounts(reply: unknown): Map<string, number> {
   const out = new Map<string, number>();
   if (Array.isArray(reply)) {
     for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), Number(reply[i + 1]));
