@@ -12,6 +12,8 @@ import { rateJob, rateServers, wantsDeflate } from './jobs.js';
 import type { IdleResult } from './protocol.js';
 import { runH2 } from './h2-bench.js';
 import { type H2ScenarioResult, h2Table, pairLines } from './h2-report.js';
+import { runMultinode } from './multinode.js';
+import { isMultinodeResult, multinodeTable } from './multinode-report.js';
 import {
   echoTable,
   finishEcho,
@@ -28,21 +30,23 @@ import {
   type ServerEntry,
 } from './report.js';
 import { disturbance, int, log, QUIET, quiet, rateLine, steadyRateRun } from './runs.js';
-import { H2_GROUP, isH2, SCENARIOS, type IdleScenario } from './scenarios.js';
+import { H2_GROUP, isH2, isMultinode, SCENARIOS, type IdleScenario } from './scenarios.js';
 import { BASELINE, SERVERS, SUBJECT, type ServerSpec } from './servers.js';
+import { BROKER_NAMES } from './multinode-brokers.js';
 import { benchCert } from './tls-cert.js';
 
 const HELP = `pnpm bench [-- options]
 
   --scenario, -s NAME[,NAME]  scenarios to run (${SCENARIOS.map((s) => s.name).join(', ')};
-                              ${H2_GROUP} = every h2-* one); default all   [BENCH_SCENARIOS]
+                              ${H2_GROUP} = every h2-* one); default all but multinode   [BENCH_SCENARIOS]
   --server NAME[,NAME]        servers to run (${SERVERS.map((s) => s.name).join(', ')}); default all   [BENCH_SERVERS]
-  --rounds, -r N              rounds per scenario, medians reported; default 3                      [BENCH_ROUNDS]
+  --rounds, -r N              rounds per scenario, medians reported; default 3 (multinode: 2)      [BENCH_ROUNDS]
   --duration, -d SECONDS      measured time per echo or broadcast run; default 2                     [BENCH_DURATION]
   --warmup, -w SECONDS        unmeasured load before each of those runs; default 0.75               [BENCH_WARMUP]
   --idle-connections N        connections for the idle scenario; default 10000                      [BENCH_IDLE_CONNECTIONS]
   --subscribers N             subscribers in the broadcast scenario; default 1000                   [BENCH_SUBSCRIBERS]
   --h2-websockets N           WebSockets per run of h2-open; default 1000                           [BENCH_H2_WEBSOCKETS]
+  --broker NAME[,NAME]        brokers of the multinode group (redis, redis-cluster, nats); default all [BENCH_BROKERS]
   --out FILE                  write the results to FILE (from bench/) and the chart next to it, instead of
                               results/latest.json and results/ratios.svg (a partial run, say)   [BENCH_OUT]
   --no-save                   print only; leave bench/results/ alone
@@ -77,6 +81,7 @@ function options() {
       'idle-connections': { type: 'string' },
       subscribers: { type: 'string' },
       'h2-websockets': { type: 'string' },
+      broker: { type: 'string', multiple: true },
       out: { type: 'string' },
       'no-save': { type: 'boolean' },
       'no-pin': { type: 'boolean' },
@@ -92,6 +97,8 @@ function options() {
   const serverNames = values.server?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_SERVERS);
   for (const n of scenarioNames ?? []) if (!SCENARIOS.some((s) => s.name === n)) throw new AbortBench(`unknown scenario ${n}`);
   for (const n of serverNames ?? []) if (!SERVERS.some((s) => s.name === n)) throw new AbortBench(`unknown server ${n}`);
+  const brokers = values.broker?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_BROKERS);
+  for (const n of brokers ?? []) if (!BROKER_NAMES.includes(n as never)) throw new AbortBench(`unknown broker ${n}`);
   if (values['no-pin']) process.env.BENCH_NO_PIN = '1';
   const subscribersArg = values.subscribers ?? env.BENCH_SUBSCRIBERS;
   const subscribers = subscribersArg === undefined ? undefined : Math.round(positive(subscribersArg, 'subscribers', 1000));
@@ -101,27 +108,32 @@ function options() {
     help: values.help === true,
     profile: values.profile === true,
     save: values['no-save'] !== true,
-    scenarios: (scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS).map((s) =>
-      s.kind === 'broadcast' && subscribers !== undefined
-        ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) }
-        : s.kind === 'h2-open' && websockets !== undefined
-          ? { ...s, websockets, title: s.title.replace(/[\d,]+ WebSockets/, `${websockets.toLocaleString('en-US')} WebSockets`) }
-          : s,
+    // The multinode group runs only when named: it adds about two minutes.
+    scenarios: (scenarioNames ? SCENARIOS.filter((s) => scenarioNames.includes(s.name)) : SCENARIOS.filter((s) => !isMultinode(s))).map(
+      (s) =>
+        s.kind === 'broadcast' && subscribers !== undefined
+          ? { ...s, subscribers, title: s.title.replace(/[\d,]+ subscribers/, `${subscribers.toLocaleString('en-US')} subscribers`) }
+          : s.kind === 'h2-open' && websockets !== undefined
+            ? { ...s, websockets, title: s.title.replace(/[\d,]+ WebSockets/, `${websockets.toLocaleString('en-US')} WebSockets`) }
+            : s,
     ),
     servers: serverNames ? SERVERS.filter((s) => serverNames.includes(s.name)) : SERVERS,
     rounds: Math.round(positive(values.rounds ?? env.BENCH_ROUNDS, 'rounds', 3)),
+    // The multinode group's own default: 2 rounds keep it near two and a half minutes.
+    multinodeRounds: Math.round(positive(values.rounds ?? env.BENCH_ROUNDS, 'rounds', 2)),
     // Short enough that every server runs every scenario three times within ten minutes.
     durationMs: positive(values.duration ?? env.BENCH_DURATION, 'duration', 2) * 1000,
     warmupMs: positive(values.warmup ?? env.BENCH_WARMUP, 'warmup', 0.75) * 1000,
     idleConnections: Math.round(positive(values['idle-connections'] ?? env.BENCH_IDLE_CONNECTIONS, 'idle connections', 10_000)),
     out: values.out ?? env.BENCH_OUT,
+    brokers,
   };
 }
 
 type Options = ReturnType<typeof options>;
 
 function isH2Result(r: ScenarioResult): r is H2ScenarioResult {
-  return isH2(r.scenario);
+  return isH2(r.scenario as never);
 }
 
 export function machine(pin: ReturnType<typeof pinning>): Machine {
@@ -205,7 +217,9 @@ async function bench(o: Options): Promise<void> {
   const cert = o.scenarios.some(isH2) ? benchCert() : { error: 'not needed' };
   try {
     for (const s of o.scenarios) {
-      if (isH2(s)) {
+      if (isMultinode(s)) {
+        results.push(await runMultinode(s, { ...o, rounds: o.multinodeRounds, pin }));
+      } else if (isH2(s)) {
         if (!o.servers.some((spec) => spec.name === SUBJECT)) {
           log(`  ${s.name}: skipped (the HTTP/2 group runs ${SUBJECT}, which is not in the server list)`);
           continue;
@@ -320,7 +334,9 @@ async function bench(o: Options): Promise<void> {
       ? r.scenario.kind === 'idle'
         ? idleTable(r as never, o.rounds)
         : echoTable(r as never, o.rounds)
-      : h2Table(r, o.rounds);
+      : isMultinodeResult(r)
+        ? multinodeTable(r, o.multinodeRounds)
+        : h2Table(r, o.rounds);
     log(`${text}\n`);
   }
   if (vsWs.length > 0) {

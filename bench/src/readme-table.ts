@@ -2,11 +2,13 @@
  * Prints the README's benchmark table and its heading line from bench/results/latest.json, so the
  * README always shows the committed run: `pnpm --dir bench readme-table`. Another results file
  * (a run saved with --out) can be named as the argument, relative to bench/. The HTTP/2 group, if
- * the run has it, gets a table of its own: it compares wsup with itself, not with ws.
+ * the run has it, gets a table of its own: it compares wsup with itself, not with ws; so does the
+ * multinode group (each system against its broker's own rate).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { H2EchoScenarioResult, H2OpenRound, H2OpenScenarioResult, H2ScenarioResult, OpenClient } from './h2-report.js';
+import { isMultinodeResult, multinodeMarkdown } from './multinode-report.js';
 import { BENCH_DIR } from './processes.js';
 import { type BenchReport, isVsWs } from './report.js';
 import { TRANSPORT_PAIRS } from './scenarios.js';
@@ -61,7 +63,7 @@ for (const result of vsWs) {
 // ---------------------------------------------------------------------------------------------
 // The HTTP/2 group: a row per figure and pair of transports, HTTP/1.1 next to HTTP/2.
 
-const h2 = report.scenarios.filter((r): r is H2ScenarioResult => !isVsWs(r));
+const h2 = report.scenarios.filter((r): r is H2ScenarioResult => !isVsWs(r) && !isMultinodeResult(r));
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 const rate = (v: number): string => Math.round(v).toLocaleString('en-US');
 
@@ -120,4 +122,9 @@ if (h2.length > 0) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The multinode group: a row per broker and system, with its ratio to the broker's own rate.
+
+for (const r of report.scenarios.filter(isMultinodeResult)) lines.push('', ...multinodeMarkdown(r));
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,5 +1,6 @@
 /** Aggregation (medians over rounds), the text tables, and the SVG chart of the ratios. */
 import type { H2ScenarioResult } from './h2-report.js';
+import type { MultinodeScenarioResult } from './multinode-report.js';
 import type { EchoScenario, IdleScenario, RateScenario, Scenario } from './scenarios.js';
 import { BASELINE, CEILING, SUBJECT } from './servers.js';
 
@@ -60,7 +61,7 @@ export interface IdleScenarioResult {
   notes: string[];
 }
 
-export type ScenarioResult = EchoScenarioResult | IdleScenarioResult | H2ScenarioResult;
+export type ScenarioResult = EchoScenarioResult | IdleScenarioResult | H2ScenarioResult | MultinodeScenarioResult;
 
 /** The results compared with ws (everything but the HTTP/2 group, which compares wsup with itself). */
 export function isVsWs(r: ScenarioResult): r is EchoScenarioResult | IdleScenarioResult {

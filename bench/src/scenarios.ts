@@ -107,12 +107,39 @@ export interface H2EchoScenario {
 
 export type H2Scenario = H2OpenScenario | H2EchoScenario;
 
-export type Scenario = EchoScenario | IdleScenario | BroadcastScenario | H2Scenario;
+/**
+ * Several wsup nodes on one broker (`--scenario multinode`, src/multinode.ts): subscribers spread
+ * over the nodes, publishers on every node, against the broker's own pub/sub rate and Socket.IO
+ * with its Redis adapter doing the same work. Not part of the default run (about 2 minutes).
+ */
+export interface MultinodeScenario {
+  kind: 'multinode';
+  name: string;
+  title: string;
+  nodes: number;
+  subscribersPerNode: number;
+  publishersPerNode: number;
+  topics: number;
+  /** Messages each publisher may have published and not yet delivered to every subscriber. */
+  window: number;
+  payloadBytes: number;
+  /** Handshakes in progress at once while the subscribers connect. */
+  concurrency: number;
+}
+
+export type Scenario = EchoScenario | IdleScenario | BroadcastScenario | H2Scenario | MultinodeScenario;
 /** The scenarios whose result is a message rate (and a ratio of rates) to ws's. */
 export type RateScenario = EchoScenario | BroadcastScenario;
 
 /** `--scenario http2` names the whole HTTP/2 group. */
 export const H2_GROUP = 'http2';
+
+/** `--scenario multinode` names the multinode group, which runs only when asked for. */
+export const MULTINODE = 'multinode';
+
+export function isMultinode(s: Scenario): s is MultinodeScenario {
+  return s.kind === 'multinode';
+}
 
 export function isH2(s: Scenario): s is H2Scenario {
   return s.kind === 'h2-open' || s.kind === 'h2-echo';
@@ -202,4 +229,17 @@ export const SCENARIOS: Scenario[] = [
   },
   { kind: 'h2-echo', name: 'h2-small', title: `${SMALL.title} echo`, echo: SMALL, transports: [H1_TLS, H2_TLS, H2_TLS_EACH] },
   { kind: 'h2-echo', name: 'h2-medium', title: `${MEDIUM.title} echo`, echo: MEDIUM, transports: [H1_TLS, H2_TLS, H2_TLS_EACH] },
+  // Only with --scenario multinode: three wsup nodes on a broker the bench starts (see src/multinode.ts).
+  {
+    kind: 'multinode',
+    name: MULTINODE,
+    title: 'three nodes on one broker',
+    nodes: 3,
+    subscribersPerNode: 100,
+    publishersPerNode: 3,
+    topics: 3,
+    window: 16,
+    payloadBytes: 64,
+    concurrency: 64,
+  },
 ];
