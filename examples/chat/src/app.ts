@@ -13,7 +13,7 @@ import { attach, WebSocketError, type UpgradeOptions, type UpgradeRouter } from 
 import { createMemoryRooms } from './memory-rooms.js';
 import type { Rooms } from './rooms.js';
 import { ChatSession } from './session.js';
-import { openStore, type ChatRedisOptions } from './store.js';
+import { type ChatBrokerOptions, openStore, type ChatRedisOptions } from './store.js';
 
 export interface ChatOptions {
   /** Default 0: any free port. */
@@ -43,6 +43,11 @@ export interface ChatOptions {
    * several chat processes serve the same rooms. Default: in this process's memory.
    */
   redis?: ChatRedisOptions | undefined;
+  /**
+   * Carry messages between chat processes through a Redis Cluster or NATS, without a shared
+   * store: rooms' history and member lists are each process's own. Ignored with `redis`.
+   */
+  broker?: ChatBrokerOptions | undefined;
 }
 
 export interface ChatServer {

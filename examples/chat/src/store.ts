@@ -1,10 +1,12 @@
 /**
- * Where the chat keeps what connections share: in this process's memory (the default), or in
- * Redis for several chat processes (`redis` option, `REDIS_URL`). Either way the result is a hub
- * for the server's WebSockets and the {@link Rooms} that publish on it; the rest of the chat does
- * not know which.
+ * Where the chat keeps what connections share: in this process's memory (the default), in Redis
+ * for several chat processes (`redis` option, `REDIS_URL`), or in memory with messages carried
+ * between processes by a broker alone (`broker` option: a Redis Cluster or NATS). Either way the
+ * result is a hub for the server's WebSockets and the {@link Rooms} that publish on it; the rest
+ * of the chat does not know which.
  */
-import { Hub } from '@wsup/core';
+import { type Broker, Hub } from '@wsup/core';
+import { NatsBroker } from '@wsup/nats';
 import { RedisBroker } from '@wsup/redis';
 import { Redis } from 'ioredis';
 import { BrokerTap } from './broker-tap.js';
@@ -29,8 +31,19 @@ export interface ChatRedisOptions {
   connectTimeout?: number;
 }
 
+/**
+ * A broker that carries the chat's messages between processes, without a shared store: each
+ * process keeps the history and member list of its own connections' rooms.
+ */
+export type ChatBrokerOptions =
+  /** Seed nodes of a Redis Cluster (`host:port`), e.g. from `REDIS_CLUSTER=h1:7000,h2:7000`. */
+  | { redisCluster: string[]; connectTimeout?: number }
+  /** A NATS server or cluster member (`nats://host:port`), e.g. from `NATS_URL`. */
+  | { nats: string | string[]; connectTimeout?: number };
+
 export interface StoreOptions extends MemoryRoomsOptions {
   redis?: ChatRedisOptions | undefined;
+  broker?: ChatBrokerOptions | undefined;
 }
 
 export interface ChatStore {
@@ -44,7 +57,7 @@ type Log = (message: string, err: unknown) => void;
 
 export async function openStore(options: StoreOptions, log: Log): Promise<ChatStore> {
   if (options.redis) return openRedisStore(options.redis, options.historySize ?? 50, log);
-  const hub = new Hub();
+  const hub = options.broker ? await brokerHub(options.broker, log) : new Hub();
   const rooms = createMemoryRooms(options);
   return {
     hub,
@@ -104,6 +117,35 @@ async function openRedisStore(options: ChatRedisOptions, historySize: number, lo
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** A hub on a Redis Cluster or NATS broker, once the broker is connected. */
+async function brokerHub(options: ChatBrokerOptions, log: Log): Promise<Hub> {
+  const broker: RedisBroker | NatsBroker =
+    'redisCluster' in options ? new RedisBroker({ cluster: options.redisCluster }) : new NatsBroker({ servers: options.nats });
+  const where = 'redisCluster' in options ? `Redis Cluster ${options.redisCluster.join(',')}` : `NATS ${String(options.nats)}`;
+  let started = false;
+  const hub = new Hub({ broker: broker as Broker });
+  hub.on('error', (err) => {
+    if (started) log(where, err);
+  });
+  const seconds = options.connectTimeout ?? 10;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      broker.connected ? Promise.resolve() : new Promise<void>((resolve) => broker.once('connected', () => resolve())),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`cannot reach ${where} within ${seconds} s`)), seconds * 1000);
+      }),
+    ]);
+  } catch (err) {
+    await hub.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  started = true;
+  return hub;
 }
 
 /** Resolves once both the data connection and the broker are up; a clear error after `seconds`. */
