@@ -15,6 +15,17 @@ export type { SendData } from './protocol/bytes.js';
 export type { DeflateOptions } from './permessage-deflate/options.js';
 export { getDefaultHub, Hub, type HubEvents, type HubOptions, type PublishOptions } from './topics/hub.js';
 export { InMemoryBus, type Broker } from './topics/broker.js';
+export {
+  BrokerBufferDefaults,
+  BrokerOutbox,
+  brokerUnavailable,
+  DroppedMessageError,
+  MessageEnvelope,
+  resolveBrokerBuffer,
+  type BrokerBufferOptions,
+  type ForeignMessage,
+  type ResolvedBrokerBuffer,
+} from './topics/broker-kit.js';
 export { Publication, type Subscriber } from './topics/subscriber.js';
 export { ReadyState } from './connection/ready-state.js';
 export { Defaults, type WebSocketOptions } from './connection/options.js';

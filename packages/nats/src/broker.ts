@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Broker, ErrorCode, WebSocketError } from '@wsup/core';
+import { type Broker, ErrorCode, MessageEnvelope, WebSocketError } from '@wsup/core';
 import { connect, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
-import { EnvelopeCodec } from './envelope.js';
 import { DroppedMessageError, messageOf, unreachable } from './errors.js';
 import { type NatsBrokerOptions, type ResolvedBrokerOptions, resolveBrokerOptions } from './options.js';
 import { Outbox, type Pending } from './outbox.js';
@@ -69,7 +68,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
   private readonly outbox: Outbox;
   /** Topics with local subscribers → their subscription (null until there is a connection). */
   private readonly topics = new Map<string, Subscription | null>();
-  private codec: EnvelopeCodec | undefined;
+  private codec: MessageEnvelope | undefined;
   private presence: Presence | undefined;
   private deliver: Deliver | undefined;
   private report: ReportError | undefined;
@@ -122,7 +121,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
   attach(nodeId: string, deliver: Deliver, onError: ReportError): void {
     if (this.codec) throw new WebSocketError(ErrorCode.InvalidOption, 'a NatsBroker serves one hub: create one per hub');
     if (this.closed) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
-    this.codec = new EnvelopeCodec(nodeId);
+    this.codec = new MessageEnvelope(nodeId);
     this.deliver = deliver;
     this.report = onError;
     this.presence = new Presence((kind) => this.announce(kind));
@@ -340,7 +339,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
   private onPresence(data: Uint8Array): void {
     if (this.closed) return;
     const envelope = this.codec!.decodeForeign(data);
-    if (envelope?.payload.length === 1) this.presence!.received(envelope.from, envelope.payload[0]!);
+    if (envelope?.payload.length === 1) this.presence!.received(envelope.sender.toString('utf8'), envelope.payload[0]!);
   }
 
   private announce(kind: PresenceKind): void {

@@ -1,4 +1,4 @@
-import { ErrorCode } from '@wsup/core';
+import { BrokerBufferDefaults, ErrorCode, resolveBrokerBuffer } from '@wsup/core';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { isValidPrefix } from './subjects.js';
 
@@ -56,23 +56,13 @@ export interface ResolvedBrokerOptions {
 /** The defaults of {@link NatsBrokerOptions} (`recoveryTimeout` in seconds). */
 export const NatsBrokerDefaults = {
   prefix: 'wsup',
-  maxBufferedMessages: 1000,
-  maxBufferedBytes: 8 * 1024 * 1024,
-  recoveryTimeout: 5,
+  ...BrokerBufferDefaults,
 } as const;
 
 function optionError(message: string): RangeError & { code: ErrorCode } {
   const err = new RangeError(message) as RangeError & { code: ErrorCode };
   err.code = ErrorCode.InvalidOption;
   return err;
-}
-
-function count(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw optionError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
 }
 
 function isServers(value: unknown): value is string | string[] {
@@ -86,10 +76,7 @@ export function resolveBrokerOptions(options: NatsBrokerOptions | undefined): Re
   if (typeof prefix !== 'string' || !isValidPrefix(prefix)) {
     throw optionError(`prefix must be dot-separated subject tokens without wildcards or whitespace, got ${JSON.stringify(prefix)}`);
   }
-  const recovery = o.recoveryTimeout ?? NatsBrokerDefaults.recoveryTimeout;
-  if (typeof recovery !== 'number' || !Number.isFinite(recovery) || recovery < 0 || recovery > 2_147_483) {
-    throw optionError(`recoveryTimeout must be a number of seconds (0 or more), got ${String(recovery)}`);
-  }
+  const buffer = resolveBrokerBuffer(o);
   if (o.connection !== undefined && (typeof o.connection !== 'object' || o.connection === null)) {
     throw optionError('connection must be @nats-io/transport-node connection options');
   }
@@ -99,8 +86,6 @@ export function resolveBrokerOptions(options: NatsBrokerOptions | undefined): Re
   return {
     connection,
     prefix,
-    maxBufferedMessages: count(o.maxBufferedMessages, 'maxBufferedMessages', NatsBrokerDefaults.maxBufferedMessages),
-    maxBufferedBytes: count(o.maxBufferedBytes, 'maxBufferedBytes', NatsBrokerDefaults.maxBufferedBytes),
-    recoveryTimeoutMs: recovery * 1000,
+    ...buffer,
   };
 }

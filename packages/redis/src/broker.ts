@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCode, WebSocketError, type Broker } from '@wsup/core';
+import { ErrorCode, MessageEnvelope, WebSocketError, type Broker } from '@wsup/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { PubSubMode } from './capabilities.js';
 import { ClusterPublisher } from './cluster/publisher.js';
 import { ClusterSubscriber } from './cluster/subscriber.js';
 import { ClusterTopology, type NodeAddress } from './cluster/topology.js';
-import { EnvelopeCodec } from './envelope.js';
 import { DroppedMessageError, unreachable } from './errors.js';
 import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { Publisher } from './publisher.js';
@@ -83,7 +82,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Broker {
   private readonly options: ResolvedBrokerOptions;
-  private codec: EnvelopeCodec | undefined;
+  private codec: MessageEnvelope | undefined;
   private deliver: Deliver | undefined;
   private report: ReportError | undefined;
   private pubConn: Redis | undefined;
@@ -127,7 +126,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
   attach(nodeId: string, deliver: Deliver, onError: ReportError): void {
     if (this.codec) throw new WebSocketError(ErrorCode.InvalidOption, 'a RedisBroker serves one hub: create one per hub');
     if (this.closed) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
-    this.codec = new EnvelopeCodec(nodeId);
+    this.codec = new MessageEnvelope(nodeId);
     this.deliver = deliver;
     this.report = onError;
     if (this.options.cluster) {

@@ -1,4 +1,4 @@
-import { ErrorCode } from '@wsup/core';
+import { BrokerBufferDefaults, ErrorCode, resolveBrokerBuffer } from '@wsup/core';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { NodeAddress } from './cluster/topology.js';
 
@@ -77,9 +77,7 @@ export interface ResolvedBrokerOptions {
 /** The defaults of {@link RedisBrokerOptions} (`recoveryTimeout` in seconds). */
 export const BrokerDefaults = {
   prefix: 'wsup:',
-  maxBufferedMessages: 1000,
-  maxBufferedBytes: 8 * 1024 * 1024,
-  recoveryTimeout: 5,
+  ...BrokerBufferDefaults,
 } as const;
 
 function optionError(message: string): RangeError & { code: ErrorCode } {
@@ -88,24 +86,13 @@ function optionError(message: string): RangeError & { code: ErrorCode } {
   return err;
 }
 
-function count(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw optionError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): ResolvedBrokerOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null))
     throw optionError('RedisBroker options must be an object');
   const o = options ?? {};
   const prefix = o.prefix ?? BrokerDefaults.prefix;
   if (typeof prefix !== 'string') throw optionError('prefix must be a string');
-  const recovery = o.recoveryTimeout ?? BrokerDefaults.recoveryTimeout;
-  if (typeof recovery !== 'number' || !Number.isFinite(recovery) || recovery < 0 || recovery > 2_147_483) {
-    throw optionError(`recoveryTimeout must be a number of seconds (0 or more), got ${String(recovery)}`);
-  }
+  const buffer = resolveBrokerBuffer(o);
   const sharded = o.sharded ?? 'auto';
   if (sharded !== 'auto' && typeof sharded !== 'boolean') throw optionError(`sharded must be 'auto', true or false`);
   if (o.client !== undefined && (typeof o.client !== 'object' || o.client === null || typeof o.client.duplicate !== 'function')) {
@@ -125,9 +112,7 @@ export function resolveBrokerOptions(options: RedisBrokerOptions | undefined): R
     connection: o.connection,
     client: o.client,
     prefix,
-    maxBufferedMessages: count(o.maxBufferedMessages, 'maxBufferedMessages', BrokerDefaults.maxBufferedMessages),
-    maxBufferedBytes: count(o.maxBufferedBytes, 'maxBufferedBytes', BrokerDefaults.maxBufferedBytes),
-    recoveryTimeoutMs: recovery * 1000,
+    ...buffer,
     sharded,
   };
 }
