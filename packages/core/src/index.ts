@@ -17,9 +17,12 @@ export { getDefaultHub, Hub, type HubEvents, type HubOptions, type PublishOption
 export { InMemoryBus, type Broker } from './topics/broker.js';
 export {
   BrokerBufferDefaults,
+  brokerOutage,
   BrokerOutbox,
   brokerUnavailable,
+  checkTopicEncodable,
   DroppedMessageError,
+  errorMessage,
   MessageEnvelope,
   resolveBrokerBuffer,
   type BrokerBufferOptions,

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Broker, ErrorCode, MessageEnvelope, WebSocketError } from '@wsup/core';
+import { type Broker, brokerOutage, ErrorCode, errorMessage, MessageEnvelope, WebSocketError } from '@wsup/core';
 import { connect, type NatsConnection, type NodeConnectionOptions, type Subscription } from '@nats-io/transport-node';
-import { DroppedMessageError, messageOf, unreachable } from './errors.js';
+import { DroppedMessageError } from './errors.js';
 import { type NatsBrokerOptions, type ResolvedBrokerOptions, resolveBrokerOptions } from './options.js';
 import { Outbox, type Pending } from './outbox.js';
 import { Presence, PresenceKind } from './presence.js';
@@ -310,7 +310,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
         },
       });
     } catch (err) {
-      this.fail(new WebSocketError(ErrorCode.BrokerUnavailable, `could not subscribe to ${subject}: ${messageOf(err)}`, { cause: err }));
+      this.fail(new WebSocketError(ErrorCode.BrokerUnavailable, `could not subscribe to ${subject}: ${errorMessage(err)}`, { cause: err }));
       return null;
     }
   }
@@ -324,7 +324,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
       nc.publish(subject, message);
     } catch (err) {
       // Larger than the server's max_payload, or the connection closed under us.
-      this.fail(new DroppedMessageError(topic, 1, `NATS refused a message to '${topic}': ${messageOf(err)}`, err));
+      this.fail(new DroppedMessageError(topic, 1, `NATS refused a message to '${topic}': ${errorMessage(err)}`, err));
     }
   }
 
@@ -357,14 +357,7 @@ export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker
   private reportDown(): void {
     if (this.downReported || this.closed) return;
     this.downReported = true;
-    const { maxBufferedMessages, maxBufferedBytes } = this.options;
-    const cause = this.lastError;
-    this.fail(
-      unreachable(
-        `cannot reach NATS${cause === undefined ? '' : ` (${messageOf(cause)})`}: reconnecting; publishes are buffered meanwhile, up to ${maxBufferedMessages} messages or ${maxBufferedBytes} bytes`,
-        cause,
-      ),
-    );
+    this.fail(brokerOutage('NATS', this.lastError, this.options));
   }
 
   private fail(err: WebSocketError): void {

@@ -1,4 +1,4 @@
-import { ErrorCode, WebSocketError } from '@wsup/core';
+import { checkTopicEncodable, ErrorCode, WebSocketError } from '@wsup/core';
 
 /**
  * Topic names as NATS subjects: `<prefix>.t.<base64url of the topic's UTF-8>`.
@@ -15,9 +15,6 @@ import { ErrorCode, WebSocketError } from '@wsup/core';
 /** Longest subject the broker builds: below the server's default 4,096-byte control line, with room for the rest of the line. */
 export const MAX_SUBJECT_LENGTH = 3_800;
 
-/** Topics that cannot survive UTF-8 (unpaired surrogates) would share a subject with others. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** A valid literal subject prefix: dot-separated non-empty tokens without wildcards or whitespace. */
 const PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 
@@ -27,12 +24,7 @@ export function isValidPrefix(prefix: string): boolean {
 
 /** The subject of `topic`. @throws {WebSocketError} `ERR_INVALID_TOPIC` for topics no subject can carry. */
 export function topicSubject(prefix: string, topic: string): string {
-  if (LONE_SURROGATE.test(topic)) {
-    throw new WebSocketError(
-      ErrorCode.InvalidTopic,
-      'a topic with unpaired surrogates cannot be carried over NATS (its UTF-8 form would not be its own)',
-    );
-  }
+  checkTopicEncodable(topic, 'NATS');
   const subject = `${prefix}.t.${Buffer.from(topic, 'utf8').toString('base64url')}`;
   if (subject.length > MAX_SUBJECT_LENGTH) {
     throw new WebSocketError(

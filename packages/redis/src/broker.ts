@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCode, MessageEnvelope, WebSocketError, type Broker } from '@wsup/core';
+import { brokerOutage, checkTopicEncodable, ErrorCode, errorMessage, MessageEnvelope, WebSocketError, type Broker } from '@wsup/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { PubSubMode } from './capabilities.js';
 import { ClusterPublisher } from './cluster/publisher.js';
 import { ClusterSubscriber } from './cluster/subscriber.js';
 import { ClusterTopology, type NodeAddress } from './cluster/topology.js';
-import { DroppedMessageError, unreachable } from './errors.js';
+import { DroppedMessageError } from './errors.js';
 import { resolveBrokerOptions, type RedisBrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
@@ -41,9 +41,6 @@ const CONNECTION_OVERRIDES: RedisOptions = {
 const TOPOLOGY_RETRY_MS = 500;
 /** How often it is read anyway, to follow failovers and migrations nothing else revealed. */
 const TOPOLOGY_REFRESH_MS = 5000;
-
-/** Topics that cannot survive UTF-8 (unpaired surrogates) would share a channel with others. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * A {@link Broker} over Redis pub/sub, for hubs in several processes or on several machines.
@@ -184,7 +181,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     return {
       state: () => this.refresh(),
       refused: (channel, err) =>
-        this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${messageOf(err)}`, err)),
+        this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${errorMessage(err)}`, err)),
     };
   }
 
@@ -196,7 +193,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
         this.fail(
           new WebSocketError(
             ErrorCode.BrokerUnavailable,
-            `Redis refused the subscription to ${channel}: other nodes' messages on it are not received (${messageOf(err)})`,
+            `Redis refused the subscription to ${channel}: other nodes' messages on it are not received (${errorMessage(err)})`,
             {
               cause: err,
             },
@@ -207,7 +204,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
 
   /** The hub has its first local subscriber for `topic`; resolves once Redis has confirmed the subscription. */
   subscribe(topic: string): Promise<void> {
-    checkTopic(topic);
+    checkTopicEncodable(topic, 'Redis');
     return this.subscriber?.add(this.options.prefix + topic) ?? Promise.resolve();
   }
 
@@ -219,7 +216,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
   /** Sends a message to the other nodes, or buffers it while Redis is unreachable or behind. */
   publish(topic: string, payload: Buffer, binary: boolean): void {
     if (this.closed || !this.publisher) throw new WebSocketError(ErrorCode.HubClosed, 'the broker is closed');
-    checkTopic(topic);
+    checkTopicEncodable(topic, 'Redis');
     if (this.publisher.publish(this.options.prefix + topic, this.codec!.encode(payload, binary))) return;
     const { maxBufferedMessages, maxBufferedBytes } = this.options;
     this.fail(
@@ -319,32 +316,12 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
   private reportDown(): void {
     if (this.downReported || this.closed) return;
     this.downReported = true;
-    const { maxBufferedMessages, maxBufferedBytes } = this.options;
-    const cause = this.lastError;
-    this.fail(
-      unreachable(
-        `cannot reach Redis${cause === undefined ? '' : ` (${messageOf(cause)})`}: reconnecting; publishes are buffered meanwhile, up to ${maxBufferedMessages} messages or ${maxBufferedBytes} bytes`,
-        cause,
-      ),
-    );
+    this.fail(brokerOutage('Redis', this.lastError, this.options));
   }
 
   private fail(err: WebSocketError): void {
     if (!this.closed) this.report?.(err);
   }
-}
-
-function checkTopic(topic: string): void {
-  if (LONE_SURROGATE.test(topic)) {
-    throw new WebSocketError(
-      ErrorCode.InvalidTopic,
-      'a topic with unpaired surrogates cannot be carried over Redis (its UTF-8 channel name would not be its own)',
-    );
-  }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 async function quit(conn: Redis | undefined): Promise<void> {

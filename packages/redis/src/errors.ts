@@ -1,2 +1,2 @@
 // Core's, shared by every broker: `instanceof DroppedMessageError` holds whichever broker threw it.
-export { brokerUnavailable as unreachable, DroppedMessageError } from '@wsup/core';
+export { DroppedMessageError } from '@wsup/core';

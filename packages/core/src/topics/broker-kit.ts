@@ -203,3 +203,37 @@ export class DroppedMessageError extends WebSocketError {
 export function brokerUnavailable(message: string, cause?: unknown): WebSocketError {
   return new WebSocketError(ErrorCode.BrokerUnavailable, message, cause === undefined ? {} : { cause });
 }
+
+/** The message of anything thrown: an Error's message, or the value as a string. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The error a broker reports once per outage: `server` ("Redis", "NATS") cannot be reached, why
+ * (the last connection error, if any), and how much it buffers meanwhile.
+ */
+export function brokerOutage(server: string, cause: unknown, buffer: ResolvedBrokerBuffer): WebSocketError {
+  const why = cause === undefined ? '' : ` (${errorMessage(cause)})`;
+  return brokerUnavailable(
+    `cannot reach ${server}${why}: reconnecting; publishes are buffered meanwhile, up to ${buffer.maxBufferedMessages} messages or ${buffer.maxBufferedBytes} bytes`,
+    cause,
+  );
+}
+
+/** Unpaired surrogates: a topic with one has no UTF-8 form of its own (it would share it with others). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Checks that `topic` can travel over `server` under a name of its own: brokers name channels and
+ * subjects by the topic's UTF-8 bytes.
+ * @throws {WebSocketError} `ERR_INVALID_TOPIC` for a topic with unpaired surrogates.
+ */
+export function checkTopicEncodable(topic: string, server: string): void {
+  if (LONE_SURROGATE.test(topic)) {
+    throw new WebSocketError(
+      ErrorCode.InvalidTopic,
+      `a topic with unpaired surrogates cannot be carried over ${server} (its UTF-8 form would not be its own)`,
+    );
+  }
+}

@@ -3,7 +3,16 @@
  * bounded outage buffer, the buffer options and the dropped-message error.
  */
 import { describe, expect, it } from 'vitest';
-import { BrokerOutbox, DroppedMessageError, ErrorCode, MessageEnvelope, resolveBrokerBuffer, WebSocketError } from '@wsup/core';
+import {
+  BrokerOutbox,
+  brokerOutage,
+  checkTopicEncodable,
+  DroppedMessageError,
+  ErrorCode,
+  MessageEnvelope,
+  resolveBrokerBuffer,
+  WebSocketError,
+} from '@wsup/core';
 
 describe('MessageEnvelope', () => {
   it("round-trips another node's payload and binary flag, and copies the payload", () => {
@@ -87,5 +96,22 @@ describe('DroppedMessageError', () => {
     const err = new DroppedMessageError('news', 3, 'dropped');
     expect(err).toBeInstanceOf(WebSocketError);
     expect([err.code, err.topic, err.count]).toEqual([ErrorCode.BrokerUnavailable, 'news', 3]);
+  });
+});
+
+describe('brokerOutage and checkTopicEncodable', () => {
+  it('an outage names the server, the cause and the buffer bounds, with ERR_BROKER_UNAVAILABLE', () => {
+    const cause = new Error('ECONNREFUSED');
+    const err = brokerOutage('NATS', cause, resolveBrokerBuffer({ maxBufferedMessages: 7, maxBufferedBytes: 99 }));
+    expect([err.code, err.cause]).toEqual([ErrorCode.BrokerUnavailable, cause]);
+    expect(err.message).toBe(
+      'cannot reach NATS (ECONNREFUSED): reconnecting; publishes are buffered meanwhile, up to 7 messages or 99 bytes',
+    );
+  });
+
+  it('refuses topics with unpaired surrogates and takes every well-formed one', () => {
+    for (const bad of ['\uD800', 'a\uDC00b', '\uDBFFx'])
+      expect(() => checkTopicEncodable(bad, 'Redis')).toThrow(expect.objectContaining({ code: ErrorCode.InvalidTopic }));
+    for (const good of ['', 'a.b', '😀', '\uD83D\uDE00', 'x'.repeat(300)]) expect(() => checkTopicEncodable(good, 'Redis')).not.toThrow();
   });
 });

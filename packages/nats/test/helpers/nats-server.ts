@@ -3,20 +3,10 @@
  * port for subscription queries, alone or as a cluster (routes on ports of their own). Never
  * the system's instance, never port 4222.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { freePorts, killServerProcess, startServerProcess } from '../../../../test-support/server-process.js';
 
 const BINARY = process.env.NATS_SERVER ?? 'nats-server';
-
-/** `n` distinct free ports: all held open together, so that the system cannot hand out one twice. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer().listen(0, '127.0.0.1'));
-  await Promise.all(servers.map((srv) => once(srv, 'listening')));
-  const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
-  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
-  return ports;
-}
 
 function ensureInstalled(): void {
   const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
@@ -135,11 +125,7 @@ export class NatsServer {
     const proc = this.proc;
     if (!proc) return;
     this.proc = undefined;
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = once(proc, 'exit');
-      proc.kill('SIGKILL');
-      await exited;
-    }
+    await killServerProcess(proc);
   }
 
   /** Starts the server again on the same ports (with no state: core NATS keeps none). */
@@ -168,30 +154,7 @@ export class NatsServer {
       args.push('--cluster_name', 'wsup-test', '--cluster', `nats://127.0.0.1:${this.ports.cluster}`);
       if (this.routes.length > 0) args.push('--routes', this.routes.join(','));
     }
-    const proc = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (log.includes('Server is ready')) {
-          proc.stderr!.off('data', onData);
-          proc.off('exit', onExit);
-          resolve();
-        }
-      };
-      const onExit = (): void => reject(new Error(`nats-server exited on start:\n${log}`));
-      proc.stderr!.on('data', onData);
-      proc.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      proc.once('exit', onExit);
-      proc.once('error', reject);
-    });
-    // Keep draining its output so that it never blocks on a full pipe.
-    proc.stdout!.resume();
-    proc.stderr!.resume();
+    const proc = await startServerProcess(BINARY, args, { text: 'Server is ready', on: 'stderr' });
     this.proc = proc;
-    // Never outlive the test process, even when it fails before stop().
-    const reap = (): void => void proc.kill('SIGKILL');
-    process.once('exit', reap);
-    proc.once('exit', () => process.off('exit', reap));
   }
 }

@@ -3,7 +3,7 @@
  * each) on free ports of 127.0.0.1, in a fresh temporary directory, no persistence, a short
  * cluster-node-timeout so that failovers take seconds. Created with `redis-cli --cluster create`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { killServerProcess, startServerProcess } from '../../../../test-support/server-process.js';
 
 const run = promisify(execFile);
 /** The cluster bus listens on the node's port + 10000. */
@@ -160,11 +161,7 @@ export class RedisCluster {
     this.procs.delete(port);
     this.admins.get(port)?.disconnect();
     this.admins.delete(port);
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = once(proc, 'exit');
-      proc.kill('SIGKILL');
-      await exited;
-    }
+    await killServerProcess(proc);
   }
 
   /**
@@ -246,27 +243,7 @@ export class RedisCluster {
       '--daemonize',
       'no',
     ];
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (log.includes('Ready to accept connections')) {
-          proc.stdout!.off('data', onData);
-          proc.off('exit', onExit);
-          resolve();
-        }
-      };
-      const onExit = (): void => reject(new Error(`redis-server exited on start:\n${log}`));
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      proc.once('exit', onExit);
-      proc.once('error', reject);
-    });
-    proc.stdout!.resume();
+    const proc = await startServerProcess('redis-server', args, { text: 'Ready to accept connections', on: 'stdout' });
     this.procs.set(port, proc);
-    const reap = (): void => void proc.kill('SIGKILL');
-    process.once('exit', reap);
-    proc.once('exit', () => process.off('exit', reap));
   }
 }

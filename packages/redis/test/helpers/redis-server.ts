@@ -2,23 +2,12 @@
  * A private redis-server for a test file: its own port on 127.0.0.1, its own temporary directory,
  * no persistence. Never the system's instance, never port 6379.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
+import { freePorts, killServerProcess, startServerProcess } from '../../../../test-support/server-process.js';
 
 function ensureInstalled(): void {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
@@ -41,7 +30,7 @@ export class RedisServer {
     ensureInstalled();
     const dir = mkdtempSync(join(tmpdir(), 'wsup-redis-'));
     for (let attempt = 0; ; attempt++) {
-      const server = new RedisServer(await freePort(), dir);
+      const server = new RedisServer((await freePorts(1))[0]!, dir);
       try {
         await server.launch();
         return server;
@@ -94,11 +83,7 @@ export class RedisServer {
     const proc = this.proc;
     if (!proc) return;
     this.proc = undefined;
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = once(proc, 'exit');
-      proc.kill('SIGKILL');
-      await exited;
-    }
+    await killServerProcess(proc);
   }
 
   /**
@@ -142,29 +127,7 @@ export class RedisServer {
       '--daemonize',
       'no',
     ];
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        log += chunk.toString();
-        if (log.includes('Ready to accept connections')) {
-          proc.stdout!.off('data', onData);
-          proc.off('exit', onExit);
-          resolve();
-        }
-      };
-      const onExit = (): void => reject(new Error(`redis-server exited on start:\n${log}`));
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-      proc.once('exit', onExit);
-      proc.once('error', reject);
-    });
-    // Keep draining its output so that it never blocks on a full pipe.
-    proc.stdout!.resume();
+    const proc = await startServerProcess('redis-server', args, { text: 'Ready to accept connections', on: 'stdout' });
     this.proc = proc;
-    // Never outlive the test process, even when it fails before stop().
-    const reap = (): void => void proc.kill('SIGKILL');
-    process.once('exit', reap);
-    proc.once('exit', () => process.off('exit', reap));
   }
 }
