@@ -1,37 +1,19 @@
 import { isIP, type Socket } from 'node:net';
-import type { ResolvedOptions } from '../connection/options.js';
-import { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, WebSocketError } from '../errors.js';
+import { type AttemptInit, openWebSocket } from './attempt-init.js';
 import { type DialPhase, dialError, PHASE_TEXT } from './dial-errors.js';
 import { buildRequest } from './handshake-request.js';
-import type { ClientAgreement, ClientOffer } from './negotiation.js';
-import type { ResolvedConnectOptions } from './options.js';
-import { BodyExcerpt } from './response-body.js';
+import type { ClientAgreement } from './negotiation.js';
+import { BODY_WAIT_MS, BodyExcerpt } from './response-body.js';
 import { checkResponse, HandshakeResponseError } from './response-checks.js';
-import { ResponseHeadParser, type ResponseHead } from './response-head.js';
-import type { WebSocketTarget } from './url.js';
-
-/**
- * How long the start of a non-101 response body is waited for. The status already decided the
- * outcome; the excerpt is a courtesy that must not turn a clear refusal into a timeout.
- */
-const BODY_WAIT_MS = 2000;
+import { nodeHeaders, ResponseHeadParser, type ResponseHead } from './response-head.js';
 
 /** What a connection attempt needs. */
-export interface AttemptInit {
+export interface SocketAttemptInit extends AttemptInit {
   /** The stream the handshake goes over, connecting or (an in-memory pair) connected. */
   socket: Socket;
-  target: WebSocketTarget;
-  options: ResolvedConnectOptions;
-  /** Options of the WebSocket it makes. */
-  wsOptions: ResolvedOptions;
   /** The `Sec-WebSocket-Key` sent. */
   key: string;
-  offer: ClientOffer;
-  /** The `compress` option, for the codec of what the server accepts. */
-  compress: unknown;
-  resolve: (ws: WebSocket) => void;
-  reject: (err: Error) => void;
   /** Offered h2 by ALPN (`http2: 'auto'`): where the TLS socket goes when the server chose it. */
   onHttp2?: ((socket: Socket) => void) | undefined;
 }
@@ -77,7 +59,7 @@ export class ConnectAttempt {
   };
 
   constructor(
-    private readonly init: AttemptInit,
+    private readonly init: SocketAttemptInit,
     connected: boolean,
   ) {
     const { socket, target, options } = init;
@@ -148,23 +130,12 @@ export class ConnectAttempt {
       return;
     }
     this.cleanup();
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket({
-        socket: this.init.socket,
-        head: rest,
-        client: true,
-        protocol: agreement.protocol,
-        extensions: agreement.extensions,
-        options: this.init.wsOptions,
-        deflate: agreement.deflate,
-      });
-    } catch (err) {
-      this.init.socket.destroy();
-      this.init.reject(err as Error);
-      return;
-    }
-    this.init.resolve(ws);
+    openWebSocket(this.init, this.init.socket, rest, agreement, () => ({
+      status: head.status,
+      statusText: head.statusText,
+      httpVersion: head.httpVersion,
+      headers: nodeHeaders(head),
+    }));
   }
 
   private failWithStatus(): void {

@@ -5,12 +5,14 @@ import { resolveOptions } from '../connection/options.js';
 import type { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, typeError, WebSocketError } from '../errors.js';
 import { newKey } from '../protocol/keys.js';
+import { AgentAttempt } from './agent-attempt.js';
 import { ConnectAttempt } from './connect-attempt.js';
 import { type DialPhase, dialError } from './dial-errors.js';
 import { Http2Attempt } from './http2-attempt.js';
 import { existingSession, type PooledSession, sessionFor } from './http2-sessions.js';
 import { clientExtensionOffers, type ClientOffer } from './negotiation.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './options.js';
+import { tlsConnectOptions } from './tls-options.js';
 import { parseWebSocketUrl, type WebSocketTarget } from './url.js';
 
 /**
@@ -54,6 +56,22 @@ export async function connect(url: string | URL, options?: ConnectOptions): Prom
         false,
       );
     };
+    if (resolved.agent) {
+      // The agent makes the connection (through a proxy, say); Node's HTTP client speaks to it.
+      new AgentAttempt({
+        agent: resolved.agent,
+        target,
+        options: resolved,
+        wsOptions,
+        key: newKey(),
+        offer,
+        compress,
+        deadline,
+        resolve,
+        reject,
+      });
+      return;
+    }
     if (resolved.http2 === true) {
       overHttp2(sessionFor(target, resolved), 'connect');
       return;
@@ -115,13 +133,12 @@ export function connectOver(socket: Duplex, url: string | URL, options?: Connect
 /** Starts the TCP (and TLS) connection; `offerH2` offers HTTP/2 by ALPN as well (`http2: 'auto'`). */
 function dial(target: WebSocketTarget, options: ResolvedConnectOptions, offerH2: boolean): Socket {
   if (!target.secure) return netConnect({ host: target.hostname, port: target.port });
+  const tls = tlsConnectOptions(target, options.tls);
   try {
     return tlsConnect({
+      ...tls,
       host: target.hostname,
       port: target.port,
-      servername: target.servername,
-      ca: options.ca,
-      rejectUnauthorized: options.rejectUnauthorized,
       ALPNProtocols: offerH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
     });
   } catch (err) {

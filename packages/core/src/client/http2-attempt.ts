@@ -1,44 +1,25 @@
 import { type ClientHttp2Stream, constants as h2, type IncomingHttpHeaders } from 'node:http2';
-import type { ResolvedOptions } from '../connection/options.js';
-import { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, typeError, WebSocketError } from '../errors.js';
-import { type DialPhase, dialError, PHASE_TEXT } from './dial-errors.js';
+import { type AttemptInit, openWebSocket } from './attempt-init.js';
+import { type DialPhase, dialError, isTlsError, PHASE_TEXT } from './dial-errors.js';
 import type { PooledSession } from './http2-sessions.js';
-import { checkAgreement, type ClientOffer, extensionOfferHeader } from './negotiation.js';
-import type { ResolvedConnectOptions } from './options.js';
-import { BodyExcerpt } from './response-body.js';
+import { checkAgreement, extensionOfferHeader } from './negotiation.js';
+import { BODY_WAIT_MS, BodyExcerpt } from './response-body.js';
 import { HandshakeResponseError } from './response-checks.js';
 import type { ResponseHead } from './response-head.js';
-import type { WebSocketTarget } from './url.js';
 
 /** What the attempt waits for, in words; over HTTP/2 the answer is a 200, not a 101. */
 function waitingFor(phase: DialPhase): string {
   return phase === 'response' ? 'the response to the extended CONNECT' : PHASE_TEXT[phase];
 }
 
-/** How long the start of a refusal's body is waited for once its status is known. */
-const BODY_WAIT_MS = 2000;
-
 /** What an HTTP/2 attempt needs. */
-export interface Http2AttemptInit {
+export interface Http2AttemptInit extends AttemptInit {
   pooled: PooledSession;
-  target: WebSocketTarget;
-  options: ResolvedConnectOptions;
-  wsOptions: ResolvedOptions;
-  offer: ClientOffer;
-  compress: unknown;
   /** Epoch milliseconds by which the WebSocket must be open (the `timeout` option). */
   deadline: number;
   /** How far the session got when this attempt took it over (a session made over an ALPN probe is already connected). */
   phase: DialPhase;
-  resolve: (ws: WebSocket) => void;
-  reject: (err: Error) => void;
-}
-
-/** Whether a socket error came from the TLS handshake (OpenSSL's and Node's TLS codes). */
-function isTlsError(err: Error): boolean {
-  const code = String((err as { code?: unknown }).code ?? '');
-  return /^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME_MISMATCH/.test(code);
 }
 
 /** The response headers of an HTTP/2 answer, in the shape HTTP/1.1 errors carry. */
@@ -49,6 +30,13 @@ function headOf(headers: IncomingHttpHeaders): ResponseHead {
     map.set(name, Array.isArray(value) ? value : [String(value)]);
   }
   return { httpVersion: '2', status: Number(headers[':status']), statusText: '', headers: map };
+}
+
+/** Node's header object without the pseudo-headers (RFC 9113 §8.3), which are not fields. */
+function fieldsOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':')) out[name] = value;
+  return out;
 }
 
 /** The extended CONNECT that asks for a WebSocket (RFC 8441 §4, §5). */
@@ -177,15 +165,12 @@ export class Http2Attempt {
     const pooled = this.init.pooled;
     // The WebSocket holds the session until its stream closes.
     stream.once('close', () => pooled.release());
-    const ws = new WebSocket({
-      socket: stream,
-      client: true,
-      protocol: agreement.protocol,
-      extensions: agreement.extensions,
-      options: this.init.wsOptions,
-      deflate: agreement.deflate,
-    });
-    this.init.resolve(ws);
+    openWebSocket(this.init, stream, undefined, agreement, () => ({
+      status: head.status,
+      statusText: '',
+      httpVersion: '2',
+      headers: fieldsOf(headers),
+    }));
   }
 
   /** A status other than 2xx: collect the start of the body for the error, then fail. */

@@ -6,6 +6,7 @@
 import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ResolvedConnectOptions } from './options.js';
+import { tlsConnectOptions, tlsKey } from './tls-options.js';
 import type { WebSocketTarget } from './url.js';
 
 /** A session and how many WebSockets (and attempts) use it. */
@@ -23,6 +24,9 @@ export class PooledSession {
     this.ready = new Promise<void>((resolve, reject) => {
       session.once('remoteSettings', () => resolve());
       session.once('error', reject);
+      // Node destroys a session whose socket fails (a TLS 1.3 server refusing the client's
+      // certificate after the client's handshake is done) without always emitting its events.
+      session.socket.once('error', reject);
       session.once('close', () => reject(new Error('the HTTP/2 session closed before the server sent its settings')));
     });
     // Nobody may be waiting when the session fails later; its streams report their own errors.
@@ -76,19 +80,9 @@ function forget(pooled: PooledSession): void {
   if (pool.get(pooled.poolKey) === pooled) pool.delete(pooled.poolKey);
 }
 
-/** Identities of `ca` values, so sessions with different trusted CAs are never shared. */
-const caIds = new WeakMap<object, number>();
-let nextCaId = 0;
-function caKey(ca: ResolvedConnectOptions['ca']): string {
-  if (ca === undefined) return '';
-  if (typeof ca === 'string') return ca;
-  let id = caIds.get(ca as object);
-  if (id === undefined) caIds.set(ca as object, (id = ++nextCaId));
-  return `#${id}`;
-}
-
 function keyOf(target: WebSocketTarget, options: ResolvedConnectOptions): string {
-  return `${target.secure ? 'https' : 'http'}://${target.hostname}:${target.port}|${options.rejectUnauthorized}|${caKey(options.ca)}`;
+  // Sessions with other TLS settings (trusted CAs, client certificate, …) are never shared.
+  return `${target.secure ? 'https' : 'http'}://${target.hostname}:${target.port}|${target.secure ? tlsKey(options.tls) : ''}`;
 }
 
 /** The pooled session for the target's origin, if one is open and takes new streams. */
@@ -107,13 +101,10 @@ export function sessionFor(target: WebSocketTarget, options: ResolvedConnectOpti
   const key = keyOf(target, options);
   const authority = `${target.secure ? 'https' : 'http'}://${target.host}`;
   const session = http2Connect(authority, {
-    // A name for SNI and certificate checks, never an IP address (RFC 6066 §3).
-    servername: target.servername,
+    // Over an ALPN probe the socket is already made with these settings.
+    ...(socket ? { createConnection: () => socket } : target.secure ? tlsConnectOptions(target, options.tls) : {}),
     host: target.hostname,
     port: target.port,
-    ca: options.ca,
-    rejectUnauthorized: options.rejectUnauthorized,
-    ...(socket ? { createConnection: () => socket } : {}),
   });
   const pooled = new PooledSession(key, session);
   pool.set(key, pooled);

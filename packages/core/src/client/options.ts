@@ -1,9 +1,11 @@
-import type { SecureContextOptions } from 'node:tls';
+import type { Agent } from 'node:http';
+import type { PeerCertificate, SecureContextOptions, SecureVersion } from 'node:tls';
 import type { WebSocketOptions } from '../connection/options.js';
 import { rangeError, typeError } from '../errors.js';
-import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
+import { checkObject, positiveNumber, seconds } from '../option-validators.js';
 import { headerFields, type HeaderFields } from '../protocol/header-grammar.js';
 import { hasLineBreakOrNul, isToken } from '../protocol/validation.js';
+import { type ClientTls, resolveTls } from './tls-options.js';
 
 /** Options for {@link connect} (and {@link createClient}). */
 export interface ConnectOptions extends WebSocketOptions {
@@ -26,12 +28,50 @@ export interface ConnectOptions extends WebSocketOptions {
   timeout?: number;
   /** Aborts the connection attempt (not an established connection) with `ERR_ABORTED`. */
   signal?: AbortSignal;
+  /**
+   * Send the handshake through this `http.Agent` (an `https.Agent` for `wss:`), as `ws` does:
+   * typically an HTTP CONNECT proxy agent such as `new HttpsProxyAgent('http://proxy:3128')`
+   * from `https-proxy-agent`, which tunnels `ws:` and `wss:` alike. The request goes through
+   * `http.request`/`https.request` and the 101 gets the same checks as without an agent. A
+   * refusal by the proxy (407, 403, …) fails as a {@link HandshakeResponseError} with that
+   * status. Not with `http2`. Default: none, the client dials the server itself.
+   */
+  agent?: Agent;
   /** `wss:` only: trusted CA certificates, replacing Node's default list (PEM). */
   ca?: SecureContextOptions['ca'];
   /** `wss:` only: refuse servers whose certificate does not verify. Default true. */
   rejectUnauthorized?: boolean;
   /** `wss:` only: the same as `rejectUnauthorized: false`, under the name other clients use. Default false. */
   insecure?: boolean;
+  /**
+   * `wss:` only: the client certificate chain (PEM) for servers that ask for one (mutual TLS),
+   * with its private key in `key`.
+   */
+  cert?: SecureContextOptions['cert'];
+  /** `wss:` only: the private key of `cert` (PEM), encrypted with `passphrase` if it is. */
+  key?: SecureContextOptions['key'];
+  /** `wss:` only: the client certificate and key as one PKCS#12 archive, instead of `cert` and `key`. */
+  pfx?: SecureContextOptions['pfx'];
+  /** `wss:` only: the passphrase of `key` or `pfx`. */
+  passphrase?: string;
+  /**
+   * `wss:` only: the server name to send (SNI, RFC 6066 §3) and to check the certificate
+   * against, when it differs from the URL's host (connecting to an IP address, say). A host
+   * name, never an IP address. Default: the URL's host, or none when that is an IP address.
+   */
+  servername?: string;
+  /** `wss:` only: the cipher suites to offer, in OpenSSL's list format (Node's `tls` default otherwise). */
+  ciphers?: string;
+  /** `wss:` only: the lowest TLS version accepted. Default: Node's (`'TLSv1.2'`). */
+  minVersion?: SecureVersion;
+  /** `wss:` only: the highest TLS version offered. Default: Node's (`'TLSv1.3'`). */
+  maxVersion?: SecureVersion;
+  /**
+   * `wss:` only: checks the server's certificate against the host name (after the chain
+   * verified): return an Error to refuse it. Default: Node's `tls.checkServerIdentity`; a
+   * function that pins a certificate usually calls that first.
+   */
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
   /** Largest response head accepted, in bytes. Default 16 KiB (Node's own limit). */
   maxHeaderSize?: number;
   /**
@@ -51,8 +91,9 @@ export interface ResolvedConnectOptions {
   origin: string | undefined;
   timeoutMs: number;
   signal: AbortSignal | undefined;
-  ca: SecureContextOptions['ca'] | undefined;
-  rejectUnauthorized: boolean;
+  agent: Agent | undefined;
+  /** The TLS options (used for `wss:` only). */
+  tls: ClientTls;
   maxHeaderSize: number;
   http2: boolean | 'auto';
 }
@@ -108,11 +149,18 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
     throw typeError('origin must be a string without CR, LF or NUL');
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal must be an AbortSignal');
-  const insecure = boolean(o.insecure, 'insecure', false);
-  const rejectUnauthorized = boolean(o.rejectUnauthorized, 'rejectUnauthorized', !insecure);
-  if (insecure && o.rejectUnauthorized === true) throw typeError('insecure: true contradicts rejectUnauthorized: true');
   const http2 = o.http2 ?? false;
   if (http2 !== true && http2 !== false && http2 !== 'auto') throw typeError("http2 must be true, false or 'auto'");
+  // What Node's http.request itself asks of an agent.
+  if (
+    o.agent !== undefined &&
+    (typeof o.agent !== 'object' || o.agent === null || typeof (o.agent as { addRequest?: unknown }).addRequest !== 'function')
+  ) {
+    throw typeError('agent must be an http.Agent (or https.Agent)');
+  }
+  if (o.agent !== undefined && http2 !== false) {
+    throw typeError('agent cannot be used with http2: an HTTP/2 session makes its own connection; use HTTP/1.1 through the agent');
+  }
   const maxHeaderSize = positiveNumber(o.maxHeaderSize, 'maxHeaderSize', ConnectDefaults.maxHeaderSize);
   if (!Number.isInteger(maxHeaderSize)) throw rangeError(`maxHeaderSize must be a whole number of bytes, got ${maxHeaderSize}`);
   return {
@@ -121,8 +169,8 @@ export function resolveConnectOptions(options: ConnectOptions | undefined): Reso
     origin: o.origin as string | undefined,
     timeoutMs: seconds(o.timeout, 'timeout', ConnectDefaults.timeout),
     signal: o.signal as AbortSignal | undefined,
-    ca: o.ca as SecureContextOptions['ca'] | undefined,
-    rejectUnauthorized,
+    agent: o.agent as Agent | undefined,
+    tls: resolveTls(o),
     maxHeaderSize,
     http2,
   };

@@ -1,5 +1,12 @@
 import { headerValue, type ResponseHead } from './response-head.js';
 
+/**
+ * How long the start of a refusal's body is waited for once its status is known. The status
+ * already decided the outcome; the excerpt is a courtesy that must not turn a clear refusal into
+ * a timeout.
+ */
+export const BODY_WAIT_MS = 2000;
+
 /** Most bytes of a non-101 response body kept on the error. */
 export const BODY_EXCERPT_BYTES = 512;
 

@@ -20,6 +20,10 @@ export class HandshakeResponseError extends WebSocketError {
 
   constructor(code: ErrorCode, message: string, head: ResponseHead, body = '', details: WebSocketErrorDetails = {}) {
     super(code, message, { ...details, status: head.status });
+    // `status` is what the server answered *us*. As `statusCode` an app's error handler would
+    // relay it to its own client (an upstream's 401 becoming this server's 401), so these stay
+    // server-side: a failed connect() is this process's failure.
+    Object.assign(this, { statusCode: undefined, expose: false });
     this.headers = headersObject(head);
     this.body = body;
   }

@@ -120,3 +120,52 @@ export function headersObject(head: ResponseHead): Record<string, string> {
   for (const [k, v] of head.headers) out[k] = v.join(', ');
   return out;
 }
+
+/** Fields of which Node keeps only the first (`IncomingMessage.headers`): a repeat is an error it forgives. */
+const SINGLE_VALUE = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/**
+ * The fields in the shape of Node's `IncomingMessage.headers`, so a head parsed here reads the
+ * same as one Node parsed: `set-cookie` an array (cookies cannot be joined, RFC 6265 §3), `cookie`
+ * joined with `; `, single-value fields first only, the rest joined with `, ` (RFC 7230 §3.2.2).
+ */
+export function nodeHeaders(head: ResponseHead): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, values] of head.headers) {
+    if (name === 'set-cookie') out[name] = [...values];
+    else if (name === 'cookie') out[name] = values.join('; ');
+    else out[name] = SINGLE_VALUE.has(name) ? values[0]! : values.join(', ');
+  }
+  return out;
+}
+
+/** A head from what Node's parser gives (`rawHeaders`: names and values alternating, as sent). */
+export function headFromRaw(httpVersion: string, status: number, statusText: string, rawHeaders: readonly string[]): ResponseHead {
+  const headers = new Map<string, string[]>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const values = headers.get(name);
+    if (values) values.push(rawHeaders[i + 1]!);
+    else headers.set(name, [rawHeaders[i + 1]!]);
+  }
+  return { httpVersion, status, statusText, headers };
+}
