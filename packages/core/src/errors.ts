@@ -17,6 +17,12 @@ export const ErrorCode = {
   AlreadyUpgraded: 'ERR_ALREADY_UPGRADED',
   UpgradeNotRouted: 'ERR_UPGRADE_NOT_ROUTED',
   /**
+   * A framework adapter's setup step was skipped (`attach(server)`, `app.register(wsup)`,
+   * `app.use(websockets())`): thrown, with status 500, by the first `upgrade()` or `isUpgrade`
+   * that needs it, and the message names the step.
+   */
+  SetupMissing: 'ERR_SETUP_MISSING',
+  /**
    * The router already holds `maxConnections` WebSockets and upgrades in progress, or
    * `maxConnectionsPerAddress` from the client's address: answered 503 with `Retry-After`
    * before any request handler ran (see `handleUpgrades`).
@@ -61,6 +67,22 @@ export const ErrorCode = {
   HubClosed: 'ERR_HUB_CLOSED',
   BrokerUnavailable: 'ERR_BROKER_UNAVAILABLE',
   ConnectionReset: 'ERR_CONNECTION_RESET',
+
+  // The JSON helpers (`sendJson`, `receiveJson`, `jsonMessages`): the application's messages,
+  // not protocol violations, so the connection stays open.
+  /** `sendJson()` was given a value JSON cannot encode (a BigInt, a cycle, `undefined`, a function): nothing is sent. */
+  JsonUnencodable: 'ERR_JSON_UNENCODABLE',
+  /** A message read as JSON is not valid JSON text (RFC 8259). */
+  JsonSyntax: 'ERR_JSON_SYNTAX',
+  /** A message read as JSON is binary: JSON messages are text messages, as `sendJson()` sends them. */
+  JsonBinary: 'ERR_JSON_BINARY',
+  /** A JSON message that the type guard given to `receiveJson()` or `jsonMessages()` refused. */
+  JsonRejected: 'ERR_JSON_REJECTED',
+  /**
+   * The WebSocket under a stream (`createWebSocketStream`) closed other than normally (a code
+   * other than 1000 or 1005, or no close handshake): the stream may have been cut short.
+   */
+  StreamClosed: 'ERR_STREAM_CLOSED',
 
   // Client connection failures (`connect()` and `createClient()`). Response errors carry the
   // HTTP `status` that was received.
@@ -116,13 +138,29 @@ export class WebSocketError extends Error {
   override readonly name = 'WebSocketError';
   readonly code: ErrorCode;
   readonly closeCode: number | undefined;
+  /** The HTTP status sent (server handshake) or received (client handshake). */
   readonly status: number | undefined;
+  /**
+   * The status a server sent, under the name Fastify's and Express's error handlers and
+   * http-errors read: an error handler written the usual way (`res.status(err.statusCode || 500)`)
+   * answers a refused handshake with its own status (426, 400, …), not 500. Undefined on a client's
+   * `HandshakeResponseError`, whose `status` is what a server answered it, not an answer to relay.
+   */
+  readonly statusCode: number | undefined;
+  /**
+   * Whether the message is safe to show the client, as http-errors defines it: true for a 4xx
+   * `status` (the client's mistake, described in terms of its own request), false otherwise.
+   * Koa, for one, sends an exposed error's message and does not log it as a server error.
+   */
+  readonly expose: boolean;
 
   constructor(code: ErrorCode, message: string, details: WebSocketErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.closeCode = details.closeCode;
     this.status = details.status;
+    this.statusCode = details.status;
+    this.expose = details.status !== undefined && details.status >= 400 && details.status < 500;
   }
 }
 

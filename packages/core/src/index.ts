@@ -35,16 +35,33 @@ export { Defaults, type WebSocketOptions } from './connection/options.js';
 export type { RateLimitOptions } from './connection/rate-limit.js';
 export type { BinaryMessage, CloseInfo, Message, TextMessage, WebSocketEvents } from './connection/message.js';
 export { WebSocket } from './connection/websocket.js';
+export type { SendOptions } from './connection/outbound.js';
+export { JsonMessageError, jsonMessages, receiveJson, sendJson, type JsonGuard } from './connection/json.js';
+export { createWebSocketStream, type WebSocketStreamOptions } from './connection/stream.js';
 export { DEFAULT_MEMORY_BUDGET, memoryBudget, setMemoryBudget, type MemoryBudgetStatus } from './connection/memory-budget.js';
 export { checkHandshake, isWebSocketRequest, wantsWebSocket, type HandshakeOffer, type HandshakeRequest } from './server/handshake.js';
 export type { OriginCheck, SubprotocolSelector, UpgradeOptions } from './server/upgrade-options.js';
 export { upgrade } from './server/upgrade.js';
 export { handleUpgrades, UpgradeRouter, type HandleUpgradesOptions, type UpgradeRouterEvents } from './server/routing.js';
 export type { UpgradeRequest, UpgradeResponse, UpgradeServer } from './server/transport.js';
-export { attachUpgrades, failUpgradedRequest, handshakeRefusal, webSocketOfRequest, type HandshakeRefusal } from './server/adapter-kit.js';
+export {
+  attachUpgrades,
+  defineSetupFallback,
+  failUpgradedRequest,
+  handshakeRefusal,
+  isAttached,
+  refuseUnrouted,
+  setupMissing,
+  shortenClientErrorStack,
+  wasAnswered,
+  webSocketOfRequest,
+  type HandshakeRefusal,
+  type SetupFallback,
+} from './server/adapter-kit.js';
 export { connect } from './client/connect.js';
 export type { ConnectOptions } from './client/options.js';
 export { HandshakeResponseError } from './client/response-checks.js';
+export type { HandshakeResponse } from './connection/handshake-response.js';
 export { BODY_EXCERPT_BYTES } from './client/response-body.js';
 export type { ReconnectOptions } from './client/backoff.js';
 export { createClient, WebSocketClient, type ClientEvents, type ClientOptions, type ClientState } from './client/event-client.js';

@@ -1,5 +1,8 @@
+import type { Duplex } from 'node:stream';
 import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
+import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import type { DeflateOptions } from '../permessage-deflate/options.js';
+import type { Hub } from '../topics/hub.js';
 import { resolveRateLimit, sameRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js';
 
 /** Default limits. Every one can be changed per connection through options. */
@@ -165,4 +168,20 @@ function intern(r: ResolvedOptions): ResolvedOptions {
   }
   if (interned.length < MAX_INTERNED) interned.push(Object.freeze(r));
   return r;
+}
+
+/** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
+export interface WebSocketInit {
+  socket: Duplex;
+  head?: Buffer | undefined;
+  client: boolean;
+  protocol: string;
+  extensions: string;
+  options: ResolvedOptions;
+  /** The permessage-deflate codec when the extension was negotiated. */
+  deflate?: PerMessageDeflate | undefined;
+  /** The hub for `subscribe()`; default: the process-wide default hub. */
+  hub?: Hub | undefined;
+  /** The first value of `ws.data`. */
+  data?: unknown;
 }

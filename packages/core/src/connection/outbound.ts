@@ -4,7 +4,7 @@ import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { isAscii, type SendData } from '../protocol/bytes.js';
 import { encodeClose } from '../protocol/close-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
-import { Sender, type SenderOwner } from '../protocol/sender.js';
+import { Sender } from '../protocol/sender.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { Publication } from '../topics/subscriber.js';
 import type { ResolvedOptions } from './options.js';
@@ -20,6 +20,17 @@ export interface OutboundOwner {
   outboundDrained(emitDrain: boolean): void;
 }
 
+/** Per-message options of `send()`. */
+export interface SendOptions {
+  /**
+   * `false` sends this message uncompressed on a connection that agreed permessage-deflate
+   * (RFC 7692 §6: RSV1 clear), for data that would not shrink (images, encrypted or already
+   * compressed bytes). `true` or absent: compressed as the connection's `compress` options decide
+   * (`threshold` included); `true` never compresses on a connection without the extension.
+   */
+  compress?: boolean;
+}
+
 interface DrainWaiter {
   resolve: () => void;
   reject: (err: Error) => void;
@@ -30,7 +41,9 @@ interface DrainWaiter {
  * budget (`maxBuffered`), the high-water mark and the 'drain' it owes, and the state of a message
  * sent in fragments.
  */
-export class Outbound implements SenderOwner {
+// Not `implements SenderOwner`: `flushed` is internal, and the published declarations (which strip
+// internals) must still type-check; `new Sender(this)` checks the shape instead.
+export class Outbound {
   /** A send returned false: a 'drain' is owed. */
   needDrain = false;
   /** The connection waits for the buffered bytes to fall below the mark (see {@link OutboundOwner.outboundDrained}). */
@@ -62,9 +75,12 @@ export class Outbound implements SenderOwner {
     return this.deflate?.compresses(length) === true;
   }
 
-  /** Sends a whole message, compressed when it should be. Returns false at the high-water mark or past the budget. */
-  message(opcode: number, buf: Buffer): boolean {
-    if (this.compresses(buf.length)) {
+  /**
+   * Sends a whole message, compressed when it should be (never when `compress` is false). Returns
+   * false at the high-water mark or past the budget.
+   */
+  message(opcode: number, buf: Buffer, compress = true): boolean {
+    if (compress && this.compresses(buf.length)) {
       const compressed = this.deflate!.compress(buf);
       return this.frame(opcode, compressed, compressed.length, true, true);
     }
@@ -75,8 +91,8 @@ export class Outbound implements SenderOwner {
    * Sends a text message given as a string of `len` UTF-8 bytes: one that is not compressed is
    * encoded straight into the outgoing batch, without an intermediate Buffer.
    */
-  text(data: string, len: number): boolean {
-    if (this.compresses(len)) return this.message(Opcode.Text, Buffer.from(data, 'utf8'));
+  text(data: string, len: number, compress = true): boolean {
+    if (compress && this.compresses(len)) return this.message(Opcode.Text, Buffer.from(data, 'utf8'));
     return this.frame(Opcode.Text, data, len, true, false);
   }
 
@@ -103,21 +119,21 @@ export class Outbound implements SenderOwner {
    * A string passed to `send()`: text, or binary when `binary` is true.
    * @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` past `maxSendPayload` (nothing is sent).
    */
-  sendString(data: string, binary: boolean | undefined): boolean {
-    if (binary === true) return this.stringAsBinary(data);
+  sendString(data: string, binary: boolean | undefined, compress: boolean): boolean {
+    if (binary === true) return this.stringAsBinary(data, compress);
     const len = data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data);
     if (len > this.options.maxSendPayload) this.checkSize(len);
-    return this.text(data, len);
+    return this.text(data, len, compress);
   }
 
   /**
    * Bytes passed to `send()`: binary, or text when `binary` is false (valid UTF-8 only).
    * @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` past `maxSendPayload`, `ERR_INVALID_UTF8` (nothing is sent).
    */
-  sendBytes(buf: Buffer, binary: boolean | undefined): boolean {
+  sendBytes(buf: Buffer, binary: boolean | undefined, compress: boolean): boolean {
     if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
     if (binary === false && !isValidUtf8(buf)) throw new WebSocketError(ErrorCode.InvalidUtf8, 'bytes sent as text must be valid UTF-8');
-    return this.message(binary === false ? Opcode.Text : Opcode.Binary, buf);
+    return this.message(binary === false ? Opcode.Text : Opcode.Binary, buf, compress);
   }
 
   /** What `publish()` from this connection checks first: the same `maxSendPayload` as `send()`. */
@@ -131,10 +147,10 @@ export class Outbound implements SenderOwner {
   }
 
   /** `send(string, true)`, apart from `sendString` to keep the text path short. */
-  private stringAsBinary(data: string): boolean {
+  private stringAsBinary(data: string, compress: boolean): boolean {
     // Its UTF-8 is at most 3 bytes per UTF-16 unit: most strings need no counting.
     if (data.length * 3 > this.options.maxSendPayload) this.checkSize(Buffer.byteLength(data));
-    return this.message(Opcode.Binary, Buffer.from(data, 'utf8'));
+    return this.message(Opcode.Binary, Buffer.from(data, 'utf8'), compress);
   }
 
   /** @throws {WebSocketError} `ERR_MESSAGE_TOO_BIG` when `len` bytes are more than `maxSendPayload`. */
@@ -152,6 +168,18 @@ export class Outbound implements SenderOwner {
     else if (opcode !== Opcode.Continuation) this.fragmenting = opcode;
     this.sender.queueFrame(opcode, buf, buf.length, fin, false);
     return this.afterSend();
+  }
+
+  /**
+   * Answers a ping with a pong (RFC 6455 §5.5.2).
+   * @returns true when pongs pile up past the send high-water mark: the peer pings faster than it
+   *   reads them, so the connection stops reading until they drain (it is then told, see
+   *   {@link OutboundOwner.outboundDrained}).
+   */
+  answerPing(data: Buffer): boolean {
+    if (!this.control(Opcode.Pong, data) || this.bufferedAmount < this.options.sendHighWaterMark) return false;
+    this.ownerWaits = true;
+    return true;
   }
 
   /**
@@ -202,9 +230,13 @@ export class Outbound implements SenderOwner {
     this.sender.flush();
   }
 
-  /** Resolves once `bufferedAmount` is below `sendHighWaterMark`. */
-  drained(): Promise<void> {
+  /**
+   * Resolves once `bufferedAmount` is below `sendHighWaterMark`; rejects with `ERR_NOT_OPEN` when
+   * the connection is `closed` and it is not (it never will be).
+   */
+  drained(closed: boolean): Promise<void> {
     if (this.bufferedAmount < this.options.sendHighWaterMark) return Promise.resolve();
+    if (closed) return Promise.reject(new WebSocketError(ErrorCode.NotOpen, 'the connection is closed'));
     return new Promise<void>((resolve, reject) => {
       (this.drainWaiters ??= []).push({ resolve, reject });
     });

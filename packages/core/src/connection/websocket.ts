@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
-import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { MessageInflater } from '../permessage-deflate/message-inflater.js';
 import { payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
 import { checkCloseArguments, controlPayload, parseClose } from '../protocol/close-frame.js';
@@ -10,28 +9,16 @@ import { Receiver } from '../protocol/receiver.js';
 import { getDefaultHub, type Hub } from '../topics/hub.js';
 import type { Publication, Subscriber } from '../topics/subscriber.js';
 import { CloseHandshake, closeInfoOf, Ending } from './close-handshake.js';
-import { Heartbeat, IdleTimer } from './heartbeat.js';
+import { type HandshakeResponse, handshakeResponseOf } from './handshake-response.js';
+import { Liveness } from './liveness.js';
 import { Inbound, MessageIterator, Pause } from './inbound.js';
-import { type BudgetMember, join, leave, overBudget } from './memory-budget.js';
+import { join, leave, overBudget } from './memory-budget.js';
 import type { CloseInfo, Message, WebSocketEvents } from './message.js';
-import type { ResolvedOptions } from './options.js';
-import { Outbound } from './outbound.js';
+import type { ResolvedOptions, WebSocketInit } from './options.js';
+import { Outbound, type SendOptions } from './outbound.js';
+import { definePeerGetters, rememberPeer } from './peer-address.js';
 import { defineReadyStateConstants, ReadyState } from './ready-state.js';
 import { abandonIfBacklogged, abort, bindSocket, ownerOf } from './socket-binding.js';
-
-/** Everything the constructor needs; built by `upgrade()` and `connect()`. @internal */
-export interface WebSocketInit {
-  socket: Duplex;
-  head?: Buffer | undefined;
-  client: boolean;
-  protocol: string;
-  extensions: string;
-  options: ResolvedOptions;
-  /** The permessage-deflate codec when the extension was negotiated. */
-  deflate?: PerMessageDeflate | undefined;
-  /** The hub for `subscribe()`; default: the process-wide default hub. */
-  hub?: Hub | undefined;
-}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -51,8 +38,13 @@ function onNewListener(this: WebSocket, event: string | symbol): void {
  * Read messages with `await ws.receive()`, `for await (const msg of ws)`, or `ws.on('message')`.
  * Messages are buffered from the first frame, so none is lost while the code that will read them
  * is still busy. Write with `send()`; finish with `await ws.close()`.
+ *
+ * @typeParam Data the type of {@link data}, the application's own per-connection state. Plain
+ *   `WebSocket` (`unknown` data) is the type of every WebSocket, whatever its data.
  */
-export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscriber, BudgetMember {
+// No `implements BudgetMember`: its members are internal, and the published declarations (which
+// strip internals) must still type-check; `join(this)` checks the shape instead.
+export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> implements Subscriber {
   static readonly CONNECTING = ReadyState.Connecting;
   static readonly OPEN = ReadyState.Open;
   static readonly CLOSING = ReadyState.Closing;
@@ -69,6 +61,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   readonly extensions: string;
   /** Whether this is the client end of the connection. */
   readonly isClient: boolean;
+  // The peer's address: getters on the prototype (below) that read what the socket kept.
+  /**
+   * The peer's IP address, of the TCP connection (over HTTP/2, of its session), read at the
+   * upgrade: it still reads after the connection closed. Undefined without a network peer (`injectUpgrade`).
+   */
+  declare readonly remoteAddress: string | undefined;
+  /** The peer's TCP port (see {@link remoteAddress}). */
+  declare readonly remotePort: number | undefined;
+  /** `'IPv4'` or `'IPv6'`: the family of {@link remoteAddress}. */
+  declare readonly remoteFamily: string | undefined;
+  /**
+   * The application's own state for this connection (a user, a room): `upgrade(req, res, { data })`
+   * sets it, and it may be replaced at any time (after authenticating, say). wsup never reads it.
+   */
+  data: Data;
 
   /** @internal */
   readonly socket: Duplex;
@@ -81,8 +88,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   private readonly receiver: Receiver;
   private readonly inbound: Inbound;
   private state: ReadyState = ReadyState.Open;
-  private heartbeat: Heartbeat | undefined;
-  private idle: IdleTimer | undefined;
+  /** Heartbeat and idle timeout, when either is on. */
+  private liveness: Liveness | undefined;
   private hubRef: Hub | undefined;
   /** Made when closing starts. */
   private closing: CloseHandshake | undefined;
@@ -97,6 +104,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.isClient = init.client;
     this.protocol = init.protocol;
     this.extensions = init.extensions;
+    this.data = init.data as Data;
     this.options = o;
     this.receiver = new Receiver(this, {
       expectMasked: !init.client,
@@ -111,8 +119,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     (this as EventEmitter).on('newListener', onNewListener);
 
     bindSocket(init.socket, this);
-    if (o.heartbeatMs > 0) this.heartbeat = new Heartbeat(this, o.heartbeatMs);
-    if (o.idleTimeoutMs > 0) this.idle = new IdleTimer(this, o.idleTimeoutMs);
+    rememberPeer(init.socket);
+    if (o.heartbeatMs > 0 || o.idleTimeoutMs > 0) this.liveness = new Liveness(this, o.heartbeatMs, o.idleTimeoutMs);
     if (init.head && init.head.length > 0) this.handleData(init.head);
     if (init.socket.destroyed) queueMicrotask(() => this.handleSocketClose());
     join(this);
@@ -213,10 +221,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    * Rejects with `ERR_NOT_OPEN` if the connection closes first.
    */
   drained(): Promise<void> {
-    if (this.state === ReadyState.Closed && this.bufferedAmount >= this.options.sendHighWaterMark) {
-      return Promise.reject(new WebSocketError(ErrorCode.NotOpen, 'the connection is closed'));
-    }
-    return this.outbound.drained();
+    return this.outbound.drained(this.state === ReadyState.Closed);
   }
 
   /** Settles with how the connection ended, once the TCP connection is closed. */
@@ -235,20 +240,23 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    *   (the message is queued; wait with `drained()` or the `drain` event), or when the connection
    *   is closing or closed (the message is dropped; `readyState` tells which). A send that would
    *   take `bufferedAmount` past `maxBuffered` is refused and closes the connection with 1008.
+   * @param options `compress: false` sends this message uncompressed where permessage-deflate was
+   *   agreed (for data that does not shrink, such as images); by default the `compress` options decide.
    * @throws {WebSocketError} `ERR_NOT_OPEN` before the connection is open,
    *   `ERR_FRAGMENTED_SEND_IN_PROGRESS` while a `sendFrame` message is unfinished,
    *   `ERR_MESSAGE_TOO_BIG` past `maxSendPayload` (nothing is sent; the connection stays open).
    */
-  send(data: SendData, binary?: boolean): boolean {
+  send(data: SendData, binary?: boolean, options?: SendOptions): boolean {
     if (!this.canSend()) return this.notOpen();
     if (this.outbound.fragmenting !== -1) {
       throw new WebSocketError(ErrorCode.FragmentedSendInProgress, 'finish the fragmented message sent with sendFrame() first');
     }
-    if (this.idle) this.idle.active = true;
-    if (typeof data === 'string') return this.outbound.sendString(data, binary);
+    this.liveness?.active();
+    const compress = options === undefined || options.compress !== false;
+    if (typeof data === 'string') return this.outbound.sendString(data, binary, compress);
     const buf = toBuffer(data);
     if (buf === null) throw typeError('send() takes a string, Buffer, ArrayBuffer or typed array');
-    return this.outbound.sendBytes(buf, binary);
+    return this.outbound.sendBytes(buf, binary, compress);
   }
 
   /**
@@ -269,7 +277,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.outbound.checkFragment(opcode);
     const buf = payload === undefined ? EMPTY : payloadOf(payload, 'sendFrame()');
     if (!this.canSend()) return this.notOpen();
-    if (this.idle) this.idle.active = true;
+    this.liveness?.active();
     return this.outbound.fragment(fin, opcode, buf);
   }
 
@@ -328,7 +336,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   /** Destroys the connection at once, without a close handshake (close code 1006). */
   terminate(): void {
     if (this.state === ReadyState.Closed) return;
-    this.stopTimers();
+    this.liveness?.stop();
     this.state = ReadyState.Closing;
     this.inbound.end();
     abort(this.socket);
@@ -341,34 +349,33 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
    */
   deliver(publication: Publication): boolean {
     if (!this.canSend() || this.outbound.fragmenting !== -1) return false;
-    if (this.idle) this.idle.active = true;
+    this.liveness?.active();
     return this.outbound.publication(publication, this.isClient);
+  }
+
+  /** The server's answer to a client's opening handshake (status, headers); undefined server-side. */
+  get handshakeResponse(): HandshakeResponse | undefined {
+    return handshakeResponseOf(this);
   }
 
   // ---- ReceiverHandler: what the receiver decoded ----
 
   /** @internal */
   onMessage(binary: boolean, data: Buffer): void {
-    if (this.idle) this.idle.active = true;
+    this.liveness?.active();
     this.inbound.deliverMessage(binary, data);
   }
 
   /** @internal */
   onFragment(binary: boolean, data: Buffer, fin: boolean): void {
-    if (this.idle) this.idle.active = true;
+    this.liveness?.active();
     this.inbound.deliverFrame(binary, data, fin);
   }
 
   /** @internal */
   onControl(opcode: number, data: Buffer): void {
     if (opcode === Opcode.Ping) {
-      if (this.options.autoPong && this.state === ReadyState.Open && this.outbound.control(Opcode.Pong, data)) {
-        if (this.bufferedAmount >= this.options.sendHighWaterMark) {
-          // The peer sends pings faster than it reads our pongs: stop reading until they drain.
-          this.inbound.pause(Pause.Replies);
-          this.outbound.ownerWaits = true;
-        }
-      }
+      if (this.options.autoPong && this.state === ReadyState.Open && this.outbound.answerPing(data)) this.inbound.pause(Pause.Replies);
       this.emit('ping', data);
     } else if (opcode === Opcode.Pong) {
       this.emit('pong', data);
@@ -413,7 +420,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** @internal */
   writeClose(code: number | undefined, reason: string): void {
-    this.stopTimers();
+    this.liveness?.stop();
     this.outbound.close(code, reason);
   }
 
@@ -431,7 +438,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** @internal */
   handleData(chunk: Buffer): void {
-    if (this.heartbeat) this.heartbeat.seen = true;
+    this.liveness?.seen();
     this.receiver.push(chunk);
   }
 
@@ -462,7 +469,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
     this.inbound.end();
     this.receiver.stop();
     this.outbound.discard();
-    this.stopTimers();
+    this.liveness?.stop();
     this.closing?.stop();
     this.hubRef?.unsubscribeAll(this);
     const info = closeInfoOf(this.closing, this.end.failure);
@@ -481,7 +488,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   // ---- internals ----
 
-  private canSend(): boolean {
+  /** @internal Whether data may be sent: open, or closing with answers to earlier messages still owed. */
+  canSend(): boolean {
     return this.state === ReadyState.Open || (this.state === ReadyState.Closing && this.closing !== undefined && this.closing.replyPending);
   }
 
@@ -528,7 +536,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** @internal */
   heartbeatTimedOut(): void {
-    this.heartbeat = undefined;
     if (this.state === ReadyState.Closed) return;
     const silence = (2 * this.options.heartbeatMs) / 1000;
     const failure = (this.end.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${silence} s`));
@@ -538,7 +545,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
 
   /** @internal */
   idleTimedOut(): void {
-    this.idle = undefined;
     if (this.state === ReadyState.Open) void this.close(CloseCode.GoingAway, 'idle timeout');
   }
 
@@ -546,14 +552,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> implements Subscrib
   private get end(): Ending {
     return (this.ending ??= new Ending());
   }
-
-  /** Heartbeat and idle timer end once closing starts. */
-  private stopTimers(): void {
-    this.heartbeat?.stop();
-    this.heartbeat = undefined;
-    this.idle?.stop();
-    this.idle = undefined;
-  }
 }
 
 defineReadyStateConstants(WebSocket.prototype);
+definePeerGetters(WebSocket.prototype);

@@ -15,8 +15,16 @@ export type SubprotocolSelector = (offered: string[], req: IncomingMessage) => s
 /** Decides whether a request's `Origin` (undefined when absent) may connect. */
 export type OriginCheck = (origin: string | undefined, req: IncomingMessage) => boolean;
 
-/** Options for {@link upgrade}. */
-export interface UpgradeOptions extends WebSocketOptions {
+/**
+ * Options for {@link upgrade}.
+ * @typeParam Data the type of `data`, and so of the WebSocket's `ws.data`.
+ */
+export interface UpgradeOptions<Data = unknown> extends WebSocketOptions {
+  /**
+   * The first value of `ws.data`, the application's own state for this connection (the user a
+   * token named, say). Typed: `upgrade(req, res, { data: user })` returns a `WebSocket<User>`.
+   */
+  data?: Data;
   /**
    * The subprotocol to select: a name (chosen only if the client offered it), a list of
    * acceptable names (the client's first offered one that is listed wins), or a function.

@@ -23,6 +23,10 @@ import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions
  * handshake is answered with the right HTTP status (400, 403, 405, 426) and the call throws a
  * {@link WebSocketError} whose `status` says which.
  *
+ * `options.data` becomes `ws.data`, typed: `upgrade(req, res, { data: user })` returns a
+ * `WebSocket<User>`. Without it, `ws.data` is undefined (`upgrade<User | undefined>(req, res)` to
+ * set it later).
+ *
  * @example
  * ```ts
  * const server = http.createServer(async (req, res) => {
@@ -33,28 +37,37 @@ import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions
  * handleUpgrades(server);
  * ```
  */
-export function upgrade(req: IncomingMessage, res: ServerResponse, options?: UpgradeOptions): WebSocket;
+export function upgrade<Data = undefined>(req: IncomingMessage, res: ServerResponse, options?: UpgradeOptions<Data>): WebSocket<Data>;
 /** The HTTP/2 form, for node:http2's compatibility API (and frameworks on it). */
-export function upgrade(req: Http2ServerRequest, res: Http2ServerResponse, options?: UpgradeOptions): WebSocket;
+export function upgrade<Data = undefined>(
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  options?: UpgradeOptions<Data>,
+): WebSocket<Data>;
 /** Either protocol's request and response, for code (adapters) that serves both. */
-export function upgrade(req: UpgradeRequest, res: UpgradeResponse, options?: UpgradeOptions): WebSocket;
+export function upgrade<Data = undefined>(req: UpgradeRequest, res: UpgradeResponse, options?: UpgradeOptions<Data>): WebSocket<Data>;
 /** The form for node:http's `'upgrade'` event: `server.on('upgrade', (req, socket, head) => upgrade(req, socket, head))`. */
-export function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, options?: UpgradeOptions): WebSocket;
-export function upgrade(
+export function upgrade<Data = undefined>(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  options?: UpgradeOptions<Data>,
+): WebSocket<Data>;
+export function upgrade<Data>(
   req: UpgradeRequest,
   target: UpgradeResponse | Duplex,
-  headOrOptions?: Buffer | UpgradeOptions,
-  maybeOptions?: UpgradeOptions,
-): WebSocket {
+  headOrOptions?: Buffer | UpgradeOptions<Data>,
+  maybeOptions?: UpgradeOptions<Data>,
+): WebSocket<Data> {
   let res: UpgradeResponse | undefined;
   let socket: Duplex;
   let head: Buffer | undefined;
-  let options: UpgradeOptions | undefined;
+  let options: UpgradeOptions<Data> | undefined;
   const routed = routedUpgrade(req);
 
   if (target instanceof ServerResponse || target instanceof Http2ServerResponse) {
     res = target;
-    options = headOrOptions as UpgradeOptions | undefined;
+    options = headOrOptions as UpgradeOptions<Data> | undefined;
     const s = target instanceof ServerResponse ? (target.socket ?? transportOf(req)) : transportOf(req);
     if (!s || webSocketOf(s) || routed?.upgraded) {
       throw new WebSocketError(ErrorCode.AlreadyUpgraded, 'this request has already been upgraded');
@@ -104,7 +117,7 @@ export function upgrade(
     s.setNoDelay?.(true);
     s.setTimeout?.(0);
   }
-  const ws = new WebSocket({
+  const ws = new WebSocket<Data>({
     socket,
     head,
     client: false,
@@ -113,6 +126,8 @@ export function upgrade(
     options: resolved.connection,
     deflate: agreement.deflate,
     hub: resolved.hub ?? routed?.hub,
+    // Per connection, so never part of the resolved options (connections with equal options share those).
+    data: options?.data,
   });
   routed?.accepted(ws);
   return ws;

@@ -5,11 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocketClient from 'ws';
 import {
   attachUpgrades,
+  defineSetupFallback,
   ErrorCode,
   failUpgradedRequest,
   handshakeRefusal,
+  isAttached,
+  refuseUnrouted,
+  setupMissing,
+  shortenClientErrorStack,
   upgrade,
   wantsWebSocket,
+  WebSocketError,
   webSocketOfRequest,
   type WebSocket,
 } from '@wsup/core';
@@ -156,9 +162,129 @@ describe('handshakeRefusal', () => {
     expect(refusal?.headers).toEqual({ Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
   });
 
+  it("gives the client's mistake a one-line stack", () => {
+    expect(handshakeRefusal(req('GET', {}))?.error.stack).toBe(
+      'WebSocketError [ERR_HANDSHAKE_NOT_UPGRADE]: Expected an Upgrade: websocket request',
+    );
+  });
+
   it('gives a POST the 405 error with Allow: GET', () => {
     const refusal = handshakeRefusal(req('POST', handshake));
     expect(refusal?.error).toMatchObject({ code: ErrorCode.BadMethod, status: 405 });
     expect(refusal?.headers).toEqual({ Allow: 'GET' });
+  });
+});
+
+describe('shortenClientErrorStack', () => {
+  it("shortens the stack of a 4xx error to one line and leaves a server error's alone", () => {
+    const client = shortenClientErrorStack(new WebSocketError(ErrorCode.BadKey, 'bad key', { status: 400 }));
+    expect(client.stack).toBe('WebSocketError [ERR_HANDSHAKE_KEY]: bad key');
+    const server = shortenClientErrorStack(new WebSocketError(ErrorCode.InvalidOption, 'bad options', { status: 500 }));
+    expect(server.stack).toMatch(/\n\s+at /);
+  });
+});
+
+describe('setupMissing', () => {
+  it('is a 500 ERR_SETUP_MISSING naming what needs which step', () => {
+    const err = setupMissing('res.upgrade()', 'attach(server) from @wsup/express');
+    expect(err).toBeInstanceOf(WebSocketError);
+    expect(err).toMatchObject({ code: ErrorCode.SetupMissing, status: 500, statusCode: 500, expose: false });
+    expect(err.message).toBe('res.upgrade() needs attach(server) from @wsup/express');
+  });
+});
+
+describe('defineSetupFallback', () => {
+  const missing = () => {
+    throw setupMissing('thing.upgrade()', 'setup()');
+  };
+
+  it('answers only objects that lack their own property, without being enumerable', () => {
+    const proto = {};
+    defineSetupFallback(proto, 'upgrade', { method: missing });
+    defineSetupFallback(proto, 'isUpgrade', { getter: missing });
+    const skipped = Object.create(proto) as { upgrade(): unknown; isUpgrade: boolean };
+    expect(() => skipped.upgrade()).toThrow(expect.objectContaining({ code: ErrorCode.SetupMissing }));
+    expect(() => skipped.isUpgrade).toThrow(expect.objectContaining({ code: ErrorCode.SetupMissing }));
+    const setUp = Object.create(proto) as { upgrade(): unknown; isUpgrade: boolean };
+    setUp.upgrade = () => 'upgraded';
+    setUp.isUpgrade = true;
+    expect(setUp.upgrade()).toBe('upgraded');
+    expect(setUp.isUpgrade).toBe(true);
+    expect(Object.keys(proto)).toEqual([]);
+  });
+
+  it("replaces its own stand-in but never another library's property", () => {
+    const theirs = () => 'theirs';
+    const proto = { upgrade: theirs };
+    defineSetupFallback(proto, 'upgrade', { method: missing });
+    expect(proto.upgrade).toBe(theirs);
+    const ours = {};
+    const second = () => 'second copy';
+    defineSetupFallback(ours, 'upgrade', { method: missing });
+    defineSetupFallback(ours, 'upgrade', { method: second });
+    expect((ours as { upgrade(): string }).upgrade()).toBe('second copy');
+  });
+});
+
+describe('refuseUnrouted and isAttached', () => {
+  async function listen(server: ReturnType<typeof createServer>) {
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return (server.address() as AddressInfo).port;
+  }
+
+  it("answers a WebSocket handshake on a server without routing with 500 naming the adapter's step", async () => {
+    const errors: unknown[] = [];
+    const port = await listen(
+      createServer((req, res) => {
+        try {
+          refuseUnrouted(req, res, 'attach(server) from @wsup/example');
+        } catch (err) {
+          errors.push(err);
+        }
+      }),
+    );
+    const client = new WebSocketClient(`ws://127.0.0.1:${port}/`);
+    client.on('error', () => {});
+    const [, res] = (await once(client, 'unexpected-response')) as [unknown, IncomingMessage];
+    expect(res.statusCode).toBe(500);
+    const body: Buffer[] = [];
+    for await (const chunk of res) body.push(chunk as Buffer);
+    expect(Buffer.concat(body).toString()).toMatch(/call attach\(server\) from @wsup\/example$/);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.UpgradeNotRouted, status: 500 });
+  });
+
+  it('leaves plain requests and routed upgrades to upgrade()', async () => {
+    const thrown: unknown[] = [];
+    const { url } = await serve((req, res) => {
+      try {
+        refuseUnrouted(req, res, 'attach(server)');
+      } catch (err) {
+        thrown.push(err);
+      }
+      if (wantsWebSocket(req)) upgrade(req, res).send('routed');
+      else res.end('plain');
+    });
+    // Listening before the 101 arrives: the message may come in the same chunk.
+    const client = new WebSocketClient(`${url}/`);
+    const [message] = (await once(client, 'message')) as [Buffer];
+    expect(message.toString()).toBe('routed');
+    client.terminate();
+    expect(await (await fetch(url.replace('ws:', 'http:'))).text()).toBe('plain');
+    expect(thrown).toEqual([]);
+  });
+
+  it('tells requests to an attached server from requests to one that is not', async () => {
+    const seen: boolean[] = [];
+    const listener: Listener = (req, res) => {
+      seen.push(isAttached(req));
+      res.end();
+    };
+    const { url } = await serve(listener);
+    const bare = await listen(createServer(listener));
+    await fetch(url.replace('ws:', 'http:'));
+    await fetch(`http://127.0.0.1:${bare}/`);
+    expect(seen).toEqual([true, false]);
   });
 });
