@@ -21,7 +21,14 @@
  * | `GET /either` | a WebSocket request (the adapter's `isUpgrade`) is upgraded and sent `websocket`; a plain GET gets 200 `plain` |
  * | `GET /fail-before-upgrade` | fails (throws, or the framework's async error path) before upgrading |
  * | `GET /fail-after-upgrade` | upgrades, sends `upgraded`, then fails the framework's async way |
+ * | `GET /fail-after-upgrade-sync` | upgrades, sends `upgraded`, then throws before returning |
  * | anything else | the framework's own 404 |
+ *
+ * Every error that reaches the framework's error path (its error event, its logger, what its
+ * error handlers see) goes to `options.onAppError`. With `options.errorHandler` the app handles
+ * errors that way (one of `capabilities.errorHandlers`: a user error handler written the usual
+ * way, `res.status(err.statusCode || 500)`), else as the framework does by default; the suite
+ * checks its error behaviour with each.
  *
  * With `http2: true` in the capabilities the whole suite runs three times: over HTTP/1.1, over
  * HTTP/2 (TLS, `allowHTTP1: false`) and over HTTP/2 on a server that also serves HTTP/1.1
@@ -58,6 +65,10 @@ export interface SuiteOptions {
   echoOptions: EchoOptions;
   /** Receives whatever `upgrade()` threw in `/echo`, before the handler rethrows it. */
   onUpgradeError(err: unknown): void;
+  /** Receives every error that reaches the framework's error path (or, where that is a logger, what it logged of it). */
+  onAppError(err: unknown): void;
+  /** Handle errors this way (one of `capabilities.errorHandlers`) rather than the framework's default way. */
+  errorHandler?: string;
   /** Serve HTTPS with this certificate. */
   tls?: { key: string; cert: string };
   /** Serve HTTP/2 (always with `tls`), and HTTP/1.1 on the same port if `allowHTTP1`. */
@@ -76,10 +87,14 @@ export interface SuiteApp {
 export type MakeApp = (options: SuiteOptions) => Promise<SuiteApp>;
 
 export interface SuiteCapabilities {
-  /** The framework lets the adapter see a handler fail after upgrading (Fastify 4 does not). */
-  seesErrorsAfterUpgrade?: boolean;
   /** The framework runs on node:http2, so the suite also runs over HTTP/2. */
   http2?: boolean;
+  /**
+   * The framework's common error-handling patterns besides its default, by name (a user error
+   * middleware, one placed before or after the adapter's): the app handles errors that way when
+   * `options.errorHandler` names one.
+   */
+  errorHandlers?: readonly string[];
 }
 
 const ECHO_OPTIONS: EchoOptions = {
@@ -146,7 +161,7 @@ function describeOver(transport: Transport, makeApp: MakeApp, capabilities: Suit
   const upgradeErrors: unknown[] = [];
 
   /** The app this transport needs, and a peer to reach it. */
-  const serve = async (options: Pick<SuiteOptions, 'echoOptions' | 'onUpgradeError'>) => {
+  const serve = async (options: Omit<SuiteOptions, 'tls' | 'http2'>) => {
     const served = overHttp2
       ? await makeApp({ ...options, tls: cert, http2: { allowHTTP1: transport === 'h2+http/1.1' } })
       : await makeApp(options);
@@ -158,7 +173,7 @@ function describeOver(transport: Transport, makeApp: MakeApp, capabilities: Suit
       throw new Error("the suite needs core's upgrade() spied: vi.mock('@wsup/core', …) in the test file (see adapter-suite.ts)");
     }
     cert = selfSignedCert();
-    ({ app, peer } = await serve({ echoOptions: ECHO_OPTIONS, onUpgradeError: (err) => upgradeErrors.push(err) }));
+    ({ app, peer } = await serve({ echoOptions: ECHO_OPTIONS, onUpgradeError: (err) => upgradeErrors.push(err), onAppError: () => {} }));
   });
   afterAll(async () => {
     peer?.close();
@@ -281,28 +296,14 @@ function describeOver(transport: Transport, makeApp: MakeApp, capabilities: Suit
     client.terminate();
   });
 
-  it('answers a route that fails before upgrading with a real 500', async () => {
-    const raw = await peer.handshake('/fail-before-upgrade');
-    expect(raw.status).toBe(500);
-    expect((await peer.get('/')).status).toBe(200);
-  });
-
-  it.skipIf(capabilities.seesErrorsAfterUpgrade === false)(
-    'closes the WebSocket with 1011 when its route fails after upgrading, and keeps serving',
-    async () => {
-      const client = await peer.open('/fail-after-upgrade');
-      const end = client.closed();
-      expect((await client.next()).data.toString()).toBe('upgraded');
-      expect((await end).code).toBe(1011);
-      const again = await peer.open('/echo');
-      again.send('still up');
-      expect((await again.next()).data.toString()).toBe('still up');
-      again.terminate();
-    },
-  );
+  for (const errorHandler of [undefined, ...(capabilities.errorHandlers ?? [])]) {
+    describe(errorHandler ? `with ${errorHandler}` : "with the framework's default error handling", () => {
+      describeErrorPaths(serve, overHttp2, errorHandler);
+    });
+  }
 
   it('closes live WebSockets with 1001 when the app closes', async () => {
-    const own = await serve({ echoOptions: {}, onUpgradeError: () => {} });
+    const own = await serve({ echoOptions: {}, onUpgradeError: () => {}, onAppError: () => {} });
     const client = await own.peer.open('/echo');
     const end = client.closed();
     await own.app.close();
@@ -328,7 +329,7 @@ function describeOver(transport: Transport, makeApp: MakeApp, capabilities: Suit
       let secure: SuiteApp;
       let securePeer: Peer;
       beforeAll(async () => {
-        secure = await makeApp({ echoOptions: {}, onUpgradeError: () => {}, tls: cert });
+        secure = await makeApp({ echoOptions: {}, onUpgradeError: () => {}, onAppError: () => {}, tls: cert });
         securePeer = http1Peer(secure.server, { ca: cert.cert });
       });
       afterAll(async () => {
@@ -346,6 +347,57 @@ function describeOver(transport: Transport, makeApp: MakeApp, capabilities: Suit
         expect((await securePeer.handshake('/private/echo')).status).toBe(401);
         expect((await securePeer.get('/')).status).toBe(200);
       });
+    });
+  }
+}
+
+type Serve = (options: Omit<SuiteOptions, 'tls' | 'http2'>) => Promise<{ app: SuiteApp; peer: Peer }>;
+
+/** Where errors go, before and after the upgrade, with one way of handling them. */
+function describeErrorPaths(serve: Serve, overHttp2: boolean, errorHandler: string | undefined): void {
+  let app: SuiteApp;
+  let peer: Peer;
+  const appErrors: unknown[] = [];
+
+  beforeAll(async () => {
+    const options = { echoOptions: {}, onUpgradeError: () => {}, onAppError: (err: unknown) => appErrors.push(err) };
+    ({ app, peer } = await serve(errorHandler === undefined ? options : { ...options, errorHandler }));
+  });
+  afterAll(async () => {
+    peer?.close();
+    await app?.close();
+  });
+
+  it('answers a plain GET on a WebSocket route with 426, its headers intact', async () => {
+    const res = await peer.get('/echo');
+    expect(res.status).toBe(426);
+    expect(res.headers['sec-websocket-version']).toBe('13');
+    // Upgrade is a connection-specific field, which HTTP/2 forbids (RFC 9113 §8.2.2).
+    expect(res.headers.upgrade).toBe(overHttp2 ? undefined : 'websocket');
+    expect((await peer.get('/')).status).toBe(200);
+  });
+
+  it('answers a route that fails before upgrading with a real 500', async () => {
+    const raw = await peer.handshake('/fail-before-upgrade');
+    expect(raw.status).toBe(500);
+    expect((await peer.get('/')).status).toBe(200);
+  });
+
+  for (const [how, path] of [
+    ["the framework's async way", '/fail-after-upgrade'],
+    ['a synchronous throw', '/fail-after-upgrade-sync'],
+  ] as const) {
+    it(`closes the WebSocket with 1011 and reports the error when its route fails after upgrading (${how}), and keeps serving`, async () => {
+      appErrors.length = 0;
+      const client = await peer.open(path);
+      const end = client.closed();
+      expect((await client.next()).data.toString()).toBe('upgraded');
+      expect((await end).code).toBe(1011);
+      expect(appErrors).toContainEqual(expect.objectContaining({ message: 'route failed after upgrading' }));
+      const again = await peer.open('/echo');
+      again.send('still up');
+      expect((await again.next()).data.toString()).toBe('still up');
+      again.terminate();
     });
   }
 }

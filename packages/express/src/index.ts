@@ -11,18 +11,34 @@
  * attach(app.listen(3000));
  * ```
  *
+ * Errors take Express's error path. A request that is no valid handshake (a plain GET) is answered
+ * by `res.upgrade()` itself (426, 400, …) and the `WebSocketError` it throws, with `statusCode`
+ * and a one-line stack, goes on to the error handlers, which can write nothing more: an error
+ * handler that answers anyway (`res.status(err.statusCode || 500).json(…)`) is ignored rather
+ * than failing with `ERR_HTTP_HEADERS_SENT`. A route that fails after upgrading (a throw,
+ * `next(err)`, a rejected promise in Express 5) reaches the error handlers too, and its
+ * WebSocket is closed with 1011 when they answer. Forgetting `attach(server)` makes `res.upgrade()`
+ * and `req.isUpgrade` throw `ERR_SETUP_MISSING` naming it (for the `express` package the app
+ * resolves; the adapter installs these stand-ins on its prototypes when imported).
+ *
  * @packageDocumentation
  * @module @wsup/express
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import {
   attachUpgrades,
+  defineSetupFallback,
   ErrorCode,
   injectUpgrade,
-  upgrade,
+  refuseUnrouted,
+  setupMissing,
+  shortenClientErrorStack,
+  upgrade as upgradeRequest,
   type ConnectOptions,
   wantsWebSocket,
+  wasAnswered,
   type HandleUpgradesOptions,
   type UpgradeOptions,
   type UpgradeRouter,
@@ -32,28 +48,69 @@ import {
 // Express's Request and Response types live here (both majors); loaded for the augmentation below.
 import type {} from 'express-serve-static-core';
 
-export { upgrade, wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
+export { wantsWebSocket, WebSocketError, ErrorCode, CloseCode } from '@wsup/core';
 export type { HandleUpgradesOptions, UpgradeOptions, UpgradeRouter, WebSocket, Message } from '@wsup/core';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Whether the client asks for a WebSocket (`Upgrade: websocket`); set by {@link attach}. */
+    /**
+     * Whether the client asks for a WebSocket (`Upgrade: websocket`); set by {@link attach}.
+     * On a server that was not attached it throws `ERR_SETUP_MISSING` naming `attach(server)`.
+     */
     isUpgrade: boolean;
   }
   interface Response {
     /**
      * Turns this request into a WebSocket: `upgrade(req, res, options)`. A request that is not a
      * valid handshake is answered (400/403/405/426) and the call throws a `WebSocketError`.
-     * Set by {@link attach}.
+     * Set by {@link attach}; on a server that was not attached it throws `ERR_SETUP_MISSING`
+     * naming `attach(server)`.
      */
-    upgrade(options?: UpgradeOptions): WebSocket;
+    upgrade<Data = undefined>(options?: UpgradeOptions<Data>): WebSocket<Data>;
   }
 }
 
 type Server = HttpServer | HttpsServer;
 
-function upgradeThis(this: ServerResponse & { req: IncomingMessage }, options?: UpgradeOptions): WebSocket {
-  return upgrade(this.req, this, options);
+const ATTACH = 'attach(server) from @wsup/express on the server the app listens on: attach(app.listen(port))';
+
+/**
+ * Turns the request into a WebSocket (core's `upgrade()`, for Express). A request that is no
+ * valid handshake is answered (400/403/405/426) and the call throws a `WebSocketError` with its
+ * `statusCode`; a 4xx one has a one-line stack (Express's default handler prints every error's
+ * stack, and the client's mistake has nothing to show in the server's frames). The error handlers
+ * it then reaches cannot answer again: what they write is ignored. A WebSocket handshake on a
+ * server that was not attached is answered 500 and throws `ERR_UPGRADE_NOT_ROUTED` naming
+ * `attach(server)`.
+ */
+export function upgrade<Data = undefined>(req: IncomingMessage, res: ServerResponse, options?: UpgradeOptions<Data>): WebSocket<Data> {
+  try {
+    refuseUnrouted(req, res, ATTACH);
+    return upgradeRequest<Data>(req, res, options);
+  } catch (err) {
+    if (wasAnswered(err)) {
+      ignoreLateAnswers(res);
+      shortenClientErrorStack(err);
+    }
+    throw err;
+  }
+}
+
+const LATE_WRITES = ['setHeader', 'appendHeader', 'removeHeader', 'writeHead', 'write', 'end'] as const;
+
+function ignored(): boolean {
+  return true;
+}
+
+// The refusal is on the wire and the connection closing. An error handler that answers without
+// checking `res.headersSent`, as many do, would fail with ERR_HTTP_HEADERS_SENT, which Express
+// then prints as a second, unrelated error; there is nothing left for it to say, so it is ignored.
+function ignoreLateAnswers(res: ServerResponse): void {
+  for (const name of LATE_WRITES) Object.defineProperty(res, name, { value: ignored, configurable: true, writable: true });
+}
+
+function upgradeThis<Data>(this: ServerResponse & { req: IncomingMessage }, options?: UpgradeOptions<Data>): WebSocket<Data> {
+  return upgrade<Data>(this.req, this, options);
 }
 
 // Own properties survive Express swapping the prototypes of req and res for app.request and
@@ -64,6 +121,34 @@ function decorate(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const decorated = new WeakSet<Server>();
+
+// Stand-ins for `res.upgrade` and `req.isUpgrade` on the prototypes of the app's express (a peer
+// dependency, so the app's own copy, either major): a request on a server that was never
+// attached lacks the own properties above and reaches these, which name the missing step where
+// Express would fail with "res.upgrade is not a function".
+function installSetupFallbacks(): void {
+  let express: { request?: object; response?: object } | undefined;
+  try {
+    express = createRequire(import.meta.url)('express');
+  } catch {
+    return;
+  }
+  if (express?.response) {
+    defineSetupFallback(express.response, 'upgrade', {
+      method: () => {
+        throw setupMissing('res.upgrade()', ATTACH);
+      },
+    });
+  }
+  if (express?.request) {
+    defineSetupFallback(express.request, 'isUpgrade', {
+      getter: () => {
+        throw setupMissing('req.isUpgrade', ATTACH);
+      },
+    });
+  }
+}
+installSetupFallbacks();
 
 /**
  * Express (4 and 5) cannot run on node:http2's compatibility API: it swaps the prototypes of `req`

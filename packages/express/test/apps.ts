@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { ErrorRequestHandler, Express, NextFunction, Request, Response } from 'express';
 import type express from 'express';
 import { attach, injectWS, type WebSocket } from '@wsup/express';
 import type { SuiteApp, SuiteOptions } from '../../../test-support/adapter-suite.js';
@@ -28,6 +28,9 @@ function requireToken(req: Request, res: Response, next: NextFunction): void {
   }
   res.status(401).type('text/plain').send('unauthorized');
 }
+
+/** The suite's name for an app with an error middleware written the usual way. */
+export const ERROR_MIDDLEWARE = 'an error middleware';
 
 /**
  * The suite's app. Express 4 does not catch rejected promises, so its async failures go through
@@ -77,5 +80,22 @@ export async function makeSuiteApp(expressModule: ExpressModule, major: 4 | 5, o
       setImmediate(() => next(new Error('route failed after upgrading')));
     });
   }
+  app.get('/fail-after-upgrade-sync', (_req, res) => {
+    res.upgrade().send('upgraded');
+    throw new Error('route failed after upgrading');
+  });
+  const handler: ErrorRequestHandler =
+    options.errorHandler === ERROR_MIDDLEWARE
+      ? (err, _req, res, _next) => {
+          options.onAppError(err);
+          // As most apps write it: no check of res.headersSent.
+          res.status(err.statusCode || 500).json({ error: err.message });
+        }
+      : (err, _req, _res, next) => {
+          // Express's default handler answers; this only sees what reaches it.
+          options.onAppError(err);
+          next(err);
+        };
+  app.use(handler);
   return listen(app, options.tls);
 }

@@ -5,8 +5,9 @@ import session from 'express-session';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createSecureServer, createServer as createHttp2Server } from 'node:http2';
+import { format } from 'node:util';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attach, ErrorCode, upgrade, WebSocketError } from '@wsup/express';
 import { drippedHandshake, nextMessage, openClient, rawHandshake, refusal, statusOf, wsUrl } from '../../../test-support/clients.js';
 import { listen, type ExpressModule } from './apps.js';
@@ -137,6 +138,148 @@ for (const [name, expressModule] of [
     });
   });
 }
+
+/** Serves `app` without attach(), as an app that forgot it would. */
+async function serveUnattached(app: ReturnType<ExpressModule>) {
+  const server = createServer(app);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { server, url: wsUrl(server) };
+}
+
+/** What the app printed with console.error, formatted as the console would, for the requests `run` made. */
+async function printedBy(run: () => Promise<void>): Promise<string> {
+  const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    await run();
+    // Express's default handler prints from a setImmediate queued while it answered; this one,
+    // queued after the answer arrived, runs after it.
+    await new Promise((resolve) => setImmediate(resolve));
+    return spy.mock.calls.map((args) => format(...args)).join('\n');
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+for (const [name, expressModule] of [
+  ['Express 5', express],
+  ['Express 4', express4 as ExpressModule],
+] as const) {
+  describe(`${name}: errors the Express way`, () => {
+    it('prints no stack trace for a plain GET on a WebSocket route through the default error handler', async () => {
+      const app = expressModule();
+      // Not 'test': Express's default handler prints each error's stack everywhere else.
+      app.set('env', 'development');
+      app.get('/ws', (_req, res) => void res.upgrade());
+      const { server } = await serve(app);
+      let res: request.Response | undefined;
+      const printed = await printedBy(async () => {
+        res = await request(server).get('/ws');
+      });
+      expect(res?.status).toBe(426);
+      expect(res?.headers.upgrade).toBe('websocket');
+      expect(printed).toContain('WebSocketError [ERR_HANDSHAKE_NOT_UPGRADE]');
+      expect(printed).not.toMatch(/^\s+at /m);
+    });
+
+    it('answers 426 to a plain GET through an error handler written the usual way, which can write nothing more', async () => {
+      const app = expressModule();
+      app.set('env', 'development');
+      app.get('/ws', (_req, res) => void res.upgrade());
+      const seen: unknown[] = [];
+      const handler: ErrorRequestHandler = (err, _req, res, _next) => {
+        seen.push(err);
+        // As most apps write it: no check of res.headersSent.
+        res.status(err.statusCode || 500).json({ error: err.message });
+      };
+      app.use(handler);
+      const { server } = await serve(app);
+      let res: request.Response | undefined;
+      const printed = await printedBy(async () => {
+        res = await request(server).get('/ws');
+      });
+      expect(res?.status).toBe(426);
+      expect(res?.headers.upgrade).toBe('websocket');
+      expect(seen[0]).toMatchObject({ code: ErrorCode.NotUpgrade, statusCode: 426, expose: true });
+      // No ERR_HTTP_HEADERS_SENT from the handler's late answer.
+      expect(printed).toBe('');
+    });
+
+    it('names attach(server) when a WebSocket handshake reaches upgrade() on a server that was not attached', async () => {
+      const app = expressModule();
+      const errors: unknown[] = [];
+      app.get('/ws', (req, res) => {
+        try {
+          upgrade(req, res);
+        } catch (err) {
+          errors.push(err);
+        }
+      });
+      const { url } = await serveUnattached(app);
+      const refused = await refusal(`${url}/ws`);
+      expect(refused.status).toBe(500);
+      expect(refused.body).toMatch(/attach\(server\) from @wsup\/express/);
+      expect(errors[0]).toBeInstanceOf(WebSocketError);
+      expect(errors[0]).toMatchObject({ code: ErrorCode.UpgradeNotRouted, statusCode: 500 });
+      expect((errors[0] as Error).message).toMatch(/attach\(server\) from @wsup\/express/);
+      expect((errors[0] as Error).message).not.toMatch(/handleUpgrades/);
+    });
+  });
+}
+
+// The stand-ins go on the prototypes of the `express` the adapter resolves (the app's, as a peer
+// dependency): Express 5 here. Express 4 is installed under an alias the adapter does not resolve.
+describe('Express without attach(server)', () => {
+  it('res.upgrade() throws ERR_SETUP_MISSING naming attach(server), which reaches the client as a 500', async () => {
+    const app = express();
+    app.get('/ws', (_req, res) => void res.upgrade());
+    const seen: unknown[] = [];
+    const handler: ErrorRequestHandler = (err, _req, res, _next) => {
+      seen.push(err);
+      res.status(err.statusCode || 500).send(err.code);
+    };
+    app.use(handler);
+    const { server, url } = await serveUnattached(app);
+    const plain = await request(server).get('/ws');
+    expect([plain.status, plain.text]).toEqual([500, ErrorCode.SetupMissing]);
+    const refused = await refusal(`${url}/ws`);
+    expect(refused.status).toBe(500);
+    expect(seen).toHaveLength(2);
+    for (const err of seen) {
+      expect(err).toBeInstanceOf(WebSocketError);
+      expect(err).not.toBeInstanceOf(TypeError);
+      expect(err).toMatchObject({ code: ErrorCode.SetupMissing, statusCode: 500, expose: false });
+      expect((err as Error).message).toMatch(/^res\.upgrade\(\) needs attach\(server\) from @wsup\/express/);
+    }
+  });
+
+  it('req.isUpgrade throws ERR_SETUP_MISSING naming attach(server)', async () => {
+    const app = express();
+    app.get('/either', (req, res) => void res.send(req.isUpgrade ? 'websocket' : 'plain'));
+    const seen: unknown[] = [];
+    const handler: ErrorRequestHandler = (err, _req, res, _next) => {
+      seen.push(err);
+      res.sendStatus(err.statusCode || 500);
+    };
+    app.use(handler);
+    const { server } = await serveUnattached(app);
+    expect((await request(server).get('/either')).status).toBe(500);
+    expect(seen[0]).toMatchObject({ code: ErrorCode.SetupMissing });
+    expect((seen[0] as Error).message).toMatch(/^req\.isUpgrade needs attach\(server\) from @wsup\/express/);
+  });
+
+  it('leaves res.upgrade and req.isUpgrade out of enumeration, and attach() still serves', async () => {
+    const app = express();
+    app.get('/ws', (req, res) => void res.upgrade().send(`${req.isUpgrade}`));
+    const { url } = await serve(app);
+    expect(Object.keys(express.response)).not.toContain('upgrade');
+    expect(Object.keys(express.request)).not.toContain('isUpgrade');
+    const client = await openClient(`${url}/ws`);
+    expect((await nextMessage(client)).data.toString()).toBe('true');
+    client.terminate();
+  });
+});
 
 describe('attach', () => {
   it('returns the same router when called again, with the live clients', async () => {

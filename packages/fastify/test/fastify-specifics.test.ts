@@ -4,7 +4,7 @@ import Fastify4 from 'fastify4';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@wsup/core';
-import wsup, { ErrorCode, WebSocketError } from '@wsup/fastify';
+import wsup, { ErrorCode, upgrade, WebSocketError } from '@wsup/fastify';
 import {
   closed,
   drippedHandshake,
@@ -15,7 +15,7 @@ import {
   statusOf,
   wsUrl,
 } from '../../../test-support/clients.js';
-import type { FastifyFactory } from './apps.js';
+import { capturedLogger, ERROR, type FastifyFactory, INFO, type LogEntry } from './apps.js';
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => {
@@ -35,8 +35,9 @@ for (const [name, fastify] of [
   ['Fastify 4', Fastify4 as unknown as FastifyFactory],
 ] as const) {
   describe(`${name} specifics`, () => {
-    it('passes maxConnections to core: one WebSocket more gets a 503 before any hook runs', async () => {
-      const app = fastify();
+    it('passes maxConnections to core: one WebSocket more gets a 503 before any hook runs, logged through Fastify', async () => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
       await app.register(wsup, { maxConnections: 1 });
       let hooks = 0;
       app.addHook('onRequest', async () => {
@@ -48,6 +49,9 @@ for (const [name, fastify] of [
       const refused = await refusal(`${url}/ws`);
       expect([refused.status, refused.headers['retry-after']]).toEqual([503, '5']);
       expect(hooks).toBe(1);
+      expect(logs).toContainEqual(
+        expect.objectContaining({ msg: 'WebSocket upgrade refused', err: expect.objectContaining({ code: ErrorCode.TooManyConnections }) }),
+      );
       client.terminate();
     });
 
@@ -192,6 +196,140 @@ for (const [name, fastify] of [
       const end = ws.closed;
       await app.close();
       expect((await end).code).toBe(1001);
+    });
+
+    it("answers a plain GET on a WebSocket route with 426 through Fastify's default error handler, logged as a client error", async () => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      await serve(app);
+      const res = await request(app.server).get('/ws');
+      expect(res.status).toBe(426);
+      expect(res.headers.upgrade).toBe('websocket');
+      expect(res.body).toMatchObject({ statusCode: 426, code: ErrorCode.NotUpgrade });
+      const logged = logs.find((entry) => entry.err?.code === ErrorCode.NotUpgrade);
+      expect(logged?.level).toBe(INFO);
+      // The client's mistake: no stack of the server's frames.
+      expect(logged?.err?.stack).toBe('WebSocketError [ERR_HANDSHAKE_NOT_UPGRADE]: Expected an Upgrade: websocket request');
+      expect(logs.filter((entry) => entry.level >= ERROR)).toEqual([]);
+    });
+
+    it.each([
+      [
+        'a synchronous throw',
+        (reply: { upgrade(): { send(s: string): void } }) => {
+          reply.upgrade().send('upgraded');
+          throw new Error('failed after upgrading');
+        },
+      ],
+      [
+        'a rejected promise',
+        async (reply: { upgrade(): { send(s: string): void } }) => {
+          reply.upgrade().send('upgraded');
+          await Promise.resolve();
+          throw new Error('failed after upgrading');
+        },
+      ],
+    ])('logs a route failing after upgrading (%s) with its real error, and closes the WebSocket with 1011', async (_how, route) => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => route(reply));
+      const url = await serve(app);
+      const client = await openClient(`${url}/ws`);
+      const end = closed(client);
+      expect((await nextMessage(client)).data.toString()).toBe('upgraded');
+      expect((await end).code).toBe(1011);
+      const errors = logs.filter((entry) => entry.level >= ERROR);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ err: { message: 'failed after upgrading' }, reqId: expect.anything() });
+      // Not Fastify's own complaints about a hijacked reply, which hide the error.
+      expect(logs.some((entry) => entry.err?.code === 'FST_ERR_REP_ALREADY_SENT' || entry.msg?.startsWith('Promise errored'))).toBe(false);
+    });
+
+    it('closes with 1011 on a route added while the plugin was still loading (app.register(wsup) without await)', async () => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      void app.register(wsup);
+      app.get('/ws', (_request, reply) => {
+        reply.upgrade().send('upgraded');
+        throw new Error('failed after upgrading');
+      });
+      const url = await serve(app);
+      const client = await openClient(`${url}/ws`);
+      const end = closed(client);
+      expect((await nextMessage(client)).data.toString()).toBe('upgraded');
+      expect((await end).code).toBe(1011);
+      expect(logs.filter((entry) => entry.level >= ERROR)).toMatchObject([{ err: { message: 'failed after upgrading' } }]);
+    });
+
+    it('logs a refusal upgrade() answered itself (a foreign origin) as a client error', async () => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => void reply.upgrade({ origin: 'https://allowed.example' }));
+      const url = await serve(app);
+      expect((await refusal(`${url}/ws`, { origin: 'https://evil.example' })).status).toBe(403);
+      const logged = logs.find((entry) => entry.err?.code === ErrorCode.OriginForbidden);
+      expect(logged?.level).toBe(INFO);
+      expect(logs.filter((entry) => entry.level >= ERROR)).toEqual([]);
+      expect(logs.some((entry) => entry.err?.code === 'FST_ERR_REP_ALREADY_SENT')).toBe(false);
+    });
+
+    it('makes reply.upgrade() and request.isUpgrade throw ERR_SETUP_MISSING naming app.register(wsup) when it was not registered', async () => {
+      const app = fastify();
+      const seen: unknown[] = [];
+      app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+        seen.push(error);
+        await reply.code(error.statusCode ?? 500).send({ code: (error as { code?: string }).code });
+      });
+      app.get('/ws', (_request, reply) => void reply.upgrade());
+      app.get('/either', (request) => (request.isUpgrade ? 'websocket' : 'plain'));
+      const url = await serve(app);
+      const plain = await request(app.server).get('/ws');
+      expect([plain.status, plain.body]).toEqual([500, { code: ErrorCode.SetupMissing }]);
+      expect((await refusal(`${url}/ws`)).status).toBe(500);
+      expect((await request(app.server).get('/either')).status).toBe(500);
+      expect(seen).toHaveLength(3);
+      for (const err of seen) {
+        expect(err).toBeInstanceOf(WebSocketError);
+        expect(err).not.toBeInstanceOf(TypeError);
+        expect(err).toMatchObject({ code: ErrorCode.SetupMissing, statusCode: 500 });
+        expect((err as Error).message).toMatch(/^(reply\.upgrade\(\)|request\.isUpgrade) needs app\.register\(wsup\) from @wsup\/fastify/);
+      }
+    });
+
+    it('keeps reply.upgrade() to the scopes the plugin was registered in', async () => {
+      const app = fastify();
+      const seen: unknown[] = [];
+      app.setErrorHandler(async (error: Error, _request, reply) => {
+        seen.push(error);
+        await reply.code(500).send('failed');
+      });
+      await app.register(async (withPlugin) => {
+        await withPlugin.register(wsup);
+        withPlugin.get('/in', (_request, reply) => void reply.upgrade().send('in'));
+      });
+      await app.register(async (without) => {
+        without.get('/out', (_request, reply) => void reply.upgrade().send('out'));
+      });
+      const url = await serve(app);
+      const client = await openClient(`${url}/in`);
+      expect((await nextMessage(client)).data.toString()).toBe('in');
+      client.terminate();
+      expect((await refusal(`${url}/out`)).status).toBe(500);
+      expect(seen[0]).toMatchObject({ code: ErrorCode.SetupMissing });
+    });
+
+    it('names app.register(wsup) when a WebSocket handshake reaches upgrade() on a server without the plugin', async () => {
+      const app = fastify();
+      app.get('/ws', (request, reply) => void upgrade(request, reply));
+      const url = await serve(app);
+      const refused = await refusal(`${url}/ws`);
+      expect(refused.status).toBe(500);
+      expect(refused.body).toMatch(/app\.register\(wsup\) from @wsup\/fastify/);
+      expect(refused.body).not.toMatch(/handleUpgrades/);
     });
   });
 }

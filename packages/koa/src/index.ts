@@ -14,18 +14,34 @@
  * attach(app.listen(3000));
  * ```
  *
+ * Errors take Koa's error path. A request that is no valid handshake (a plain GET) is answered by
+ * `ctx.upgrade()` itself (426, 400, …) and the `WebSocketError` it throws is `expose`d, so Koa
+ * neither answers again nor logs the client's mistake. A route that fails after upgrading closes
+ * its WebSocket with 1011 and the error goes on as any other: escaping the chain it reaches
+ * `app.on('error')`, and an error middleware that catches it (before `websockets()` or after it)
+ * renders its 5xx to no one but closes the WebSocket by setting the status. Forgetting
+ * `app.use(websockets())` or `attach(server)` makes the first `ctx.upgrade()` throw
+ * `ERR_SETUP_MISSING` or `ERR_UPGRADE_NOT_ROUTED` naming the step (for the `koa` package the app
+ * resolves; the adapter installs the stand-ins on its context prototype when imported).
+ *
  * @packageDocumentation
  * @module @wsup/koa
  */
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import {
   attachUpgrades,
+  defineSetupFallback,
   failUpgradedRequest,
+  isAttached,
+  refuseUnrouted,
+  setupMissing,
+  shortenClientErrorStack,
   upgrade as upgradeRequest,
   wantsWebSocket,
-  WebSocketError,
+  wasAnswered,
   type HandleUpgradesOptions,
   type UpgradeOptions,
   type UpgradeRequest,
@@ -42,14 +58,17 @@ export type { HandleUpgradesOptions, UpgradeOptions, UpgradeRouter, WebSocket, M
 
 declare module 'koa' {
   interface ExtendableContext {
-    /** Whether the client asks for a WebSocket (`Upgrade: websocket`). Set by {@link websockets}. */
+    /**
+     * Whether the client asks for a WebSocket (`Upgrade: websocket`). Set by {@link websockets};
+     * before it has run, throws `ERR_SETUP_MISSING` naming it.
+     */
     isUpgrade: boolean;
     /**
      * Turns the request into a WebSocket; Koa then sends no response. A request that is not a valid
      * handshake is answered (400/403/405/426) and the call throws a `WebSocketError`. Set by
-     * {@link websockets}.
+     * {@link websockets}; before it has run, throws `ERR_SETUP_MISSING` naming it.
      */
-    upgrade(options?: UpgradeOptions): WebSocket;
+    upgrade<Data = undefined>(options?: UpgradeOptions<Data>): WebSocket<Data>;
   }
 }
 
@@ -58,39 +77,65 @@ export interface UpgradableContext {
   readonly req: UpgradeRequest;
   readonly res: UpgradeResponse;
   respond?: boolean;
+  /** Koa's response object: setting its `status` to 5xx after the upgrade closes the WebSocket with 1011. */
+  readonly response?: object;
 }
+
+const ATTACH = 'attach(server) from @wsup/koa on the server the app listens on: attach(app.listen(port))';
+const WEBSOCKETS = 'app.use(websockets()) from @wsup/koa before this route';
 
 /**
  * Turns the request into a WebSocket and tells Koa not to respond (`ctx.respond = false`): the
- * connection now belongs to the WebSocket.
+ * connection now belongs to the WebSocket. A request that is no valid handshake is answered
+ * (400/403/405/426) and the call throws an `expose`d `WebSocketError` (Koa neither answers again
+ * nor logs it). A WebSocket handshake on a server that was not attached is answered 500 and
+ * throws `ERR_UPGRADE_NOT_ROUTED` naming `attach(server)`.
  */
-export function upgrade(ctx: UpgradableContext, options?: UpgradeOptions): WebSocket {
+export function upgrade<Data = undefined>(ctx: UpgradableContext, options?: UpgradeOptions<Data>): WebSocket<Data> {
   try {
+    refuseUnrouted(ctx.req, ctx.res, ATTACH);
     const ws = upgradeRequest(ctx.req, ctx.res, options);
     ctx.respond = false;
     // Koa waits for the response to finish (on-finished) with listeners on the socket that hold
     // its context: 6.6 KiB per connection for the WebSocket's whole life. The HTTP exchange is
     // over (101 sent, response detached), so say so and let them go.
     ctx.res.emit('finish');
+    if (ctx.response) Object.defineProperty(ctx.response, 'status', STATUS_AFTER_UPGRADE);
     return ws;
   } catch (err) {
-    if (err instanceof WebSocketError && ctx.res.headersSent) {
-      // The rejection is already on the wire. Koa must not answer again, and, as for any error
-      // with a 4xx status, it should not log the client's mistake.
+    if (wasAnswered(err)) {
+      // The rejection is already on the wire: Koa must not answer again.
       ctx.respond = false;
-      if (err.status !== undefined && err.status < 500) Object.assign(err, { expose: true });
+      shortenClientErrorStack(err);
     }
     throw err;
   }
 }
 
-function upgradeContext(this: Context, options?: UpgradeOptions): WebSocket {
-  return upgrade(this, options);
+// An error middleware that catches a route's error renders a 5xx by setting the status
+// (`ctx.status = err.status || 500`) and returns normally, so the error never passes back through
+// websockets(). After the upgrade nothing else sets a 5xx, so the status itself is the signal. It
+// is watched on the response object because over HTTP/2 the 200 is already sent and Koa's own
+// setter ignores the assignment before it could reach `ctx.res`.
+const STATUS_AFTER_UPGRADE: PropertyDescriptor = {
+  get(this: object): unknown {
+    return Reflect.get(Object.getPrototypeOf(this), 'status', this);
+  },
+  set(this: { req: UpgradeRequest }, code: unknown): void {
+    Reflect.set(Object.getPrototypeOf(this), 'status', code, this);
+    if (typeof code === 'number' && code >= 500) failUpgradedRequest(this.req);
+  },
+  configurable: true,
+};
+
+function upgradeContext<Data>(this: Context, options?: UpgradeOptions<Data>): WebSocket<Data> {
+  return upgrade<Data>(this, options);
 }
 
 /**
  * Middleware that gives every context `ctx.upgrade(options)` and `ctx.isUpgrade`. Put it before
  * the routes that upgrade; the server also needs {@link attach} so upgrade requests reach Koa.
+ * Without it, `ctx.upgrade()` and `ctx.isUpgrade` throw `ERR_SETUP_MISSING` naming it.
  */
 export function websockets(): Middleware {
   return function wsup(ctx: Context, next: Next) {
@@ -99,6 +144,35 @@ export function websockets(): Middleware {
     return next().catch(failAfterUpgrade(ctx));
   };
 }
+
+// Stand-ins for `ctx.upgrade` and `ctx.isUpgrade` on the context prototype of the app's koa (a
+// peer dependency, so the app's own copy, either major). websockets() gives each context its own;
+// a context that lacks them reaches these, which name the missing steps where Koa would fail
+// with "ctx.upgrade is not a function".
+function missingSteps(ctx: Context): string {
+  return isAttached(ctx.req) ? WEBSOCKETS : `${WEBSOCKETS}, and ${ATTACH}`;
+}
+
+function installSetupFallbacks(): void {
+  let context: object;
+  try {
+    const KoaClass = createRequire(import.meta.url)('koa') as typeof Koa;
+    context = Object.getPrototypeOf(new KoaClass().context);
+  } catch {
+    return;
+  }
+  defineSetupFallback(context, 'upgrade', {
+    method(this: Context) {
+      throw setupMissing('ctx.upgrade()', missingSteps(this));
+    },
+  });
+  defineSetupFallback(context, 'isUpgrade', {
+    getter(this: Context) {
+      throw setupMissing('ctx.isUpgrade', missingSteps(this));
+    },
+  });
+}
+installSetupFallbacks();
 
 // A route that fails after upgrading can no longer be answered over HTTP: its WebSocket is closed
 // with 1011 so the client learns of it. Core also sees Koa's error response over HTTP/1.1, but

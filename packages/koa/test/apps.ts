@@ -37,11 +37,27 @@ async function requireToken(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** The suite's names for apps with the usual try/catch error middleware, placed before or after websockets(). */
+export const CATCH_BEFORE = 'a try/catch error middleware before websockets()';
+export const CATCH_AFTER = 'a try/catch error middleware after websockets()';
+
+/** The usual Koa error middleware: it renders the error and emits it for the app's logging. */
+export async function catchErrors(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    const e = err as Error & { statusCode?: number; status?: number };
+    ctx.status = e.statusCode || e.status || 500;
+    ctx.body = { error: e.message };
+    ctx.app.emit('error', err, ctx);
+  }
+}
+
 /** The suite's app: auth middleware, then @koa/router. */
 export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): Promise<SuiteApp> {
   const app = new KoaClass();
-  // Koa logs every 5xx to stderr; the suite provokes some on purpose.
-  app.silent = true;
+  // Koa logs every 5xx to stderr unless the app listens for errors; the suite provokes some.
+  app.on('error', (err) => options.onAppError(err));
   const router = new Router();
   const echo = (ctx: Context) => {
     let ws: WebSocket;
@@ -74,7 +90,13 @@ export async function makeSuiteApp(KoaClass: KoaClass, options: SuiteOptions): P
     await Promise.resolve();
     throw new Error('route failed after upgrading');
   });
+  router.get('/fail-after-upgrade-sync', (ctx) => {
+    ctx.upgrade().send('upgraded');
+    throw new Error('route failed after upgrading');
+  });
+  if (options.errorHandler === CATCH_BEFORE) app.use(catchErrors);
   app.use(websockets());
+  if (options.errorHandler === CATCH_AFTER) app.use(catchErrors);
   app.use(requireToken);
   app.use(router.routes());
   return listen(app, options.tls, options.http2);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import Router from '@koa/router';
 import type Koa from 'koa';
@@ -6,7 +7,7 @@ import KoaClass from 'koa';
 import Koa2 from 'koa2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@wsup/core';
-import { attach, websockets } from '@wsup/koa';
+import { attach, ErrorCode, WebSocketError, websockets } from '@wsup/koa';
 import {
   closed,
   drippedHandshake,
@@ -204,3 +205,84 @@ for (const [name, Koa] of [
     });
   });
 }
+
+/** Serves `app`, attached or not, and collects what reaches `app.on('error')`. */
+async function serveCollecting(app: Koa, attached: boolean) {
+  const errors: unknown[] = [];
+  app.on('error', (err) => errors.push(err));
+  const server = createServer(app.callback());
+  if (attached) attach(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { server, url: wsUrl(server), errors };
+}
+
+function expectSetupMissing(err: unknown, message: RegExp): void {
+  expect(err).toBeInstanceOf(WebSocketError);
+  expect(err).not.toBeInstanceOf(TypeError);
+  expect(err).toMatchObject({ code: ErrorCode.SetupMissing, statusCode: 500, expose: false });
+  expect((err as Error).message).toMatch(message);
+}
+
+// The stand-ins go on the context prototype of the `koa` the adapter resolves (the app's, as a
+// peer dependency): Koa 3 here. Koa 2 is installed under an alias the adapter does not resolve.
+describe('Koa with a setup step missing', () => {
+  it('ctx.upgrade() without app.use(websockets()) throws ERR_SETUP_MISSING naming it, answered 500', async () => {
+    const app = new KoaClass();
+    app.use((ctx) => void ctx.upgrade());
+    const { url, errors } = await serveCollecting(app, true);
+    expect((await fetch(url.replace('ws:', 'http:'))).status).toBe(500);
+    expect((await refusal(url)).status).toBe(500);
+    expect(errors).toHaveLength(2);
+    for (const err of errors)
+      expectSetupMissing(err, /^ctx\.upgrade\(\) needs app\.use\(websockets\(\)\) from @wsup\/koa before this route$/);
+  });
+
+  it('names attach(server) as well when the server was not attached either', async () => {
+    const app = new KoaClass();
+    app.use((ctx) => void ctx.upgrade());
+    const { url, errors } = await serveCollecting(app, false);
+    expect((await fetch(url.replace('ws:', 'http:'))).status).toBe(500);
+    expect((await refusal(url)).status).toBe(500);
+    expect(errors).toHaveLength(2);
+    for (const err of errors) expectSetupMissing(err, /app\.use\(websockets\(\)\).*, and attach\(server\) from @wsup\/koa/);
+  });
+
+  it('ctx.isUpgrade without app.use(websockets()) throws ERR_SETUP_MISSING naming it', async () => {
+    const app = new KoaClass();
+    app.use((ctx) => {
+      ctx.body = ctx.isUpgrade ? 'websocket' : 'plain';
+    });
+    const { url, errors } = await serveCollecting(app, true);
+    expect((await fetch(url.replace('ws:', 'http:'))).status).toBe(500);
+    expectSetupMissing(errors[0], /^ctx\.isUpgrade needs app\.use\(websockets\(\)\)/);
+  });
+
+  it('names attach(server) from @wsup/koa, not handleUpgrades(server), when a WebSocket handshake reaches an unattached server', async () => {
+    const app = new KoaClass();
+    app.use(websockets());
+    app.use((ctx) => void ctx.upgrade());
+    const { url, errors } = await serveCollecting(app, false);
+    const refused = await refusal(url);
+    expect(refused.status).toBe(500);
+    expect(refused.body).toMatch(/attach\(server\) from @wsup\/koa/);
+    expect(errors[0]).toBeInstanceOf(WebSocketError);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.UpgradeNotRouted, statusCode: 500 });
+    expect((errors[0] as Error).message).toMatch(/attach\(server\) from @wsup\/koa/);
+    expect((errors[0] as Error).message).not.toMatch(/handleUpgrades/);
+  });
+
+  it('keeps ctx.upgrade and ctx.isUpgrade out of enumeration, and websockets() still serves', async () => {
+    const app = new KoaClass();
+    app.use(websockets());
+    app.use((ctx) => void ctx.upgrade().send(`${ctx.isUpgrade}`));
+    const { url } = await serve(app);
+    const proto = Object.getPrototypeOf(app.context) as object;
+    expect(Object.keys(proto)).not.toContain('upgrade');
+    expect(Object.keys(proto)).not.toContain('isUpgrade');
+    const client = await openClient(url);
+    expect((await nextMessage(client)).data.toString()).toBe('true');
+    client.terminate();
+  });
+});
