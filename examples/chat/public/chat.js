@@ -49,6 +49,11 @@ const ui = {
   nameDialog: $('name-dialog'),
   nameForm: $('name-form'),
   nameInput: $('name'),
+  stats: $('stats'),
+  statOpen: $('stat-open'),
+  statMessages: $('stat-messages'),
+  statRate: $('stat-rate'),
+  statSaved: $('stat-saved'),
 };
 
 const state = {
@@ -343,7 +348,53 @@ ui.nameForm.addEventListener('submit', () => {
   else connect();
 });
 
+// ---- the server's live counters ----
+
+// GET /stats is the server's WebSocket counters (its router's stats()), read once a second: open
+// connections, messages in and out (their rate from one reading to the next), and the bytes
+// permessage-deflate saved, uncompressed − wire, of all the messages in both directions.
+const STATS_INTERVAL = 1000;
+let lastStats = null;
+
+async function pollStats() {
+  if (!document.hidden) {
+    try {
+      const res = await fetch('/stats', { cache: 'no-store' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      showStats(await res.json(), performance.now());
+    } catch {
+      ui.stats.dataset.state = 'stale'; // the server is down: the figures stay, greyed
+      lastStats = null;
+    }
+  }
+  setTimeout(pollStats, STATS_INTERVAL);
+}
+
+function showStats(s, now) {
+  const messages = s.messagesIn + s.messagesOut;
+  const uncompressed = s.uncompressedBytesIn + s.uncompressedBytesOut;
+  const saved = uncompressed - (s.bytesIn + s.bytesOut);
+  ui.stats.dataset.state = 'live';
+  ui.statOpen.textContent = s.open.toLocaleString('en');
+  ui.statOpen.dataset.value = String(s.open);
+  ui.statMessages.textContent = messages.toLocaleString('en');
+  ui.statMessages.dataset.value = String(messages);
+  if (lastStats) {
+    const seconds = (now - lastStats.at) / 1000;
+    const rate = Math.max(0, messages - lastStats.messages) / seconds;
+    ui.statRate.textContent = rate.toFixed(1);
+    ui.statRate.dataset.value = String(rate);
+  }
+  const percent = uncompressed > 0 ? Math.round((saved / uncompressed) * 100) : 0;
+  ui.statSaved.textContent = `${(saved / 1024).toFixed(1)} KB (${percent}%)`;
+  ui.statSaved.dataset.value = String(saved);
+  ui.statSaved.title = `${saved.toLocaleString('en')} of ${uncompressed.toLocaleString('en')} bytes`;
+  lastStats = { messages, at: now };
+}
+
 // ---- start ----
+
+pollStats();
 
 enterRoom(roomFromHash() ?? DEFAULT_ROOM);
 if (location.hash === '') history.replaceState(null, '', `#${DEFAULT_ROOM}`);

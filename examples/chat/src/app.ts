@@ -1,14 +1,15 @@
 /**
  * The chat server: Express 5 serves the page from public/ and two WebSocket routes through
  * @wsup/express, /chat (the JSON chat protocol, see protocol.ts) and /echo (echoes text and
- * binary, for checking a client). Rooms live in memory, or in Redis when several chat processes
- * serve the same rooms (the `redis` option; see store.ts).
+ * binary, for checking a client), and GET /stats, the server's WebSocket counters as JSON for the
+ * page's live panel. Rooms live in memory, or in Redis when several chat processes serve the same
+ * rooms (the `redis` option; see store.ts).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
-import type { RateLimitOptions } from '@wsup/core';
+import { type RateLimitOptions, webSocketStats, type WebSocketStats } from '@wsup/core';
 import { attach, WebSocketError, type UpgradeOptions, type UpgradeRouter } from '@wsup/express';
 import { createMemoryRooms } from './memory-rooms.js';
 import type { Rooms } from './rooms.js';
@@ -64,11 +65,16 @@ export interface ChatServer {
 
 const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
 
-/** `sessions` gets every chat connection while it runs, with the promise of its end (its room left). */
+/**
+ * `sessions` gets every chat connection while it runs, with the promise of its end (its room left).
+ * `stats` is what GET /stats serves: the server's router's counters (`router.stats()`), or by
+ * default the whole process's.
+ */
 export function createChatApp(
   options: ChatOptions = {},
   rooms: Rooms = createMemoryRooms(options),
   sessions = new Map<ChatSession, Promise<void>>(),
+  stats: () => WebSocketStats = webSocketStats,
 ): Express {
   const log = options.log ?? ((message, err) => console.error(message, err));
   const socketOptions: UpgradeOptions = {
@@ -113,6 +119,12 @@ export function createChatApp(
     ws?.on('message', (msg) => ws.send(msg.data, msg.binary));
   });
 
+  // The page's live panel polls this every second: open connections, messages, and the bytes
+  // compression saved (uncompressed − wire).
+  app.get('/stats', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(stats());
+  });
+
   app.use(express.static(publicDir, { index: 'index.html' }));
   return app;
 }
@@ -137,9 +149,11 @@ export async function createChatServer(options: ChatOptions = {}): Promise<ChatS
   const log = options.log ?? ((message, err) => console.error(message, err));
   const store = await openStore(options, log);
   const sessions = new Map<ChatSession, Promise<void>>();
-  const app = createChatApp(options, store.rooms, sessions);
+  // No request arrives before listening, and attach() runs before that.
+  let router!: UpgradeRouter;
+  const app = createChatApp(options, store.rooms, sessions, () => router.stats());
   const server = app.listen(options.port ?? 0, host);
-  const router = attach(server, { hub: store.hub });
+  router = attach(server, { hub: store.hub });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -180,6 +180,44 @@ describe('the chat page in Chromium', () => {
     expect(await bob.locator('#transport').getAttribute('data-extensions')).toBe('');
   });
 
+  it("shows the server's live counters: open connections, messages as they are sent, bytes saved by compression", async () => {
+    const chat = await startChat();
+    const alice = await enterChat(chat.url, 'alice');
+    /** A figure of the panel, as the page last showed it (its data-value). */
+    const figure = async (id: string) => Number(await alice.locator(`#${id}`).getAttribute('data-value'));
+    const polled = { timeout: SHOW, interval: 100 };
+
+    await expect.poll(() => figure('stat-open'), polled).toBeGreaterThanOrEqual(1);
+    const bob = await enterChat(chat.url, 'bob');
+    await expect.poll(() => figure('stat-open'), polled).toBe(2);
+    expect(await alice.locator('#stat-open').textContent()).toBe('2');
+    expect(await alice.locator('#stats').getAttribute('data-state')).toBe('live');
+
+    const before = await figure('stat-messages');
+    await type(alice, 'counting messages');
+    await shows(bob, 'counting messages');
+    await type(bob, 'me too');
+    await shows(alice, 'me too');
+    // Compressible and over the server's 1 KiB threshold: compressed by Chromium on the way in
+    // and by wsup on the way out to both pages.
+    const long = 'the same words again and again '.repeat(60);
+    await type(alice, long);
+    await shows(bob, long.trim());
+    // Three messages in, each sent to both pages: at least 9 more.
+    await expect.poll(() => figure('stat-messages'), polled).toBeGreaterThanOrEqual(before + 9);
+
+    // Once the traffic has stopped the panel shows exactly the router's counters.
+    const stats = chat.router.stats();
+    const saved = stats.uncompressedBytesIn + stats.uncompressedBytesOut - stats.bytesIn - stats.bytesOut;
+    await expect.poll(() => figure('stat-messages'), polled).toBe(stats.messagesIn + stats.messagesOut);
+    await expect.poll(() => figure('stat-saved'), polled).toBe(saved);
+    expect(saved).toBeGreaterThan(long.length); // the long message alone saves nearly that three times: in once, out twice
+    const percent = Math.round((saved / (stats.uncompressedBytesIn + stats.uncompressedBytesOut)) * 100);
+    expect(await alice.locator('#stat-saved').textContent()).toBe(`${(saved / 1024).toFixed(1)} KB (${percent}%)`);
+    expect(await alice.locator('#stat-messages').textContent()).toBe((stats.messagesIn + stats.messagesOut).toLocaleString('en'));
+    expect(await alice.locator('#stat-rate').textContent()).toMatch(/^\d+\.\d$/);
+  });
+
   it('round-trips an ArrayBuffer through /echo byte for byte', async () => {
     const chat = await startChat();
     const page = await newPage();

@@ -327,6 +327,24 @@ describe('robustness and operations', () => {
     expect(plain.status).toBe(426);
   });
 
+  it("serves the router's WebSocket counters as JSON at GET /stats, for the page's panel", async () => {
+    const chat = await start();
+    const alice = await join(chat, 'lobby', 'alice');
+    await join(chat, 'lobby', 'bob');
+    await nextOf(alice.ws, 'presence'); // bob
+    await say(alice, 'hello');
+    expect((await fetch(new URL('chat', chat.url))).status).toBe(426);
+
+    const res = await fetch(new URL('stats', chat.url));
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const served = await res.json();
+    expect(served).toEqual(JSON.parse(JSON.stringify(chat.router.stats())));
+    expect(served).toMatchObject({ open: 2, opened: 2, closed: 0, refused: 1, refusedByStatus: { 426: 1 } });
+    // join, join, say in; joined, joined, bob's presence, the message to both out.
+    expect(served).toMatchObject({ messagesIn: 3, messagesOut: 5 });
+  });
+
   it('echoes text and binary on /echo', async () => {
     const chat = await start();
     const ws = await open(chat, '/echo');

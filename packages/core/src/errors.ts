@@ -28,6 +28,11 @@ export const ErrorCode = {
    * before any request handler ran (see `handleUpgrades`).
    */
   TooManyConnections: 'ERR_TOO_MANY_CONNECTIONS',
+  /**
+   * A routed upgrade request's handler neither upgraded nor answered it within `upgradeTimeout`:
+   * the router answered 503 (reported on `wsup:handshake:refused` and in the counters).
+   */
+  UpgradeTimeout: 'ERR_UPGRADE_TIMEOUT',
 
   // Protocol violations by the peer (each carries the close code that was sent).
   InvalidOpcode: 'ERR_INVALID_OPCODE',

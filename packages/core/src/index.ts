@@ -7,6 +7,14 @@
  * @module @wsup/core
  */
 export { ErrorCode, WebSocketError, type WebSocketErrorDetails } from './errors.js';
+export {
+  channels,
+  WarningCode,
+  type BrokerErrorMessage,
+  type HandshakeRefusedMessage,
+  type WarningMessage,
+  type WsupChannel,
+} from './diagnostics.js';
 export { CloseCode, Opcode } from './protocol/constants.js';
 export { isValidCloseCode } from './protocol/validation.js';
 export { formatExtensions, parseExtensions, parseProtocols, type ExtensionOffer } from './protocol/header-grammar.js';
@@ -38,6 +46,9 @@ export { WebSocket } from './connection/websocket.js';
 export type { SendOptions } from './connection/outbound.js';
 export { JsonMessageError, jsonMessages, receiveJson, sendJson, type JsonGuard } from './connection/json.js';
 export { createWebSocketStream, type WebSocketStreamOptions } from './connection/stream.js';
+export { webSocketStats, type WebSocketStats } from './connection/stats.js';
+export type { WebSocketCloseMessage, WebSocketErrorMessage, WebSocketOpenMessage } from './connection/channel-messages.js';
+export type { ClosedBy } from './connection/observability.js';
 export { DEFAULT_MEMORY_BUDGET, memoryBudget, setMemoryBudget, type MemoryBudgetStatus } from './connection/memory-budget.js';
 export { checkHandshake, isWebSocketRequest, wantsWebSocket, type HandshakeOffer, type HandshakeRequest } from './server/handshake.js';
 export type { OriginCheck, SubprotocolSelector, UpgradeOptions } from './server/upgrade-options.js';

@@ -64,6 +64,8 @@ const CLOSE_FLUSH_MS = 1000;
  * One broker per hub.
  */
 export class NatsBroker extends EventEmitter<NatsBrokerEvents> implements Broker {
+  /** Names this broker's errors on the `wsup:broker:error` diagnostics channel. */
+  readonly name = 'nats';
   private readonly options: ResolvedBrokerOptions;
   private readonly outbox: Outbox;
   /** Topics with local subscribers → their subscription (null until there is a connection). */

@@ -78,6 +78,8 @@ const TOPOLOGY_REFRESH_MS = 5000;
  * One broker per hub.
  */
 export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Broker {
+  /** Names this broker's errors on the `wsup:broker:error` diagnostics channel. */
+  readonly name = 'redis';
   private readonly options: ResolvedBrokerOptions;
   private codec: MessageEnvelope | undefined;
   private deliver: Deliver | undefined;

@@ -156,7 +156,7 @@ export class AgentAttempt {
       httpVersion: head.httpVersion,
       headers: { ...res.headers },
     };
-    openWebSocket(this.init, socket, rest, agreement, () => response);
+    openWebSocket(this.init, 'http/1.1', socket, rest, agreement, () => response);
   }
 
   /** A final response that is not an upgrade: a refusal (the server's, or the proxy's), or a 101 Node would not take. */

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type HandshakeResponse, recordHandshakeResponse } from '../connection/handshake-response.js';
+import { publishOpen } from '../connection/observability.js';
 import type { ResolvedOptions } from '../connection/options.js';
 import { WebSocket } from '../connection/websocket.js';
 import type { ClientAgreement, ClientOffer } from './negotiation.js';
@@ -26,6 +27,7 @@ export interface AttemptInit {
  */
 export function openWebSocket(
   init: AttemptInit,
+  transport: 'http/1.1' | 'h2',
   socket: Duplex,
   head: Buffer | undefined,
   agreement: ClientAgreement,
@@ -48,5 +50,6 @@ export function openWebSocket(
     return;
   }
   recordHandshakeResponse(ws, response);
+  publishOpen(ws, undefined, transport);
   init.resolve(ws);
 }

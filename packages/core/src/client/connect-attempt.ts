@@ -130,7 +130,7 @@ export class ConnectAttempt {
       return;
     }
     this.cleanup();
-    openWebSocket(this.init, this.init.socket, rest, agreement, () => ({
+    openWebSocket(this.init, 'http/1.1', this.init.socket, rest, agreement, () => ({
       status: head.status,
       statusText: head.statusText,
       httpVersion: head.httpVersion,

@@ -165,7 +165,7 @@ export class Http2Attempt {
     const pooled = this.init.pooled;
     // The WebSocket holds the session until its stream closes.
     stream.once('close', () => pooled.release());
-    openWebSocket(this.init, stream, undefined, agreement, () => ({
+    openWebSocket(this.init, 'h2', stream, undefined, agreement, () => ({
       status: head.status,
       statusText: '',
       httpVersion: '2',

@@ -51,6 +51,8 @@ export class CloseHandshake {
   received: ReceivedClose | undefined;
   /** Our close frame has been written. */
   sent = false;
+  /** The peer's close frame came before ours: the peer started the close. */
+  receivedFirst = false;
   private reply: { code: number | undefined; reason: string } | undefined;
   /** The reply waits for the application to read what arrived before the close. */
   private replyWaits = false;
@@ -90,6 +92,7 @@ export class CloseHandshake {
    */
   peerClosed(received: ReceivedClose): void {
     this.received = received;
+    this.receivedFirst = !this.sent;
     if (this.sent) this.finish();
     else this.queueReply(received.code === CloseCode.NoStatus ? undefined : received.code, '');
   }

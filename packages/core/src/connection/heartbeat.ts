@@ -4,6 +4,7 @@
  * which ticks four times per period, or once a second for longer periods; connections count
  * silent ticks instead of owning timers.
  */
+import { ErrorCode, WebSocketError } from '../errors.js';
 
 /** Something the shared timer checks on every tick. */
 export interface TickMember {
@@ -151,4 +152,9 @@ export class IdleTimer extends Ticking {
     }
     return true;
   }
+}
+
+/** The failure of a connection whose peer stayed silent for two heartbeat periods. */
+export function heartbeatTimeout(heartbeatMs: number): WebSocketError {
+  return new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${(2 * heartbeatMs) / 1000} s`);
 }

@@ -53,6 +53,10 @@ export class Inbound {
   bytes = 0;
   /** No more messages can arrive (close frame received, connection failed or ended). */
   ended = false;
+  /** Data messages received (for the counters; in frame mode, messages whose last frame arrived). */
+  received = 0;
+  /** Their bytes, after decompression. */
+  receivedBytes = 0;
   /** A bit per reason reading is paused (see {@link Pause}). */
   private pausedBy = 0;
   private messages: Message[] = NONE;
@@ -113,12 +117,16 @@ export class Inbound {
 
   /** A whole message arrived (and passed the rate limit, when there is one). */
   deliverMessage(binary: boolean, data: Buffer): void {
+    this.received++;
+    this.receivedBytes += data.length;
     if (this.limiter !== undefined && !this.limiter.admit(binary, data.length)) return;
     this.deliver(wholeMessage(binary, data), data.length);
   }
 
   /** A data frame arrived in frame mode: text is decoded across frames, as code points may span them. */
   deliverFrame(binary: boolean, data: Buffer, fin: boolean): void {
+    if (fin) this.received++;
+    this.receivedBytes += data.length;
     if (this.limiter !== undefined && !this.limiter.admitFrame(binary, data.length, fin)) return;
     if (binary) {
       this.deliver({ data, binary: true, fin }, data.length);
@@ -174,6 +182,14 @@ export class Inbound {
     });
   }
 
+  /**
+   * A 'message' listener was added: messages that arrived before anyone listened go to the first
+   * listener, once it has been added ('newListener' fires before).
+   */
+  listenerAdded(): void {
+    if (this.messages.length > 0) queueMicrotask(() => this.drainToListeners());
+  }
+
   /** Hands queued messages to listeners that were added after they arrived. */
   drainToListeners(): void {
     while (this.owner.listenerCount('message') > 0) {
@@ -214,6 +230,14 @@ export class Inbound {
       w.resolve(null);
     }
   }
+}
+
+/**
+ * The 'newListener' listener every connection shares (no closure per connection): a 'message'
+ * listener takes the messages received before it.
+ */
+export function onNewListener(this: { readonly inbound: Inbound }, event: string | symbol): void {
+  if (event === 'message') this.inbound.listenerAdded();
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });

@@ -8,6 +8,7 @@
  * keep working.
  */
 import { getHeapStatistics } from 'node:v8';
+import { warn, WarningCode } from '../diagnostics.js';
 import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/constants.js';
 
@@ -42,6 +43,8 @@ const CHECK_INTERVAL_MS = 250;
 export const DEFAULT_MEMORY_BUDGET = Math.floor(getHeapStatistics().heap_size_limit / 2);
 
 const members = new Set<BudgetMember>();
+/** @internal The live connections (every WebSocket from its making to its close), for the statistics. */
+export const budgetMembers: ReadonlySet<BudgetMember> = members;
 let limit = DEFAULT_MEMORY_BUDGET;
 let shedCount = 0;
 let timer: NodeJS.Timeout | undefined;
@@ -109,10 +112,19 @@ export function check(): void {
   if (total <= limit) return;
   holding.sort((a, b) => b[1] - a[1]);
   const target = limit * 0.9;
+  const held = total;
+  let closed = 0;
   for (const [m, bytes] of holding) {
     if (total <= target) break;
     total -= bytes;
-    shedCount++;
+    closed++;
     m.shed();
   }
+  shedCount += closed;
+  // Each connection learns why it closed, but nothing else would tell the operator that the
+  // process is sized too small for its load.
+  warn(
+    WarningCode.MemoryBudgetExceeded,
+    `WebSocket connections held ${held} bytes, over the memory budget of ${limit}: closed ${closed === 1 ? 'the one' : `the ${closed}`} holding the most (1013); raise the budget with setMemoryBudget() or give the process more memory`,
+  );
 }

@@ -1,7 +1,9 @@
 import type { Duplex } from 'node:stream';
 import { boolean, checkObject, positiveNumber, seconds } from '../option-validators.js';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
+import { MessageInflater } from '../permessage-deflate/message-inflater.js';
 import type { DeflateOptions } from '../permessage-deflate/options.js';
+import type { ReceiverOptions } from '../protocol/receiver.js';
 import type { Hub } from '../topics/hub.js';
 import { resolveRateLimit, sameRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js';
 
@@ -184,4 +186,16 @@ export interface WebSocketInit {
   hub?: Hub | undefined;
   /** The first value of `ws.data`. */
   data?: unknown;
+}
+
+/** What a connection's options and agreement make of its receiver: limits, mode, decompression. */
+export function receiverOptions(init: WebSocketInit): ReceiverOptions {
+  const o = init.options;
+  return {
+    expectMasked: !init.client,
+    maxPayload: o.maxPayload,
+    maxFragments: o.maxFragments,
+    frameMode: o.frames,
+    decompressor: init.deflate && new MessageInflater(init.deflate, o.maxPayload, o.frames),
+  };
 }

@@ -3,6 +3,7 @@ import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { isAscii, type SendData } from '../protocol/bytes.js';
 import { encodeClose } from '../protocol/close-frame.js';
+import { payloadLength } from '../protocol/frame-header.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { Sender } from '../protocol/sender.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
@@ -50,6 +51,10 @@ export class Outbound {
   ownerWaits = false;
   /** Opcode of a message being sent in fragments with `sendFrame`, or -1. */
   fragmenting = -1;
+  /** Data messages queued (for the counters). */
+  sent = 0;
+  /** Their payload bytes, as they go on the wire (compressed, when they are). */
+  sentBytes = 0;
   /** A send went past `maxBuffered`: the connection is failing and nothing more is queued. */
   private overflowed = false;
   private readonly sender: Sender;
@@ -59,7 +64,8 @@ export class Outbound {
     private readonly socket: Duplex,
     masked: boolean,
     private readonly options: ResolvedOptions,
-    private readonly deflate: PerMessageDeflate | undefined,
+    /** @internal The codec, when compression was agreed (it also counts what compression saved). */
+    readonly deflate: PerMessageDeflate | undefined,
     private readonly owner: OutboundOwner,
   ) {
     this.sender = new Sender(socket, masked, this);
@@ -81,8 +87,11 @@ export class Outbound {
    */
   message(opcode: number, buf: Buffer, compress = true): boolean {
     if (compress && this.compresses(buf.length)) {
-      const compressed = this.deflate!.compress(buf);
-      return this.frame(opcode, compressed, compressed.length, true, true);
+      const deflate = this.deflate!;
+      const compressed = deflate.compress(buf);
+      const belowMark = this.frame(opcode, compressed, compressed.length, true, true);
+      if (!this.overflowed) deflate.savedOut += buf.length - compressed.length;
+      return belowMark;
     }
     return this.frame(opcode, buf, buf.length, true, false);
   }
@@ -164,8 +173,13 @@ export class Outbound {
   fragment(fin: boolean, opcode: number, buf: Buffer): boolean {
     if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
     if (!this.reserve(buf.length)) return false;
-    if (fin) this.fragmenting = -1;
-    else if (opcode !== Opcode.Continuation) this.fragmenting = opcode;
+    this.sentBytes += buf.length;
+    if (fin) {
+      this.fragmenting = -1;
+      this.sent++;
+    } else if (opcode !== Opcode.Continuation) {
+      this.fragmenting = opcode;
+    }
     this.sender.queueFrame(opcode, buf, buf.length, fin, false);
     return this.afterSend();
   }
@@ -208,6 +222,14 @@ export class Outbound {
     }
     const frame = compressed ? p.compressedFrame(deflate!) : p.frame();
     if (!this.reserve(frame.length)) return false;
+    this.sent++;
+    if (compressed) {
+      const wire = payloadLength(frame);
+      this.sentBytes += wire;
+      deflate!.savedOut += p.payload.length - wire;
+    } else {
+      this.sentBytes += p.payload.length;
+    }
     this.sender.queueShared(frame);
     this.afterSend();
     return true;
@@ -275,6 +297,8 @@ export class Outbound {
 
   private frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): boolean {
     if (!this.reserve(len)) return false;
+    this.sent++;
+    this.sentBytes += len;
     this.sender.queueFrame(opcode, payload, len, fin, rsv1);
     return this.afterSend();
   }

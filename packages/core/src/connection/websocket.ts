@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
-import { MessageInflater } from '../permessage-deflate/message-inflater.js';
 import { payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
 import { checkCloseArguments, controlPayload, parseClose } from '../protocol/close-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
@@ -10,25 +9,24 @@ import { getDefaultHub, type Hub } from '../topics/hub.js';
 import type { Publication, Subscriber } from '../topics/subscriber.js';
 import { CloseHandshake, closeInfoOf, Ending } from './close-handshake.js';
 import { type HandshakeResponse, handshakeResponseOf } from './handshake-response.js';
+import { heartbeatTimeout } from './heartbeat.js';
 import { Liveness } from './liveness.js';
-import { Inbound, MessageIterator, Pause } from './inbound.js';
+import { Inbound, MessageIterator, onNewListener, Pause } from './inbound.js';
 import { join, leave, overBudget } from './memory-budget.js';
 import type { CloseInfo, Message, WebSocketEvents } from './message.js';
-import type { ResolvedOptions, WebSocketInit } from './options.js';
+import { countClosed, countIdle, countOpened, publishError } from './observability.js';
+import { receiverOptions, type ResolvedOptions, type WebSocketInit } from './options.js';
 import { Outbound, type SendOptions } from './outbound.js';
 import { definePeerGetters, rememberPeer } from './peer-address.js';
 import { defineReadyStateConstants, ReadyState } from './ready-state.js';
 import { abandonIfBacklogged, abort, bindSocket, ownerOf } from './socket-binding.js';
+import type { StatsScope } from './stats.js';
 
 const EMPTY = Buffer.alloc(0);
 
 /** The WebSocket a socket carries, if any (used to refuse upgrading a socket twice). */
 export function webSocketOf(socket: Duplex): WebSocket | undefined {
   return ownerOf(socket) as WebSocket | undefined;
-}
-
-function onNewListener(this: WebSocket, event: string | symbol): void {
-  if (event === 'message') this.handleNewMessageListener();
 }
 
 /**
@@ -81,12 +79,15 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   readonly socket: Duplex;
   /** @internal */
   readonly options: ResolvedOptions;
-  /** @internal The live-connection registry of the router that adopted this connection. */
-  registry: Set<WebSocket> | undefined;
+  /** @internal The counters (and set of live connections) of the router that adopted this connection. */
+  registry: StatsScope | undefined;
+  /** @internal When it opened, in milliseconds of `performance.now()`. */
+  readonly openedAt: number;
   /** @internal */
   readonly outbound: Outbound;
   private readonly receiver: Receiver;
-  private readonly inbound: Inbound;
+  /** @internal */
+  readonly inbound: Inbound;
   private state: ReadyState = ReadyState.Open;
   /** Heartbeat and idle timeout, when either is on. */
   private liveness: Liveness | undefined;
@@ -106,17 +107,12 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     this.extensions = init.extensions;
     this.data = init.data as Data;
     this.options = o;
-    this.receiver = new Receiver(this, {
-      expectMasked: !init.client,
-      maxPayload: o.maxPayload,
-      maxFragments: o.maxFragments,
-      frameMode: o.frames,
-      decompressor: init.deflate && new MessageInflater(init.deflate, o.maxPayload, o.frames),
-    });
+    this.receiver = new Receiver(this, receiverOptions(init));
     this.outbound = new Outbound(init.socket, init.client, o, init.deflate, this);
     this.inbound = new Inbound(this);
     this.hubRef = init.hub;
     (this as EventEmitter).on('newListener', onNewListener);
+    this.openedAt = countOpened();
 
     bindSocket(init.socket, this);
     rememberPeer(init.socket);
@@ -459,6 +455,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   handleSocketError(err: Error): void {
     if (!this.ending?.failure && !this.closing?.received) {
       this.end.failure = new WebSocketError(ErrorCode.ConnectionReset, `socket error: ${err.message}`, { cause: err });
+      publishError(this, this.end.failure);
     }
   }
 
@@ -474,16 +471,9 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     this.hubRef?.unsubscribeAll(this);
     const info = closeInfoOf(this.closing, this.end.failure);
     this.end.settle(info);
-    this.registry?.delete(this);
+    countClosed(this, info, this.closing);
     leave(this);
     this.emit('close', info.code, info.reason, info.error);
-  }
-
-  /** @internal */
-  handleNewMessageListener(): void {
-    // Messages that arrived before anyone listened are delivered to the first listener, after it
-    // has been added (newListener fires before).
-    if (this.inbound.unread > 0) queueMicrotask(() => this.inbound.drainToListeners());
   }
 
   // ---- internals ----
@@ -531,21 +521,27 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
       this.inbound.discard();
       abandonIfBacklogged(this.socket);
     }
+    this.report(err);
+  }
+
+  /** Reports an error: to the `error` listeners, if any (none is no crash), and on its diagnostics channel. */
+  private report(err: WebSocketError): void {
+    publishError(this, err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** @internal */
   heartbeatTimedOut(): void {
     if (this.state === ReadyState.Closed) return;
-    const silence = (2 * this.options.heartbeatMs) / 1000;
-    const failure = (this.end.failure ??= new WebSocketError(ErrorCode.HeartbeatTimeout, `no answer from the peer within ${silence} s`));
-    if (this.listenerCount('error') > 0) this.emit('error', failure);
+    this.report((this.end.failure ??= heartbeatTimeout(this.options.heartbeatMs)));
     this.terminate();
   }
 
   /** @internal */
   idleTimedOut(): void {
-    if (this.state === ReadyState.Open) void this.close(CloseCode.GoingAway, 'idle timeout');
+    if (this.state !== ReadyState.Open) return;
+    countIdle(this);
+    void this.close(CloseCode.GoingAway, 'idle timeout');
   }
 
   /** Why and how the connection ended, made on first need. */

@@ -66,6 +66,13 @@ export class PerMessageDeflate {
   /** Output of the current call that did not fit in the scratch buffer. */
   private spilled: Buffer[] | undefined;
   private closed = false;
+  /**
+   * Bytes compression saved on the messages received (inflated minus compressed size), for the
+   * counters: kept here, made only where compression was agreed, rather than on every connection.
+   */
+  savedIn = 0;
+  /** The same for the messages sent (uncompressed minus compressed size). */
+  savedOut = 0;
 
   /**
    * Identifies connections whose compressed output for a message is identical (no server context

@@ -16,6 +16,8 @@ export class MessageInflater implements MessageDecompressor {
   private pieces: Buffer[] | undefined;
   /** Their total length. */
   heldBytes = 0;
+  /** Compressed bytes of the message (or frame) being received, for the codec's `savedIn`. */
+  private wireBytes = 0;
   private utf8: Utf8Validator | undefined;
 
   constructor(
@@ -26,6 +28,7 @@ export class MessageInflater implements MessageDecompressor {
 
   push(binary: boolean, piece: Buffer, frameEnd: boolean, fin: boolean): Buffer | null | WebSocketError {
     const unitEnd = this.frameMode ? frameEnd : fin;
+    this.wireBytes += piece.length;
     let out: Buffer;
     try {
       out = this.codec.inflate(piece, fin, unitEnd, this.maxPayload);
@@ -48,6 +51,8 @@ export class MessageInflater implements MessageDecompressor {
       }
       return null;
     }
+    this.codec.savedIn += this.heldBytes + out.length - this.wireBytes;
+    this.wireBytes = 0;
     const pieces = this.pieces;
     if (pieces === undefined) return out;
     this.pieces = undefined;
@@ -60,5 +65,6 @@ export class MessageInflater implements MessageDecompressor {
   reset(): void {
     this.pieces = undefined;
     this.heldBytes = 0;
+    this.wireBytes = 0;
   }
 }

@@ -5,7 +5,7 @@
 import { ErrorCode, WebSocketError } from '../errors.js';
 import type { ExtensionOffer } from '../protocol/header-grammar.js';
 import type { ResolvedDeflateOptions } from './options.js';
-import { syncZlibAvailable } from './zlib-sync.js';
+import { canCompress } from './zlib-sync.js';
 
 export const EXTENSION_NAME = 'permessage-deflate';
 
@@ -82,9 +82,9 @@ export function acceptOffer(
   offers: readonly ExtensionOffer[],
   opts: ResolvedDeflateOptions,
 ): { response: string; params: DeflateParams } | null {
-  if (!syncZlibAvailable) return null;
   for (const offer of offers) {
     if (offer.name !== EXTENSION_NAME) continue;
+    if (!canCompress()) return null;
     const p = readParams(offer, false);
     if (!p) continue;
 
@@ -125,7 +125,7 @@ export function acceptOffer(
 
 /** Client side: the offer to send, or null when compression is unavailable. */
 export function clientOffer(opts: ResolvedDeflateOptions): string | null {
-  if (!syncZlibAvailable) return null;
+  if (!canCompress()) return null;
   let offer = EXTENSION_NAME;
   if (opts.serverNoContextTakeover) offer += '; server_no_context_takeover';
   if (opts.clientNoContextTakeover) offer += '; client_no_context_takeover';

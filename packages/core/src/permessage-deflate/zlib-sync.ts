@@ -1,4 +1,5 @@
 import zlib from 'node:zlib';
+import { warn, WarningCode } from '../diagnostics.js';
 
 /**
  * Synchronous, persistent raw-deflate contexts.
@@ -9,7 +10,8 @@ import zlib from 'node:zlib';
  * The streams are built on a native handle whose `writeSync` does exactly what permessage-deflate
  * needs: run zlib over a slice of input into a slice of output, synchronously, keeping the
  * context. This module is the one place that touches that handle; if a future Node changes it,
- * `syncZlibAvailable` turns false and wsup simply stops negotiating compression.
+ * `syncZlibAvailable` turns false and wsup stops negotiating compression, saying so
+ * (`WSUP_COMPRESSION_UNAVAILABLE`) each time it declines.
  */
 
 interface NativeHandle {
@@ -106,3 +108,25 @@ export const syncZlibAvailable: boolean = (() => {
     return false;
   }
 })();
+
+/**
+ * Whether permessage-deflate can be agreed. When it cannot, the connection that wanted it opens
+ * without, and that is reported ({@link compressionUnavailable}): otherwise an application would
+ * only notice in its bandwidth bill.
+ */
+export function canCompress(): boolean {
+  if (syncZlibAvailable) return true;
+  compressionUnavailable();
+  return false;
+}
+
+/**
+ * Reports that a connection opens without the compression it asked for, as this Node lacks the
+ * synchronous zlib contexts: a `wsup:warning` message each time, a process warning the first time.
+ */
+export function compressionUnavailable(): void {
+  warn(
+    WarningCode.CompressionUnavailable,
+    `permessage-deflate is off: this Node (${process.version}) does not expose the synchronous zlib contexts wsup compresses with, so WebSockets open without compression`,
+  );
+}

@@ -52,3 +52,9 @@ export function serverFrame(payload: Buffer, opcode: number, rsv1: boolean): Buf
   payload.copy(frame, h);
   return frame;
 }
+
+/** The payload length of an unmasked frame such as {@link serverFrame} makes. */
+export function payloadLength(frame: Buffer): number {
+  const len7 = frame[1]! & 0x7f;
+  return frame.length - (len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+}

@@ -5,7 +5,7 @@ import { ErrorCode, WebSocketError } from '../errors.js';
 import { CloseCode } from '../protocol/constants.js';
 import { checkHandshake, wantsWebSocket } from './handshake.js';
 import { routedUpgrade } from './pending-upgrade.js';
-import { refusalHeaders, refuse } from './refusal.js';
+import { countRefusal, refusalHeaders, refuse } from './refusal.js';
 import { transportOf, type UpgradeRequest, type UpgradeResponse, type UpgradeServer } from './transport.js';
 import { handleUpgrades, type HandleUpgradesOptions, type UpgradeRouter } from './routing.js';
 
@@ -55,11 +55,13 @@ export interface HandshakeRefusal {
  * The refusal `upgrade()` would send for this request's handshake, or undefined if the handshake
  * is valid. Lets a framework that renders errors itself (error handlers, hooks, its own logging)
  * answer a plain GET on a WebSocket route the framework's way; `upgrade()` still checks the
- * origin and the options.
+ * origin and the options. Nothing is sent, but a refusal returned is counted as one (in the
+ * counters and on `wsup:handshake:refused`), as `upgrade()` would count it: call this to refuse.
  */
 export function handshakeRefusal(req: UpgradeRequest): HandshakeRefusal | undefined {
   const offer = checkHandshake(req);
   if (!(offer instanceof WebSocketError)) return undefined;
+  countRefusal(req, offer);
   return { error: shortenClientErrorStack(offer), headers: refusalHeaders(offer, req.httpVersionMajor === 2) };
 }
 
@@ -158,5 +160,5 @@ export function refuseUnrouted(req: UpgradeRequest, res: UpgradeResponse, step: 
   const socket = transportOf(req);
   if (!socket || checkHandshake(req) instanceof WebSocketError) return;
   const message = `WebSocket upgrades are not routed to this app's request handlers; call ${step}`;
-  throw refuse(new WebSocketError(ErrorCode.UpgradeNotRouted, message, { status: 500 }), socket, res);
+  throw refuse(req, new WebSocketError(ErrorCode.UpgradeNotRouted, message, { status: 500 }), socket, res);
 }

@@ -80,7 +80,7 @@ export class ConnectionLimits {
       const err = new WebSocketError(ErrorCode.TooManyConnections, `Too many WebSocket connections ${which}; try again later`, {
         status: 503,
       });
-      refuse(err, transport, res);
+      refuse(req, err, transport, res);
       // Over HTTP/2 the session goes on: once the 503 is out, the stream ends (RST_STREAM NO_ERROR).
       if (res !== undefined) res.once('finish', () => !transport.destroyed && res.stream.close(h2.NGHTTP2_NO_ERROR));
       return err;

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { constants as h2, type ServerHttp2Stream } from 'node:http2';
 import type { WebSocket } from '../connection/websocket.js';
+import { ErrorCode, WebSocketError } from '../errors.js';
+import { countRefusal } from './refusal.js';
 import type { Hub } from '../topics/hub.js';
 import { isHttp2Request, type UpgradeRequest, type UpgradeResponse } from './transport.js';
 
@@ -115,11 +117,13 @@ export class PendingUpgrade implements RoutedUpgrade {
     const res = this.res;
     if (this.upgraded || res.writableEnded) return;
     if (!res.headersSent) {
+      const err = new WebSocketError(ErrorCode.UpgradeTimeout, 'The WebSocket route did not answer in time', { status: 503 });
+      countRefusal(this.req, err);
       // Connection-specific fields are not allowed over HTTP/2 (RFC 9113 §8.2.2).
       const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
       if (!isHttp2Request(this.req)) headers.Connection = 'close';
       res.writeHead(503, headers);
-      res.end('The WebSocket route did not answer in time');
+      res.end(err.message);
     } else if (isHttp2Request(this.req)) {
       this.req.stream.close(h2.NGHTTP2_CANCEL);
     } else {

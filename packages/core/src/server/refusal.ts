@@ -1,7 +1,9 @@
 import { constants as h2, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { processStats, type StatsScope } from '../connection/stats.js';
+import { type HandshakeRefusedMessage, refusedChannel } from '../diagnostics.js';
 import type { WebSocketError } from '../errors.js';
-import type { UpgradeResponse } from './transport.js';
+import type { UpgradeRequest, UpgradeResponse } from './transport.js';
 
 /**
  * Errors `upgrade()` throws after it has sent the HTTP answer itself (a 400/403/405/426 refusal,
@@ -58,9 +60,37 @@ function rawRefusal(err: WebSocketError): string {
   return `${out}\r\n${body}`;
 }
 
-/** Sends the refusal and closes the connection; returns the error, marked answered, for the caller to throw. */
-export function refuse(err: WebSocketError, socket: Duplex, res: UpgradeResponse | undefined): WebSocketError {
+/** The counters of each server's router: a refusal on the server counts there, routed by it or not (a plain GET). */
+const serverCounters = new WeakMap<object, StatsScope>();
+
+/** Counts the refusals of `server`'s requests in `counters` from now on (undefined: no longer). */
+export function countRefusalsIn(server: object, counters: StatsScope | undefined): void {
+  if (counters) serverCounters.set(server, counters);
+  else serverCounters.delete(server);
+}
+
+/**
+ * Counts a refused handshake, in the process's counters and in those of the router of the
+ * server it came to (if it has one), and publishes it on `wsup:handshake:refused`.
+ */
+export function countRefusal(req: UpgradeRequest, err: WebSocketError): void {
+  const status = err.status ?? 400;
+  processStats.countRefused(status);
+  // node:net sets `server` on every socket it accepts (over HTTP/2, on the session's socket).
+  const server = (req.socket as { server?: object } | null)?.server;
+  if (server !== undefined) serverCounters.get(server)?.countRefused(status);
+  if (refusedChannel.hasSubscribers) {
+    refusedChannel.publish({ request: req, status, code: err.code, error: err } satisfies HandshakeRefusedMessage);
+  }
+}
+
+/**
+ * Sends the refusal and closes the connection; returns the error, marked answered, for the caller
+ * to throw. Counted as {@link countRefusal} says.
+ */
+export function refuse(req: UpgradeRequest, err: WebSocketError, socket: Duplex, res: UpgradeResponse | undefined): WebSocketError {
   markAnswered(err);
+  countRefusal(req, err);
   const body = err.message;
   if (res instanceof Http2ServerResponse) {
     // The refusal ends the request's stream; the session goes on serving its other streams.

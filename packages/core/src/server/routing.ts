@@ -3,6 +3,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { Defaults } from '../connection/options.js';
+import { StatsScope, type WebSocketStats } from '../connection/stats.js';
 import type { WebSocket } from '../connection/websocket.js';
 import { rangeError } from '../errors.js';
 import { seconds } from '../option-validators.js';
@@ -10,7 +11,7 @@ import { CloseCode } from '../protocol/constants.js';
 import { Hub } from '../topics/hub.js';
 import { ConnectionLimits } from './connection-limits.js';
 import { PendingUpgrade, swallow } from './pending-upgrade.js';
-import { wasAnswered } from './refusal.js';
+import { countRefusalsIn, wasAnswered } from './refusal.js';
 import { HandshakeDeadline } from './handshake-deadline.js';
 import { isHttp2Server, type UpgradeServer } from './transport.js';
 
@@ -84,6 +85,8 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   /** Topics of this server's WebSockets: `router.hub.publish(topic, data)`. */
   readonly hub: Hub;
   private readonly live = new Set<WebSocket>();
+  /** @internal The counters of {@link stats}; the WebSockets this router adopted point to them. */
+  readonly counters = new StatsScope(this.live);
   private readonly filter: ((req: IncomingMessage) => boolean) | undefined;
   /** @internal `maxConnections` and `maxConnectionsPerAddress`; undefined when both are unlimited. */
   readonly limits: ConnectionLimits | undefined;
@@ -104,6 +107,7 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     if (typeof options !== 'object' || options === null) throw rangeError('handleUpgrades options must be an object');
     this.limits = ConnectionLimits.from(options);
     this.server = server;
+    countRefusalsIn(server, this.counters);
     this.guardListeners();
     this.hub = options.hub ?? new Hub();
     this.filter = options.filter;
@@ -142,6 +146,15 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   /** The open WebSockets created from this server's requests. */
   get clients(): ReadonlySet<WebSocket> {
     return this.live;
+  }
+
+  /**
+   * The counters of this server's WebSockets (those its request handlers made since this router
+   * was created) and of the handshakes it refused: a snapshot, read without subscribing to
+   * anything. {@link webSocketStats} counts the whole process's.
+   */
+  stats(): WebSocketStats {
+    return this.counters.snapshot();
   }
 
   /**
@@ -199,6 +212,7 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
     this.server.removeListener('connect', this.onConnect as never);
     this.server.removeListener('session', this.onSession as never);
     this.deadline.detach();
+    countRefusalsIn(this.server, undefined);
     if (routers.get(this.server) === this) routers.delete(this.server);
     if (this.originalClose) this.server.close = this.originalClose;
   }
@@ -257,8 +271,10 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   /** @internal A routed request became a WebSocket. */
   adopt(ws: WebSocket): void {
     this.live.add(ws);
-    // The connection removes itself when it closes: cheaper per connection than a 'close' listener.
-    ws.registry = this.live;
+    this.counters.countOpened();
+    // The connection removes itself when it closes (and adds its figures to the counters): cheaper
+    // per connection than a 'close' listener.
+    ws.registry = this.counters;
   }
 }
 

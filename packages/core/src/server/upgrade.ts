@@ -1,6 +1,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { publishOpen } from '../connection/observability.js';
 import { webSocketOf, WebSocket } from '../connection/websocket.js';
 import { ErrorCode, typeError, WebSocketError } from '../errors.js';
 import { headerLines } from '../protocol/header-grammar.js';
@@ -90,24 +91,24 @@ export function upgrade<Data>(
   try {
     resolved = resolveUpgradeOptions(options);
   } catch (err) {
-    refuse(new WebSocketError(ErrorCode.InvalidOption, 'invalid WebSocket options', { status: 500, cause: err }), socket, res);
+    refuse(req, new WebSocketError(ErrorCode.InvalidOption, 'invalid WebSocket options', { status: 500, cause: err }), socket, res);
     throw markAnswered(err as object);
   }
 
   const offer = checkHandshake(req);
-  if (offer instanceof WebSocketError) throw refuse(offer, socket, res);
+  if (offer instanceof WebSocketError) throw refuse(req, offer, socket, res);
   if (res && !routed) {
     // A genuine handshake delivered as a plain request: node:http keeps its parser on the socket,
     // so it cannot become a WebSocket.
     const message = 'WebSocket upgrades are not routed to request handlers on this server; call handleUpgrades(server)';
-    throw refuse(new WebSocketError(ErrorCode.UpgradeNotRouted, message, { status: 500 }), socket, res);
+    throw refuse(req, new WebSocketError(ErrorCode.UpgradeNotRouted, message, { status: 500 }), socket, res);
   }
   const agreement = negotiate(offer, resolved, req as IncomingMessage);
-  if (agreement instanceof WebSocketError) throw refuse(agreement, socket, res);
+  if (agreement instanceof WebSocketError) throw refuse(req, agreement, socket, res);
 
   if (isHttp2Request(req)) {
     const answered = answerHttp2(req.stream, agreement, resolved);
-    if (answered instanceof WebSocketError) throw refuse(answered, socket, res);
+    if (answered instanceof WebSocketError) throw refuse(req, answered, socket, res);
   } else {
     // The socket leaves the ServerResponse: whatever the framework does with `res` afterwards can
     // no longer reach the wire.
@@ -130,6 +131,7 @@ export function upgrade<Data>(
     data: options?.data,
   });
   routed?.accepted(ws);
+  publishOpen(ws, req, isHttp2Request(req) ? 'h2' : 'http/1.1');
   return ws;
 }
 

@@ -4,6 +4,7 @@
  * unreachable, the options that bound it, and the errors it reports. In core, so that the brokers
  * agree on the wire format and `instanceof DroppedMessageError` holds whichever broker threw it.
  */
+import { publishBrokerError, warn, WarningCode } from '../diagnostics.js';
 import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import { checkObject } from '../option-validators.js';
 
@@ -215,10 +216,30 @@ export function errorMessage(err: unknown): string {
  */
 export function brokerOutage(server: string, cause: unknown, buffer: ResolvedBrokerBuffer): WebSocketError {
   const why = cause === undefined ? '' : ` (${errorMessage(cause)})`;
-  return brokerUnavailable(
-    `cannot reach ${server}${why}: reconnecting; publishes are buffered meanwhile, up to ${buffer.maxBufferedMessages} messages or ${buffer.maxBufferedBytes} bytes`,
-    cause,
+  const bounds = `${buffer.maxBufferedMessages} messages or ${buffer.maxBufferedBytes} bytes`;
+  const err = brokerUnavailable(`cannot reach ${server}${why}: reconnecting; publishes are buffered meanwhile, up to ${bounds}`, cause);
+  outages.set(
+    err,
+    `cannot reach ${server}${why}: messages published in this process reach only its own subscribers until ${server} is back (up to ${bounds} are kept for the other nodes meanwhile)`,
   );
+  return err;
+}
+
+/** The warning of each outage error {@link brokerOutage} made, given when a hub is told of it. */
+const outages = new WeakMap<WebSocketError, string>();
+
+/**
+ * A broker's error reaches its hub: published on `wsup:broker:error`, and an outage (an error of
+ * {@link brokerOutage}) is a `WSUP_BROKER_UNAVAILABLE` warning as well, since delivery goes on,
+ * lessened, whether or not anyone handles the hub's `error` event.
+ * @returns whether the error was an outage.
+ * @internal
+ */
+export function brokerFailed(broker: string, err: WebSocketError): boolean {
+  publishBrokerError(broker, err, err instanceof DroppedMessageError ? err.topic : undefined);
+  const warning = outages.get(err);
+  if (warning !== undefined) warn(WarningCode.BrokerUnavailable, warning);
+  return warning !== undefined;
 }
 
 /** Unpaired surrogates: a topic with one has no UTF-8 form of its own (it would share it with others). */

@@ -3,6 +3,11 @@ import type { WebSocketError } from '../errors.js';
 /** Carries published messages between hubs (processes, machines). */
 export interface Broker {
   /**
+   * What the broker is (`'redis'`, `'nats'`), for the `broker` of its errors on the
+   * `wsup:broker:error` diagnostics channel. Default `'broker'`.
+   */
+  readonly name?: string;
+  /**
    * Connects a hub to the broker. `deliver` must be called for every message published on a topic
    * the hub subscribed to by another hub (never the hub's own messages), in each publisher's order.
    */
@@ -35,6 +40,7 @@ export class InMemoryBus {
 }
 
 class MemoryBroker implements Broker {
+  readonly name = 'memory';
   private deliver: ((topic: string, payload: Buffer, binary: boolean) => void) | undefined;
   private readonly topics = new Set<string>();
 

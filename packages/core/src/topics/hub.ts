@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
 import { payloadOf, type SendData } from '../protocol/bytes.js';
 import { InMemoryBus, type Broker } from './broker.js';
+import { brokerFailed } from './broker-kit.js';
 import { Publication, type Subscriber } from './subscriber.js';
 
 /**
@@ -32,7 +33,9 @@ export interface PublishOptions {
 export interface HubEvents {
   /**
    * The broker failed (a publish it could not accept, a lost connection). Without a listener the
-   * first failure becomes a process warning (`WsupHubWarning`) instead of crashing the process.
+   * first failure becomes a process warning (`WsupHubWarning`) instead of crashing the process;
+   * an outage is a `WsupWarning` (`WSUP_BROKER_UNAVAILABLE`) either way. Every failure is also
+   * published on the `wsup:broker:error` diagnostics channel.
    */
   error: [error: WebSocketError];
 }
@@ -176,11 +179,12 @@ export class Hub extends EventEmitter<HubEvents> {
       err instanceof WebSocketError
         ? err
         : new WebSocketError(ErrorCode.BrokerUnavailable, `broker failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    const outage = brokerFailed(this.broker.name ?? 'broker', e);
     if (this.listenerCount('error') > 0) {
       this.emit('error', e);
-    } else if (!this.warned) {
+    } else if (!this.warned && !outage) {
       // No listener: a process warning rather than a crash (local delivery goes on regardless),
-      // once, so that a broker that stays down does not flood the log.
+      // once, so that a broker that stays down does not flood the log. An outage was one already.
       this.warned = true;
       process.emitWarning(`${e.message} (listen to the hub's 'error' event to handle broker failures; further ones are not reported)`, {
         type: 'WsupHubWarning',
