@@ -14,31 +14,61 @@ export interface ReadyLine {
   on: 'stdout' | 'stderr';
 }
 
+/** How a server process is started, beyond its command line. */
+export interface StartOptions {
+  /** CPUs to pin it to (`taskset -c`), as the bench pins brokers with the servers they serve. */
+  cores?: string | undefined;
+  /** Give up (and kill it) when it is not ready within this many milliseconds. */
+  timeoutMs?: number;
+}
+
 /**
  * Spawns `command` and resolves once `ready.text` appears in its output; rejects with what it
- * printed if it exits first. The process never outlives the test process, even when a test fails
- * before stopping it, and its output keeps being drained so it never blocks on a full pipe.
+ * printed if it exits first (or misses `timeoutMs`). The process never outlives the calling
+ * process, even when a test fails before stopping it, and its output keeps being drained so it
+ * never blocks on a full pipe.
  */
-export async function startServerProcess(command: string, args: string[], ready: ReadyLine): Promise<ChildProcess> {
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServerProcess(
+  command: string,
+  args: string[],
+  ready: ReadyLine,
+  options: StartOptions = {},
+): Promise<ChildProcess> {
+  const proc = options.cores
+    ? spawn('taskset', ['-c', options.cores, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const watched = ready.on === 'stdout' ? proc.stdout! : proc.stderr!;
   const other = ready.on === 'stdout' ? proc.stderr! : proc.stdout!;
   let log = '';
   const onOther = (chunk: Buffer): void => void (log += chunk.toString());
   await new Promise<void>((resolve, reject) => {
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            proc.kill('SIGKILL');
+            reject(new Error(`${command} not ready within ${options.timeoutMs! / 1000} s:\n${log}`));
+          }, options.timeoutMs);
     const onData = (chunk: Buffer): void => {
       log += chunk.toString();
       if (log.includes(ready.text)) {
+        clearTimeout(timer);
         watched.off('data', onData);
         proc.off('exit', onExit);
         resolve();
       }
     };
-    const onExit = (): void => reject(new Error(`${command} exited on start:\n${log}`));
+    const onExit = (): void => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited on start:\n${log}`));
+    };
     watched.on('data', onData);
     other.on('data', onOther);
     proc.once('exit', onExit);
-    proc.once('error', reject);
+    proc.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
   other.off('data', onOther);
   proc.stdout!.resume();

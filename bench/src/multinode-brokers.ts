@@ -4,12 +4,15 @@
  * end. A broker whose server binary is missing (or that does not come up) is reported as skipped,
  * never as a failure of the bench.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killServerProcess, type ReadyLine, startServerProcess } from '../../test-support/server-process.js';
+
+const REDIS_READY: ReadyLine = { text: 'Ready to accept connections', on: 'stdout' };
 
 /** What the servers and the raw clients need to reach a deployment. */
 export type BrokerAddress =
@@ -62,56 +65,13 @@ function has(command: string, args: string[]): boolean {
   return !r.error && r.status === 0;
 }
 
-/** Starts a process (on `cores` when pinned) and resolves once its output contains `ready`. */
-async function startProcess(cmd: string, args: string[], cores: string | undefined, ready: string, what: string): Promise<ChildProcess> {
-  const proc = cores
-    ? spawn('taskset', ['-c', cores, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`${what} not ready within 10 s:\n${log}`)), 10_000);
-    const onData = (chunk: Buffer): void => {
-      log += chunk.toString();
-      if (log.includes(ready)) {
-        clearTimeout(timer);
-        cleanup();
-        resolve();
-      }
-    };
-    const onExit = (): void => fail(new Error(`${what} exited on start:\n${log}`));
-    const fail = (err: Error): void => {
-      clearTimeout(timer);
-      cleanup();
-      proc.kill('SIGKILL');
-      reject(err);
-    };
-    const cleanup = (): void => {
-      proc.off('exit', onExit);
-      proc.off('error', fail);
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', onExit);
-    proc.once('error', fail);
-  });
-  // Keep draining its output so that it never blocks on a full pipe.
-  proc.stdout!.resume();
-  proc.stderr!.resume();
-  const reap = (): void => void proc.kill('SIGKILL');
-  process.once('exit', reap);
-  proc.once('exit', () => process.off('exit', reap));
-  return proc;
+/** Starts a broker server (on `cores` when pinned); one that is not ready within 10 s is a failed deployment. */
+function startBroker(command: string, args: string[], cores: string | undefined, ready: ReadyLine): Promise<ChildProcess> {
+  return startServerProcess(command, args, ready, { cores, timeoutMs: 10_000 });
 }
 
 async function kill(procs: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    procs.map(async (p) => {
-      if (p.exitCode !== null || p.signalCode !== null) return;
-      const gone = once(p, 'exit');
-      p.kill('SIGKILL');
-      await gone;
-    }),
-  );
+  await Promise.all(procs.map(killServerProcess));
 }
 
 function redisArgs(port: number, dir: string, extra: string[] = []): string[] {
@@ -139,7 +99,7 @@ async function redisStandalone(cores: string | undefined): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'wsup-bench-redis-'));
   try {
     const port = await freePort();
-    const proc = await startProcess('redis-server', redisArgs(port, dir), cores, 'Ready to accept connections', 'redis-server');
+    const proc = await startBroker('redis-server', redisArgs(port, dir), cores, REDIS_READY);
     return {
       name: 'redis',
       about: `redis-server ${redisVersion()} standalone`,
@@ -171,7 +131,7 @@ async function redisCluster(cores: string | undefined): Promise<Deployment> {
       dirs.push(dir);
       ports.push(port);
       procs.push(
-        await startProcess(
+        await startBroker(
           'redis-server',
           redisArgs(port, dir, [
             '--cluster-enabled',
@@ -182,8 +142,7 @@ async function redisCluster(cores: string | undefined): Promise<Deployment> {
             '5000',
           ]),
           cores,
-          'Ready to accept connections',
-          'redis-server (cluster node)',
+          REDIS_READY,
         ),
       );
     }
@@ -218,7 +177,7 @@ async function redisCluster(cores: string | undefined): Promise<Deployment> {
 
 async function nats(cores: string | undefined): Promise<Deployment> {
   const port = await freePort();
-  const proc = await startProcess(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port)], cores, 'Server is ready', 'nats-server');
+  const proc = await startBroker(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port)], cores, { text: 'Server is ready', on: 'stderr' });
   const version = spawnSync(NATS_SERVER, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
   return {
     name: 'nats',
