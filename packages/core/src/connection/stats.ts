@@ -81,14 +81,10 @@ export interface Counted extends BudgetMember {
 }
 
 /** The figures of messages in and out, as {@link WebSocketStats} names them. */
-export interface Traffic {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  uncompressedBytesIn: number;
-  uncompressedBytesOut: number;
-}
+export type Traffic = Pick<
+  WebSocketStats,
+  'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'uncompressedBytesIn' | 'uncompressedBytesOut'
+>;
 
 /** Traffic with every figure 0. */
 export function noTraffic(): Traffic {
