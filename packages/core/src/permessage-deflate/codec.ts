@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors.js';
 import { CloseCode } from '../protocol/constants.js';
 import { protocolError } from '../protocol/protocol-error.js';
 import type { DeflateParams } from './negotiation.js';
-import type { ResolvedDeflateOptions } from './options.js';
+import { LARGE_MESSAGE, type ResolvedDeflateOptions } from './options.js';
 import { SyncZlib, type WriteResult } from './zlib-sync.js';
 
 /**
@@ -57,8 +57,6 @@ function newInflater(bits: number): SyncZlib {
 export class PerMessageDeflate {
   private readonly threshold: number;
   private readonly params: DeflateParams;
-  private readonly level: number;
-  private readonly memLevel: number;
   private deflater: SyncZlib | undefined;
   private inflater: SyncZlib | undefined;
   /** Inflated bytes of the current message (or frame in frame mode), against the limit. */
@@ -81,12 +79,12 @@ export class PerMessageDeflate {
    */
   readonly sharedKey: string | undefined;
 
-  constructor(params: DeflateParams, opts: ResolvedDeflateOptions) {
+  constructor(params: DeflateParams, opts: Pick<ResolvedDeflateOptions, 'threshold'>) {
     this.params = params;
     this.threshold = opts.threshold;
-    this.level = opts.level;
-    this.memLevel = opts.memLevel;
-    this.sharedKey = params.deflateNoContextTakeover ? `${params.deflateBits}/${opts.level}/${opts.memLevel}` : undefined;
+    this.sharedKey = params.deflateNoContextTakeover
+      ? `${params.deflateBits}/${params.deflateLevel}/${params.deflateLargeLevel}/${params.deflateMemLevel}`
+      : undefined;
   }
 
   /** Whether a message of `length` bytes is worth compressing (the `threshold` rule). */
@@ -96,15 +94,18 @@ export class PerMessageDeflate {
 
   /** Compresses one whole message; the result has the trailing 00 00 ff ff removed (§7.2.1). */
   compress(data: Buffer): Buffer {
-    const nct = this.params.deflateNoContextTakeover;
+    const p = this.params;
+    const nct = p.deflateNoContextTakeover;
     let z = this.deflater;
     if (!z) {
       if (nct) {
-        const key = this.sharedKey!;
+        // One shared deflater per parameter set and level (see LARGE_MESSAGE).
+        const level = data.length >= LARGE_MESSAGE ? p.deflateLargeLevel : p.deflateLevel;
+        const key = `${p.deflateBits}/${level}/${p.deflateMemLevel}`;
         z = sharedDeflaters.get(key);
-        if (!z) sharedDeflaters.set(key, (z = newDeflater(this.params.deflateBits, this.level, this.memLevel)));
+        if (!z) sharedDeflaters.set(key, (z = newDeflater(p.deflateBits, level, p.deflateMemLevel)));
       } else {
-        z = this.deflater = newDeflater(this.params.deflateBits, this.level, this.memLevel);
+        z = this.deflater = newDeflater(this.params.deflateBits, this.params.deflateLevel, this.params.deflateMemLevel);
       }
     }
     // Sync-flushed deflate output exceeds its input by at most a few bytes per 16 KiB block. The

@@ -4,7 +4,7 @@
  */
 import { ErrorCode, WebSocketError } from '../errors.js';
 import type { ExtensionOffer } from '../protocol/header-grammar.js';
-import type { ResolvedDeflateOptions } from './options.js';
+import { CONTEXT_LEVEL, clientDefaults, type ResolvedDeflateOptions, SHARED_DEFLATER_LEVEL, serverDefaults } from './options.js';
 import { canCompress } from './zlib-sync.js';
 
 export const EXTENSION_NAME = 'permessage-deflate';
@@ -17,6 +17,11 @@ export interface DeflateParams {
   /** Window bits of the peer's compressor (this endpoint's inflater) and its takeover rule. */
   inflateBits: number;
   inflateNoContextTakeover: boolean;
+  /** zlib level and memLevel of this endpoint's compressor (not negotiated: its own defaults or options). */
+  deflateLevel: number;
+  deflateMemLevel: number;
+  /** The level for messages of {@link LARGE_MESSAGE} bytes or more (the same unless defaults differ). */
+  deflateLargeLevel: number;
 }
 
 interface OfferParams {
@@ -88,22 +93,31 @@ export function acceptOffer(
     const p = readParams(offer, false);
     if (!p) continue;
 
-    let serverBits = opts.serverMaxWindowBits;
+    const o = serverDefaults(opts);
+    let serverBits = o.serverMaxWindowBits;
     let sendServerBits = serverBits < 15;
     if (p.serverMaxWindowBits !== undefined) {
       serverBits = Math.min(serverBits, p.serverMaxWindowBits);
       sendServerBits = true;
     }
-    // client_max_window_bits may only be answered when offered (§7.1.2.2).
+    const serverNct = o.serverNoContextTakeover || p.serverNoContextTakeover;
+    // The client's context is what the server keeps per connection for inflating: bounded by its
+    // window when the client offered client_max_window_bits (which may only be answered then,
+    // §7.1.2.2), otherwise, unless clientNoContextTakeover is set either way, by asking the client
+    // to keep none (§7.1.1.2: the server may include client_no_context_takeover in any response).
+    // A client that keeps no context is inflated by pooled inflaters: its window is left as
+    // offered unless clientMaxWindowBits is set.
+    let clientNct = p.clientNoContextTakeover || o.clientNoContextTakeover === true;
     let clientBits = 15;
     let sendClientBits = false;
     if (p.clientMaxWindowBits !== undefined) {
       const offered = p.clientMaxWindowBits === true ? 15 : p.clientMaxWindowBits;
-      clientBits = Math.min(offered, opts.clientMaxWindowBits);
+      const wanted = clientNct ? (opts.clientMaxWindowBits ?? 15) : o.clientMaxWindowBits;
+      clientBits = Math.min(offered, wanted);
       sendClientBits = clientBits < 15;
+    } else if (!clientNct && o.clientNoContextTakeover === undefined) {
+      clientNct = o.clientMaxWindowBits < 15;
     }
-    const serverNct = opts.serverNoContextTakeover || p.serverNoContextTakeover;
-    const clientNct = opts.clientNoContextTakeover || p.clientNoContextTakeover;
 
     let response = EXTENSION_NAME;
     if (serverNct) response += '; server_no_context_takeover';
@@ -117,6 +131,12 @@ export function acceptOffer(
         deflateNoContextTakeover: serverNct,
         inflateBits: clientBits,
         inflateNoContextTakeover: clientNct,
+        // Unset, the level follows what was agreed: 4 for messages compressed on their own.
+        deflateLevel: opts.level ?? (serverNct ? SHARED_DEFLATER_LEVEL : CONTEXT_LEVEL),
+        deflateMemLevel: o.memLevel,
+        // Large messages at level 1 all the same: compression is synchronous, and at level 4 a
+        // 15 MiB message would hold the event loop twice as long for a few percent.
+        deflateLargeLevel: opts.level ?? CONTEXT_LEVEL,
       },
     };
   }
@@ -124,8 +144,9 @@ export function acceptOffer(
 }
 
 /** Client side: the offer to send, or null when compression is unavailable. */
-export function clientOffer(opts: ResolvedDeflateOptions): string | null {
+export function clientOffer(resolved: ResolvedDeflateOptions): string | null {
   if (!canCompress()) return null;
+  const opts = clientDefaults(resolved);
   let offer = EXTENSION_NAME;
   if (opts.serverNoContextTakeover) offer += '; server_no_context_takeover';
   if (opts.clientNoContextTakeover) offer += '; client_no_context_takeover';
@@ -138,7 +159,8 @@ export function clientOffer(opts: ResolvedDeflateOptions): string | null {
  * Client side: validates the server's answer to {@link clientOffer} (RFC 7692 §5, §7.1). Returns
  * the agreed parameters, or the error to fail the connection with.
  */
-export function acceptResponse(answer: readonly ExtensionOffer[], opts: ResolvedDeflateOptions): DeflateParams | WebSocketError {
+export function acceptResponse(answer: readonly ExtensionOffer[], resolved: ResolvedDeflateOptions): DeflateParams | WebSocketError {
+  const opts = clientDefaults(resolved);
   const bad = (why: string) => new WebSocketError(ErrorCode.ExtensionMismatch, `invalid permessage-deflate response: ${why}`);
   if (answer.length !== 1 || answer[0]!.name !== EXTENSION_NAME) return bad('the server must accept exactly the offered extension');
   const p = readParams(answer[0]!, true);
@@ -157,5 +179,8 @@ export function acceptResponse(answer: readonly ExtensionOffer[], opts: Resolved
     deflateNoContextTakeover: opts.clientNoContextTakeover || p.clientNoContextTakeover,
     inflateBits: p.serverMaxWindowBits ?? 15,
     inflateNoContextTakeover: p.serverNoContextTakeover,
+    deflateLevel: opts.level,
+    deflateMemLevel: opts.memLevel,
+    deflateLargeLevel: opts.level,
   };
 }

@@ -79,7 +79,8 @@ describe('client permessage-deflate against a wsup server', () => {
 
   it('both wsup ends agree and round-trip', async () => {
     const ws = await connect(`${srv.url}/`, { compress: true });
-    expect(ws.extensions).toBe('permessage-deflate; server_max_window_bits=12');
+    // The server's defaults (issue 20): one shared deflater, the client's context kept in 13 bits.
+    expect(ws.extensions).toBe('permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=13');
     for (const size of [0, 1, 5000, 300_000]) {
       const t = text(size, 3);
       ws.send(t);

@@ -48,8 +48,13 @@ function payload(size: number, seed: number): Buffer {
   return out;
 }
 
+/** The server defaults before issue 20 (context takeover both ways, level 1, 15-bit windows), set explicitly. */
+const OLD: DeflateOptions = { level: 1, serverNoContextTakeover: false, clientNoContextTakeover: false, clientMaxWindowBits: 15 };
+
 const combos: [string, DeflateOptions | true, object][] = [
   ['defaults both sides', true, {}],
+  ['former server defaults (context takeover both ways)', OLD, {}],
+  ['server defaults, offer without client_max_window_bits', true, { clientMaxWindowBits: false }],
   ['no context takeover both ways (asked by the client)', true, { serverNoContextTakeover: true, clientNoContextTakeover: true }],
   ['no context takeover by server option', { serverNoContextTakeover: true, clientNoContextTakeover: true }, {}],
   ['small windows asked by the client', true, { serverMaxWindowBits: 9, clientMaxWindowBits: 10 }],
@@ -147,7 +152,7 @@ describe('context takeover on the wire', () => {
       const f = (await peer.nextFrame())!;
       expect(f.rsv).toBe(4);
       sizes.push(f.payload.length);
-      if (!offer.includes('server_no_context_takeover') && serverOpts === true) {
+      if (!offer.includes('server_no_context_takeover') && serverOpts === OLD) {
         expect((await inflater.inflate(f.payload)).equals(msg)).toBe(true);
       }
     }
@@ -156,17 +161,40 @@ describe('context takeover on the wire', () => {
   }
 
   it('with takeover a repeated message compresses to a few bytes', async () => {
-    const [first, second] = await secondFrameSize(true, 'permessage-deflate');
+    const [first, second] = await secondFrameSize(OLD, 'permessage-deflate');
     expect(second).toBeLessThan(first / 4);
   });
 
   it('with server_no_context_takeover it compresses the same each time', async () => {
-    const [first, second] = await secondFrameSize(true, 'permessage-deflate; server_no_context_takeover');
+    const [first, second] = await secondFrameSize(OLD, 'permessage-deflate; server_no_context_takeover');
     expect(second).toBe(first);
   });
 
-  it("inflates the client's messages with its context across 1000 messages", async () => {
+  it('with the defaults every message is compressed on its own, the same on every connection (one shared deflater)', async () => {
+    const [first, second] = await secondFrameSize(true, 'permessage-deflate; client_max_window_bits');
+    expect(second).toBe(first);
     const path = route({ compress: true });
+    const frames: Buffer[] = [];
+    const msg = Buffer.from(JSON.stringify(Array.from({ length: 80 }, (_, i) => ({ i, name: `item-${i}` }))));
+    for (let c = 0; c < 2; c++) {
+      const peer = await rawPeer(path, 'permessage-deflate; client_max_window_bits');
+      expect(peer.response?.headers['sec-websocket-extensions']).toBe(
+        'permessage-deflate; server_no_context_takeover; client_max_window_bits=13',
+      );
+      for (let i = 0; i < 2; i++) {
+        peer.sendFrame({ opcode: 1, rsv: 4, payload: await new TestDeflater(false).compress(msg) });
+        const f = (await peer.nextFrame())!;
+        expect(f.rsv).toBe(4);
+        frames.push(f.payload);
+      }
+      peer.destroy();
+    }
+    for (const f of frames) expect(f.equals(frames[0]!)).toBe(true);
+    expect((await new TestInflater().inflate(frames[0]!)).equals(msg)).toBe(true);
+  });
+
+  it("inflates the client's messages with its context across 1000 messages", async () => {
+    const path = route({ compress: OLD });
     const peer = await rawPeer(path);
     const deflater = new TestDeflater(true);
     const inflater = new TestInflater();

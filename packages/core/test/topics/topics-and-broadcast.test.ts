@@ -116,7 +116,8 @@ describe('frame once', () => {
   });
 
   it('compresses once for subscribers without server context takeover, per connection otherwise, all correct', async () => {
-    const srv = await topicServer({ compress: { threshold: 100 } });
+    // Context takeover when the client allows it (no longer the default), so both kinds meet here.
+    const srv = await topicServer({ compress: { threshold: 100, serverNoContextTakeover: false } });
     const text = JSON.stringify({ items: Array.from({ length: 100 }, (_, i) => ({ i, name: `name-${i}` })) });
     const nct = await Promise.all(
       Array.from({ length: 3 }, () =>

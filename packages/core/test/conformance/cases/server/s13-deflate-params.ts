@@ -186,4 +186,40 @@ const declines: SessionCase[] = [
   negotiated('compression not enabled on the server: declined', '', 'permessage-deflate; client_max_window_bits', null),
 ];
 
-export const section13: SessionCase[] = [...autobahn, ...matrix, ...serverSide, ...fallbacks, ...declines];
+// The defaults of compress: true (issue 20): one deflater shared by all connections (every message
+// compressed on its own), the client's context bounded to 13 window bits when it offered
+// client_max_window_bits, otherwise not kept (§7.1.1.2 lets a server ask for that unasked).
+const CHROMIUM_OFFER = 'permessage-deflate; client_max_window_bits';
+const defaults: SessionCase[] = [
+  ...batches('13.d', json, {
+    subject: 'pmd-default',
+    offer: { extensions: CHROMIUM_OFFER },
+    answer: 'permessage-deflate; server_no_context_takeover; client_max_window_bits=13',
+  }),
+  negotiated(
+    'defaults, offer as Chromium and ws make it',
+    'pmd-default',
+    CHROMIUM_OFFER,
+    'permessage-deflate; server_no_context_takeover; client_max_window_bits=13',
+  ),
+  negotiated(
+    'defaults, bare offer: the client is asked to keep no context',
+    'pmd-default',
+    'permessage-deflate',
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  ),
+  negotiated(
+    "defaults, Autobahn's offer: a client keeping no context keeps its window",
+    'pmd-default',
+    autobahnOffer(false, 0),
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  ),
+  negotiated(
+    'defaults, offer asking for windows of 9 and 10 bits',
+    'pmd-default',
+    'permessage-deflate; server_max_window_bits=9; client_max_window_bits=10',
+    'permessage-deflate; server_no_context_takeover; server_max_window_bits=9; client_max_window_bits=10',
+  ),
+];
+
+export const section13: SessionCase[] = [...autobahn, ...matrix, ...serverSide, ...fallbacks, ...declines, ...defaults];
