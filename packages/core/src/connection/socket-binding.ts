@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { rememberPeer } from './peer-address.js';
 
 /** What a socket's events are handed to: its connection. */
 export interface SocketOwner {
@@ -31,8 +32,12 @@ function onClose(this: OwnedSocket): void {
   this[kOwner]!.handleSocketClose();
 }
 
-/** Hands `socket`'s events to `owner` from now on. */
+/**
+ * Hands `socket`'s events to `owner` from now on, and keeps the peer's address for the socket's
+ * life ({@link rememberPeer}).
+ */
 export function bindSocket(socket: Duplex, owner: SocketOwner): void {
+  rememberPeer(socket);
   const s = socket as OwnedSocket;
   s[kOwner] = owner;
   s.on('data', onData);

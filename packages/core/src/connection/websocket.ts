@@ -17,7 +17,8 @@ import type { CloseInfo, Message, WebSocketEvents } from './message.js';
 import { countClosed, countIdle, countOpened, publishError } from './observability.js';
 import { receiverOptions, type ResolvedOptions, type WebSocketInit } from './options.js';
 import { Outbound, type SendOptions } from './outbound.js';
-import { definePeerGetters, rememberPeer } from './peer-address.js';
+import { definePeerGetters } from './peer-address.js';
+import { startListenerTable } from './listener-table.js';
 import { defineReadyStateConstants, ReadyState } from './ready-state.js';
 import { abandonIfBacklogged, abort, bindSocket, ownerOf } from './socket-binding.js';
 import type { StatsScope } from './stats.js';
@@ -111,11 +112,10 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     this.outbound = new Outbound(init.socket, init.client, o, init.deflate, this);
     this.inbound = new Inbound(this);
     this.hubRef = init.hub;
-    (this as EventEmitter).on('newListener', onNewListener);
+    startListenerTable(this, onNewListener);
     this.openedAt = countOpened();
 
     bindSocket(init.socket, this);
-    rememberPeer(init.socket);
     if (o.heartbeatMs > 0 || o.idleTimeoutMs > 0) this.liveness = new Liveness(this, o.heartbeatMs, o.idleTimeoutMs);
     if (init.head && init.head.length > 0) this.handleData(init.head);
     if (init.socket.destroyed) queueMicrotask(() => this.handleSocketClose());

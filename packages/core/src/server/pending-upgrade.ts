@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { constants as h2, type ServerHttp2Stream } from 'node:http2';
+import { compactEmptyListenerTable } from '../connection/listener-table.js';
 import type { WebSocket } from '../connection/websocket.js';
 import { ErrorCode, WebSocketError } from '../errors.js';
 import { countRefusal } from './refusal.js';
@@ -50,6 +51,22 @@ const UPGRADED: RoutedUpgrade = Object.freeze({
   },
 });
 
+/** The pending upgrade of each routed socket (or HTTP/2 stream), for the listeners all of them share. */
+const pendingOn = new WeakMap<Duplex, PendingUpgrade>();
+
+// Listeners shared by every pending upgrade, rather than closures made per request: they find
+// their request through the socket or the response.
+function onPendingSocketClose(this: Duplex): void {
+  pendingOn.get(this)?.socketClosed();
+}
+function onResponseFinish(this: UpgradeResponse): void {
+  const pending = routed.get(this.req);
+  if (pending instanceof PendingUpgrade) pending.answered();
+}
+function onUpgradeTimeout(pending: PendingUpgrade): void {
+  pending.timedOut();
+}
+
 /**
  * A routed upgrade request until it is upgraded or answered. Once upgraded nothing refers to it
  * from the socket or the WebSocket any more, so the request, the response and their state can be
@@ -59,8 +76,6 @@ export class PendingUpgrade implements RoutedUpgrade {
   upgraded = false;
   readonly hub: Hub;
   private readonly timer: NodeJS.Timeout;
-  private readonly onSocketClose = (): void => clearTimeout(this.timer);
-  private readonly onFinish = (): void => this.answered();
 
   private constructor(
     private readonly router: RoutingOwner,
@@ -70,11 +85,12 @@ export class PendingUpgrade implements RoutedUpgrade {
     readonly head: Buffer,
   ) {
     this.hub = router.hub;
-    this.timer = setTimeout(() => this.timedOut(), router.upgradeTimeoutMs);
+    this.timer = setTimeout(onUpgradeTimeout, router.upgradeTimeoutMs, this);
     this.timer.unref();
-    res.on('finish', this.onFinish);
-    socket.once('close', this.onSocketClose);
     routed.set(req, this);
+    pendingOn.set(socket, this);
+    res.on('finish', onResponseFinish);
+    socket.on('close', onPendingSocketClose);
     if (isHttp2Request(req)) guardSuccess(req.stream, this);
   }
 
@@ -86,17 +102,28 @@ export class PendingUpgrade implements RoutedUpgrade {
   accepted(ws: WebSocket): void {
     this.upgraded = true;
     clearTimeout(this.timer);
+    pendingOn.delete(this.socket);
     this.socket.removeListener('error', swallow);
-    this.socket.removeListener('close', this.onSocketClose);
+    this.socket.removeListener('close', onPendingSocketClose);
     // A handler's frame (`for await` over the WebSocket) often keeps `req` and `res` for the whole
-    // connection: neither may keep this record, its timer and the head buffer alive with it.
-    this.res.removeListener('finish', this.onFinish);
+    // connection: neither may keep this record, its timer and the head buffer alive with it, nor
+    // an empty listener table.
+    this.res.removeListener('finish', onResponseFinish);
+    compactEmptyListenerTable(this.res);
     routed.set(this.req, UPGRADED);
     this.router.adopt(ws);
   }
 
-  private answered(): void {
+  /** @internal The connection closed before the request was upgraded or answered. */
+  socketClosed(): void {
     clearTimeout(this.timer);
+    pendingOn.delete(this.socket);
+  }
+
+  /** @internal The response finished: the request was answered (or refused) without an upgrade. */
+  answered(): void {
+    clearTimeout(this.timer);
+    pendingOn.delete(this.socket);
     if (this.upgraded) return;
     if (isHttp2Request(this.req)) {
       // The response is complete; what the client may still be sending (frames it sent before
@@ -113,7 +140,8 @@ export class PendingUpgrade implements RoutedUpgrade {
     else s.end();
   }
 
-  private timedOut(): void {
+  /** @internal */
+  timedOut(): void {
     const res = this.res;
     if (this.upgraded || res.writableEnded) return;
     if (!res.headersSent) {

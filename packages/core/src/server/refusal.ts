@@ -10,16 +10,26 @@ import type { UpgradeRequest, UpgradeResponse } from './transport.js';
  * or a 500 for bad options). The upgrade router uses this to keep such an error, escaping a
  * request handler, from crashing the process: nothing is left to respond.
  */
-const answered = new WeakSet<object>();
+const answered = new WeakMap<object, UpgradeRequest>();
 
-export function markAnswered<T extends object>(err: T): T {
-  answered.add(err);
+/** Marks `err` as thrown after `req` was answered; returns it. */
+export function markAnswered<T extends object>(err: T, req: UpgradeRequest): T {
+  answered.set(err, req);
   return err;
 }
 
 /** Whether `upgrade()` threw `err` after answering the request itself. */
 export function wasAnswered(err: unknown): boolean {
   return typeof err === 'object' && err !== null && answered.has(err);
+}
+
+/**
+ * The request `err` answered (see {@link markAnswered}), so that a handler's rejection can be
+ * reported with its request by a listener shared by every request, rather than a closure per
+ * request that a long-running handler's promise would hold for the connection's life.
+ */
+export function answeredRequest(err: unknown): UpgradeRequest | undefined {
+  return typeof err === 'object' && err !== null ? answered.get(err) : undefined;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -89,7 +99,7 @@ export function countRefusal(req: UpgradeRequest, err: WebSocketError): void {
  * to throw. Counted as {@link countRefusal} says.
  */
 export function refuse(req: UpgradeRequest, err: WebSocketError, socket: Duplex, res: UpgradeResponse | undefined): WebSocketError {
-  markAnswered(err);
+  markAnswered(err, req);
   countRefusal(req, err);
   const body = err.message;
   if (res instanceof Http2ServerResponse) {

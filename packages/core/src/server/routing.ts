@@ -11,7 +11,7 @@ import { CloseCode } from '../protocol/constants.js';
 import { Hub } from '../topics/hub.js';
 import { ConnectionLimits } from './connection-limits.js';
 import { PendingUpgrade, swallow } from './pending-upgrade.js';
-import { countRefusalsIn, wasAnswered } from './refusal.js';
+import { answeredRequest, countRefusalsIn, wasAnswered } from './refusal.js';
 import { HandshakeDeadline } from './handshake-deadline.js';
 import { isHttp2Server, type UpgradeServer } from './transport.js';
 
@@ -100,6 +100,12 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
   private readonly originalClose: UpgradeServer['close'] | undefined;
 
   private readonly guarded = new Map<RequestListener, RequestListener>();
+  /** A request listener's rejection: reported as `refused` if `upgrade()` answered, rethrown otherwise. */
+  private readonly onRejected = (err: unknown): void => {
+    const req = answeredRequest(err);
+    if (req === undefined) throw err;
+    this.emit('refused', err as Error, req);
+  };
   private readonly deadline: HandshakeDeadline;
 
   constructor(server: UpgradeServer, options: HandleUpgradesOptions = {}) {
@@ -187,12 +193,10 @@ export class UpgradeRouter extends EventEmitter<UpgradeRouterEvents> {
           router.emit('refused', err as Error, req);
           return undefined;
         }
-        if (result && typeof (result as Promise<unknown>).then === 'function') {
-          return (result as Promise<unknown>).then(undefined, (err: unknown) => {
-            if (!wasAnswered(err)) throw err;
-            router.emit('refused', err as Error, req);
-          });
-        }
+        // One rejection handler for every request: a `for await` handler's promise is pending for
+        // the connection's life, and a closure here would keep its request alive as long.
+        if (result && typeof (result as Promise<unknown>).then === 'function')
+          return (result as Promise<unknown>).then(undefined, router.onRejected);
         return result;
       };
       this.guarded.set(listener, guarded);

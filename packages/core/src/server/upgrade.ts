@@ -28,6 +28,19 @@ import { resolveUpgradeOptions, type ResolvedUpgradeOptions, type UpgradeOptions
  * `WebSocket<User>`. Without it, `ws.data` is undefined (`upgrade<User | undefined>(req, res)` to
  * set it later).
  *
+ * Once it returns, the WebSocket needs nothing of `req` and `res`: a handler that returns leaves
+ * both to the garbage collector, and one that stays suspended for the connection's life (a
+ * `for await` loop) keeps them but nothing of the routing with them. They stay usable for what
+ * a handler reads after the upgrade:
+ * - `req.headers`, `req.rawHeaders`, `req.url`, `req.method`, `req.httpVersion`, as they arrived;
+ * - `req.socket`, the connection the WebSocket runs on (over HTTP/2, `req.stream` is): its
+ *   `remoteAddress`, `remotePort` and `remoteFamily` still read after it closed, as do the
+ *   WebSocket's own.
+ * - `res` is detached from the connection: `res.socket` is null and nothing written to it reaches
+ *   the client (the 101 went straight to the socket, so over HTTP/1.1 `res.headersSent` stays
+ *   false). The framework adapters close the WebSocket with 1011 when a route answers on `res`
+ *   after upgrading.
+ *
  * @example
  * ```ts
  * const server = http.createServer(async (req, res) => {
@@ -92,7 +105,7 @@ export function upgrade<Data>(
     resolved = resolveUpgradeOptions(options);
   } catch (err) {
     refuse(req, new WebSocketError(ErrorCode.InvalidOption, 'invalid WebSocket options', { status: 500, cause: err }), socket, res);
-    throw markAnswered(err as object);
+    throw markAnswered(err as object, req);
   }
 
   const offer = checkHandshake(req);
