@@ -4,6 +4,8 @@ declare global {
   interface Buffer {
     utf8Write(string: string, offset?: number, length?: number): number;
     utf8Slice(start?: number, end?: number): string;
+    latin1Write(string: string, offset?: number, length?: number): number;
+    latin1Slice(start?: number, end?: number): string;
   }
 }
 export {};

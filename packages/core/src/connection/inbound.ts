@@ -43,6 +43,8 @@ interface Waiter {
  */
 const NONE: never[] = [];
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
 /**
  * The receive side of a connection, after the receiver: where each whole message goes (a waiting
  * `receive()`, the `message` listeners, or the queue of unread messages), the read pauses that
@@ -115,12 +117,13 @@ export class Inbound {
     if (this.bytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
   }
 
-  /** A whole message arrived (and passed the rate limit, when there is one). */
-  deliverMessage(binary: boolean, data: Buffer): void {
+  /** A whole message arrived: its bytes, or a short ASCII text already decoded (see `ReceiverHandler.onMessage`). */
+  deliverMessage(binary: boolean, data: Buffer | string): void {
+    const size = data.length;
     this.received++;
-    this.receivedBytes += data.length;
-    if (this.limiter !== undefined && !this.limiter.admit(binary, data.length)) return;
-    this.deliver(wholeMessage(binary, data), data.length);
+    this.receivedBytes += size;
+    if (this.limiter !== undefined && !this.limiter.admit(binary, size)) return;
+    this.deliver(typeof data === 'string' ? { data, binary: false, fin: true } : wholeMessage(binary, data), size);
   }
 
   /** A data frame arrived in frame mode: text is decoded across frames, as code points may span them. */
@@ -183,6 +186,20 @@ export class Inbound {
   }
 
   /**
+   * The next step of `for await`: like `receive()` without a timeout, but settling with the
+   * iterator result itself, so a loop pays one promise per message rather than two.
+   */
+  next(): Promise<IteratorResult<Message>> {
+    const msg = this.take();
+    if (msg !== undefined) return Promise.resolve({ value: msg, done: false });
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise<IteratorResult<Message>>((resolve, reject) => {
+      if (this.waiters === NONE) this.waiters = [];
+      this.waiters.push({ resolve: (m) => resolve(m === null ? DONE : { value: m, done: false }), reject, timer: undefined });
+    });
+  }
+
+  /**
    * A 'message' listener was added: messages that arrived before anyone listened go to the first
    * listener, once it has been added ('newListener' fires before).
    */
@@ -240,21 +257,15 @@ export function onNewListener(this: { readonly inbound: Inbound }, event: string
   if (event === 'message') this.inbound.listenerAdded();
 }
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
-
-function toResult(msg: Message | null): IteratorResult<Message> {
-  return msg === null ? DONE : { value: msg, done: false };
-}
-
 /**
  * `for await` over a WebSocket. A class rather than an object of closures: a loop suspended in
  * it is held for the whole life of an idle connection, so every byte of it counts.
  */
 export class MessageIterator implements AsyncIterableIterator<Message> {
-  constructor(private readonly source: { receive(): Promise<Message | null> }) {}
+  constructor(private readonly inbound: Inbound) {}
 
   next(): Promise<IteratorResult<Message>> {
-    return this.source.receive().then(toResult);
+    return this.inbound.next();
   }
 
   /** Leaving the loop early does not close the connection; call close() for that. */

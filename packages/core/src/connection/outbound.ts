@@ -1,7 +1,8 @@
+import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
-import { isAscii, type SendData } from '../protocol/bytes.js';
+import type { SendData } from '../protocol/bytes.js';
 import { encodeClose } from '../protocol/close-frame.js';
 import { payloadLength } from '../protocol/frame-header.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
@@ -73,7 +74,18 @@ export class Outbound {
 
   /** Bytes queued here and in the socket that the kernel has not taken yet. */
   get bufferedAmount(): number {
-    return this.sender.queuedBytes + this.socket.writableLength;
+    const inSocket = this.socket.writableLength;
+    this.sender.inSocket = inSocket;
+    return this.sender.queued + inSocket;
+  }
+
+  /**
+   * `bufferedAmount` or more, without asking the socket (a getter chain through the stream's
+   * state that a broadcast would pay per subscriber and message): what the socket held when last
+   * asked can only have shrunk since, as nothing but the sender writes to it.
+   */
+  private get bufferedBound(): number {
+    return this.sender.queued + this.sender.inSocket;
   }
 
   /** Whether a message of `length` bytes is sent compressed: the one place that decides. */
@@ -130,7 +142,7 @@ export class Outbound {
    */
   sendString(data: string, binary: boolean | undefined, compress: boolean): boolean {
     if (binary === true) return this.stringAsBinary(data, compress);
-    const len = data.length < 32 && isAscii(data) ? data.length : Buffer.byteLength(data);
+    const len = Buffer.byteLength(data);
     if (len > this.options.maxSendPayload) this.checkSize(len);
     return this.text(data, len, compress);
   }
@@ -214,22 +226,39 @@ export class Outbound {
    */
   publication(p: Publication, masked: boolean): boolean {
     const deflate = this.deflate;
-    const compressed = this.compresses(p.payload.length);
-    if (masked || (compressed && deflate!.sharedKey === undefined)) {
-      if (p.binary) this.message(Opcode.Binary, p.payload);
-      else this.text(p.text, p.payload.length);
-      return !this.overflowed;
-    }
-    const frame = compressed ? p.compressedFrame(deflate!) : p.frame();
-    if (!this.reserve(frame.length)) return false;
-    this.sent++;
-    if (compressed) {
+    let frame: Buffer;
+    if (masked || (deflate !== undefined && this.compresses(p.payload.length))) {
+      if (masked || deflate!.sharedKey === undefined) {
+        if (p.binary) this.message(Opcode.Binary, p.payload);
+        else this.text(p.text, p.payload.length);
+        return !this.overflowed;
+      }
+      frame = p.compressedFrame(deflate!);
       const wire = payloadLength(frame);
+      if (!this.reserve(frame.length)) return false;
       this.sentBytes += wire;
       deflate!.savedOut += p.payload.length - wire;
     } else {
+      // The common case, once per subscriber and message of a broadcast: kept short.
+      frame = p.frame();
+      const run = p.fanOut;
+      // Not with compression agreed: whether each later message is compressed is its own size's call.
+      if (run?.open && deflate === undefined) {
+        // Follow the topic's run: the messages published after this one in the same turn are then
+        // queued for every follower at once, while they keep it below its high-water mark (and so
+        // within maxBuffered): then no 'drain' can be owed.
+        const room = Math.min(this.options.maxBuffered, this.options.sendHighWaterMark - 1) - this.bufferedBound;
+        if (frame.length <= room) {
+          if (run.frames.length === 0) run.add(frame, p.payload.length);
+          run.follow(room);
+          this.sender.queueRun(run);
+          return true;
+        }
+      }
+      if (!this.reserve(frame.length)) return false;
       this.sentBytes += p.payload.length;
     }
+    this.sent++;
     this.sender.queueShared(frame);
     this.afterSend();
     return true;
@@ -262,6 +291,12 @@ export class Outbound {
     return new Promise<void>((resolve, reject) => {
       (this.drainWaiters ??= []).push({ resolve, reject });
     });
+  }
+
+  /** @internal A run of published messages this connection followed is complete (see `FanOut`). */
+  sentRun(messages: number, payloadBytes: number): void {
+    this.sent += messages;
+    this.sentBytes += payloadBytes;
   }
 
   /** @internal The socket took a batch without needing a 'drain', or emitted 'drain'. */
@@ -309,7 +344,12 @@ export class Outbound {
    */
   private reserve(len: number): boolean {
     const max = this.options.maxBuffered;
-    if (this.bufferedAmount + len <= max) return true;
+    return this.bufferedBound + len <= max || this.bufferedAmount + len <= max || this.refuse();
+  }
+
+  /** Past `maxBuffered`: drops what is queued and fails the connection (see {@link reserve}). */
+  private refuse(): false {
+    const max = this.options.maxBuffered;
     this.sender.discard();
     this.overflowed = true;
     this.owner.overflowed(
@@ -321,7 +361,8 @@ export class Outbound {
   }
 
   private afterSend(): boolean {
-    if (this.bufferedAmount < this.options.sendHighWaterMark) return true;
+    const mark = this.options.sendHighWaterMark;
+    if (this.bufferedBound < mark || this.bufferedAmount < mark) return true;
     this.needDrain = true;
     return false;
   }

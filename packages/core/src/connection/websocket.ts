@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
@@ -307,7 +308,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
 
   /** `for await (const msg of ws)`: every message until the connection closes. */
   [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
-    return new MessageIterator(this);
+    return new MessageIterator(this.inbound);
   }
 
   /**
@@ -335,6 +336,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     this.liveness?.stop();
     this.state = ReadyState.Closing;
     this.inbound.end();
+    this.outbound.dropQueued();
     abort(this.socket);
   }
 
@@ -357,7 +359,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   // ---- ReceiverHandler: what the receiver decoded ----
 
   /** @internal */
-  onMessage(binary: boolean, data: Buffer): void {
+  onMessage(binary: boolean, data: Buffer | string): void {
     this.liveness?.active();
     this.inbound.deliverMessage(binary, data);
   }

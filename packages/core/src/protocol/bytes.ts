@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { typeError } from '../errors.js';
 
 /** Data `send()` accepts. Strings go as text unless `binary` is true; bytes go as binary. */
@@ -19,13 +20,4 @@ export function payloadOf(data: unknown, what: string): Buffer {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
   if (buf === null) throw typeError(`${what} takes a string, Buffer, ArrayBuffer or typed array`);
   return buf;
-}
-
-/**
- * Whether every character of `s` is ASCII, so its UTF-8 length is its length. Only worth asking
- * of short strings: for long ones `Buffer.byteLength` is faster than a JS loop.
- */
-export function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
 }

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /** Writing frame headers (RFC 6455 §5.2). */
 
 /** Length of the header for a payload of `len` bytes. */

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import { endianness } from 'node:os';
 
@@ -58,6 +59,15 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
       }
       for (; w < words; w++) view[w]! ^= word;
       i += words << 2;
+    }
+  }
+  if (p === 0) {
+    // Whole keys at a time, no per-byte choice of key byte: what short frames (phase 0) need.
+    for (const end4 = end - 3; i < end4; i += 4) {
+      buf[i]! ^= m0;
+      buf[i + 1]! ^= m1;
+      buf[i + 2]! ^= m2;
+      buf[i + 3]! ^= m3;
     }
   }
   while (i < end) {

@@ -1,4 +1,4 @@
-import { constants } from 'node:buffer';
+import { Buffer, constants } from 'node:buffer';
 import { ErrorCode, WebSocketError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { unmask } from './mask.js';
@@ -13,6 +13,12 @@ const EMPTY = Buffer.alloc(0);
 const NO_PIECES: Buffer[] = [];
 /** No Buffer can hold more, whatever maxPayload says (e.g. Infinity). */
 const MAX_BUFFER = constants.MAX_LENGTH;
+/**
+ * Text payloads up to this many bytes are checked for ASCII by a JS loop and decoded from the
+ * chunk straight away: below it the loop (15 ns for 32 bytes) beats a Buffer view plus the native
+ * UTF-8 check (80 ns); above it simdutf wins.
+ */
+const SHORT_TEXT = 256;
 
 /**
  * Receives what the receiver decodes: whole, validated messages (decompressed when they were
@@ -20,8 +26,12 @@ const MAX_BUFFER = constants.MAX_LENGTH;
  * closures.
  */
 export interface ReceiverHandler {
-  /** A whole message (message mode). Text has passed UTF-8 validation. */
-  onMessage(binary: boolean, data: Buffer): void;
+  /**
+   * A whole message (message mode). Text has passed UTF-8 validation. A short ASCII text message
+   * that arrived in one frame and one read comes decoded, as a string (of as many characters as
+   * bytes): what most chat and RPC traffic is, and it skips a Buffer view and the native UTF-8 check.
+   */
+  onMessage(binary: boolean, data: Buffer | string): void;
   /** One data frame of a message (frame mode), with `fin` marking the last one. */
   onFragment(binary: boolean, data: Buffer, fin: boolean): void;
   /** A close, ping or pong frame (payload ≤ 125 bytes, already unmasked). */
@@ -228,6 +238,24 @@ export class Receiver {
           // Fast path: the whole payload is in this chunk.
           const end = pos + this.remaining;
           if (this.masked) unmask(chunk, pos, end, this.mask, 0);
+          if (
+            this.opcode === Opcode.Text &&
+            end - pos <= SHORT_TEXT &&
+            this.fin &&
+            !this.msgCompressed &&
+            !this.frameMode &&
+            isAsciiRange(chunk, pos, end)
+          ) {
+            // A whole single-frame text message: nothing of an earlier message to join, and
+            // ASCII is valid UTF-8 that decodes byte for byte.
+            const start = pos;
+            pos = end;
+            this.remaining = 0;
+            this.state = State.Header;
+            this.inMessage = false;
+            this.handler.onMessage(false, chunk.latin1Slice(start, end));
+            continue;
+          }
           const payload = chunk.subarray(pos, end);
           pos = end;
           this.remaining = 0;
@@ -499,4 +527,13 @@ export class Receiver {
     this.stop();
     this.handler.onError(err);
   }
+}
+
+/** Whether `buf[start, end)` is all ASCII (every byte below 0x80). */
+function isAsciiRange(buf: Buffer, start: number, end: number): boolean {
+  let acc = 0;
+  let i = start;
+  for (const end4 = end - 3; i < end4; i += 4) acc |= buf[i]! | buf[i + 1]! | buf[i + 2]! | buf[i + 3]!;
+  for (; i < end; i++) acc |= buf[i]!;
+  return acc < 0x80;
 }

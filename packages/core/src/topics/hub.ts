@@ -1,7 +1,11 @@
+import type { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
 import { payloadOf, type SendData } from '../protocol/bytes.js';
+import { Opcode } from '../protocol/constants.js';
+import { serverFrame } from '../protocol/frame-header.js';
+import { FanOut } from '../protocol/sender.js';
 import { InMemoryBus, type Broker } from './broker.js';
 import { brokerFailed } from './broker-kit.js';
 import { Publication, type Subscriber } from './subscriber.js';
@@ -58,6 +62,9 @@ export class Hub extends EventEmitter<HubEvents> {
   private closed = false;
   /** A broker failure was reported as a process warning (there was no error listener). */
   private warned = false;
+  /** Each topic's open run in this turn of the event loop (see `FanOut`). */
+  private readonly runs = new Map<string, FanOut>();
+  private runsScheduled = false;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -75,6 +82,7 @@ export class Hub extends EventEmitter<HubEvents> {
   subscribe(ws: Subscriber, topic: string): void {
     this.checkTopic(topic);
     if (this.closed) throw new WebSocketError(ErrorCode.HubClosed, 'the hub is closed');
+    this.endRun(topic);
     let subs = this.topicMap.get(topic);
     if (!subs) {
       subs = new Set();
@@ -96,6 +104,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.memberships.get(ws)?.delete(topic);
     const subs = this.topicMap.get(topic);
     if (!subs?.delete(ws)) return;
+    this.endRun(topic);
     if (subs.size === 0) {
       this.topicMap.delete(topic);
       if (!this.closed) this.brokerCall(() => this.broker.unsubscribe(topic));
@@ -154,10 +163,43 @@ export class Hub extends EventEmitter<HubEvents> {
   private deliverLocal(topic: string, payload: Buffer, binary: boolean, except: Subscriber | undefined): number {
     const subs = this.topicMap.get(topic);
     if (!subs) return 0;
+    if (except === undefined) {
+      // Every subscriber follows this turn's run of the topic: one append reaches them all.
+      const run = this.runs.get(topic);
+      if (run?.add(serverFrame(payload, binary ? Opcode.Binary : Opcode.Text, false), payload.length)) return run.followers;
+    }
     const publication = new Publication(payload, binary);
+    const run = except === undefined ? new FanOut() : undefined;
+    publication.fanOut = run;
     let count = 0;
     for (const sub of subs) if (sub !== except && sub.deliver(publication)) count++;
+    if (run !== undefined) {
+      // A run serves the next messages only if it reaches every subscriber as they would.
+      if (run.followers === subs.size) this.openRun(topic, run);
+      else run.close();
+    }
     return count;
+  }
+
+  /** Keeps `run` for the topic's next messages in this turn of the event loop. */
+  private openRun(topic: string, run: FanOut): void {
+    this.runs.set(topic, run);
+    if (!this.runsScheduled) {
+      this.runsScheduled = true;
+      setImmediate(() => {
+        this.runsScheduled = false;
+        for (const r of this.runs.values()) r.close();
+        this.runs.clear();
+      });
+    }
+  }
+
+  /** The topic's subscribers changed: its run (if any) no longer reaches exactly them. */
+  private endRun(topic: string): void {
+    const run = this.runs.get(topic);
+    if (run === undefined) return;
+    run.close();
+    this.runs.delete(topic);
   }
 
   private checkTopic(topic: unknown): asserts topic is string {

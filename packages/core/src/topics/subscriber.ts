@@ -1,6 +1,8 @@
+import type { Buffer } from 'node:buffer';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { Opcode } from '../protocol/constants.js';
 import { serverFrame } from '../protocol/frame-header.js';
+import type { FanOut } from '../protocol/sender.js';
 
 /**
  * One published message on its way to a topic's local subscribers: the payload, and each frame
@@ -10,6 +12,11 @@ export class Publication {
   private decoded: string | undefined;
   private plain: Buffer | undefined;
   private compressed: Map<string, Buffer> | undefined;
+  /**
+   * @internal The run that subscribers taking {@link frame} as is join, so that the topic's
+   * next messages in this turn reach them all at once; set by the hub.
+   */
+  fanOut: FanOut | undefined;
 
   constructor(
     readonly payload: Buffer,

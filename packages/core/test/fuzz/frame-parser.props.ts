@@ -26,8 +26,9 @@ class Recorder implements ReceiverHandler, MessageDecompressor {
   events: Event[] = [];
   readonly heldBytes = 0;
   private pieces: Buffer[] = [];
-  onMessage(binary: boolean, data: Buffer): void {
-    this.events.push({ kind: 'message', binary, data: data.toString('hex') });
+  // Short ASCII text comes decoded; recorded as its bytes, like any other message.
+  onMessage(binary: boolean, data: Buffer | string): void {
+    this.events.push({ kind: 'message', binary, data: Buffer.from(data).toString('hex') });
   }
   onFragment(binary: boolean, data: Buffer, fin: boolean): void {
     this.events.push({ kind: 'fragment', binary, data: data.toString('hex'), fin });

@@ -13,7 +13,7 @@ const alone = (data: Buffer, level: number) => {
 
 function serverCodec(compress: Parameters<typeof resolveDeflateOptions>[0]): PerMessageDeflate {
   const opts = resolveDeflateOptions(compress)!;
-  const agreed = acceptOffer(parseExtensions('permessage-deflate; client_max_window_bits'), opts)!;
+  const agreed = acceptOffer(parseExtensions('permessage-deflate; client_max_window_bits')!, opts)!;
   return new PerMessageDeflate(agreed.params, opts);
 }
 

@@ -30,8 +30,8 @@ class Recorder implements ReceiverHandler {
   deferrals = 0;
   /** What a deferral does: nothing (the test resumes by hand) or resume later. */
   onDeferredHook: (() => void) | undefined;
-  onMessage(_binary: boolean, data: Buffer): void {
-    this.messages.push(data[0]!);
+  onMessage(_binary: boolean, data: Buffer | string): void {
+    this.messages.push(typeof data === 'string' ? data.charCodeAt(0) : data[0]!);
   }
   onFragment(): void {
     throw new Error('message mode only');
