@@ -3,7 +3,7 @@
  * itself: call `serve()` with a function that starts listening and returns the port.
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ServerOptions, ServerReady, ServerStats, ToServer } from './protocol.js';
 
@@ -47,7 +47,7 @@ function stats(gc: boolean): ServerStats {
   };
 }
 
-/** Listens on an ephemeral loopback port and resolves with it. */
+/** Listens on an ephemeral loopback port and resolves with it (an HTTP server or a plain TCP one). */
 export function listen(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -164,20 +164,24 @@ async function idleRun(
   try {
     const before = await server.stats(true);
     let opened: Promise<import('./protocol.js').ServerStats> | undefined;
+    let acceptCpu: Promise<import('./protocol.js').ServerStats> | undefined;
     let openedSignal!: () => void;
     const openedSeen = new Promise<void>((resolve) => (openedSignal = resolve));
     const run = gen.run(
       { kind: 'idle', port: server.port, connections, concurrency: s.concurrency },
       {
         onIdleOpen: () => {
+          // The server's CPU time for the handshakes, read at once (before the forced GCs below).
+          acceptCpu = server.stats(false);
           // A moment for the server to finish whatever it does after the 101 went out.
-          opened = new Promise((resolve) => setTimeout(resolve, 300)).then(() => server.stats(true));
+          opened = acceptCpu.then(() => new Promise((resolve) => setTimeout(resolve, 300))).then(() => server.stats(true));
           openedSignal();
         },
       },
     );
     await Promise.race([openedSeen, run]);
     const after = await opened!;
+    const accepted = await acceptCpu!;
     gen.release();
     const result = (await run) as IdleResult;
     const n = Math.max(1, result.opened);
@@ -185,6 +189,7 @@ async function idleRun(
       round,
       opened: result.opened,
       acceptMs: result.acceptMs,
+      cpuPerHandshakeUs: (accepted.cpuMicros - before.cpuMicros) / n,
       rssPerConn: (after.rss - before.rss) / n,
       heapPerConn: (after.heapUsed - before.heapUsed) / n,
       peakRss: after.peakRss,

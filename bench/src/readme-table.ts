@@ -18,6 +18,7 @@ const COLUMNS: [server: string, heading: string][] = [
   ['ws-native', 'ws + native addons'],
   ['uws', 'uWebSockets.js'],
   ['raw-net', 'raw node:net'],
+  ['raw-net-message', 'raw node:net, whole messages'],
   ['wsup', '**wsup**'],
   ['wsup-iter', 'wsup `for await`'],
   ['wsup-express', 'Express'],
@@ -58,6 +59,59 @@ for (const result of vsWs) {
     return name === 'wsup' ? `**${cell}**` : cell;
   });
   lines.push(`| ${s.name}: ${s.title} | ${bound} (${target.met ? 'met' : 'not met'}) | ${cells.join(' | ')} |`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The speed targets against the references (uWebSockets.js, the raw node:net servers, ws), each
+// computed from the same run.
+
+type Figure = { msgsPerSec?: number; rssPerConn?: number; heapPerConn?: number; acceptMs?: number };
+const medianOf = (scenario: string, server: string): Figure | undefined => {
+  const r = vsWs.find((x) => x.scenario.name === scenario);
+  const e = r?.servers.find((x) => x.name === server);
+  return e?.status === 'ok' ? (e.median as Figure | undefined) : undefined;
+};
+/** `a ÷ b` of a figure, with whether it meets `ok`, or undefined when either is missing. */
+const versus = (value: (f: Figure) => number | undefined, scenario: string, a: string, b: string) => {
+  const x = medianOf(scenario, a);
+  const y = medianOf(scenario, b);
+  const vx = x && value(x);
+  const vy = y && value(y);
+  return vx !== undefined && vy !== undefined && vy > 0 ? vx / vy : undefined;
+};
+const rateOf = (f: Figure) => f.msgsPerSec;
+const TARGETS: [target: string, figure: string, ratio: number | undefined, ok: (r: number) => boolean][] = [
+  ['small ≥ uWebSockets.js', 'wsup ÷ uWS, 32 B msgs/s', versus(rateOf, 'small', 'wsup', 'uws'), (r) => r >= 1],
+  ['', 'wsup `for await` ÷ uWS', versus(rateOf, 'small', 'wsup-iter', 'uws'), (r) => r >= 1],
+  ['`for await` within 5% of events', 'small: for await ÷ events', versus(rateOf, 'small', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
+  ['', 'medium', versus(rateOf, 'medium', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
+  ['', 'large', versus(rateOf, 'large', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
+  ['', 'compressed', versus(rateOf, 'compressed', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
+  ['medium ≥ uWebSockets.js', 'wsup ÷ uWS, 16 KiB msgs/s', versus(rateOf, 'medium', 'wsup', 'uws'), (r) => r >= 1],
+  ['large ≥ 0.95× raw node:net', 'wsup ÷ raw node:net, 1 MiB msgs/s', versus(rateOf, 'large', 'wsup', 'raw-net'), (r) => r >= 0.95],
+  ['', 'wsup ÷ raw node:net with whole messages', versus(rateOf, 'large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
+  ['broadcast ≥ raw node:net', 'wsup ÷ raw node:net, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
+  ['idle ≤ 0.9× ws', 'wsup ÷ ws, RSS per connection', versus((f) => f.rssPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
+  ['', 'wsup `for await` ÷ ws', versus((f) => f.rssPerConn, 'idle', 'wsup-iter', 'ws'), (r) => r <= 0.9],
+  ...(['wsup', 'wsup-iter', 'wsup-express', 'wsup-fastify', 'wsup-koa'] as const).map(
+    (name, i): [string, string, number | undefined, (r: number) => boolean] => [
+      i === 0 ? 'accepting 10,000 ≥ 1.2× faster than ws' : '',
+      `ws's time ÷ ${name === 'wsup' ? 'wsup (router)' : name}'s`,
+      versus((f) => f.acceptMs, 'idle', 'ws', name),
+      (r) => r >= 1.2,
+    ],
+  ),
+];
+TARGETS.push([
+  '',
+  "ws's time ÷ node:http floor's (the most any server on node:http can reach)",
+  versus((f) => f.acceptMs, 'idle', 'ws', 'http-floor'),
+  (r) => r >= 1.2,
+]);
+const shown = TARGETS.filter(([, , r]) => r !== undefined);
+if (shown.length > 0) {
+  lines.push('', '| target | figure | ratio | |', '| --- | --- | ---: | --- |');
+  for (const [target, figure, r, ok] of shown) lines.push(`| ${target} | ${figure} | ${r!.toFixed(2)}× | ${ok(r!) ? 'met' : 'not met'} |`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,11 @@ export interface IdleRound {
   round: number;
   opened: number;
   acceptMs: number;
+  /**
+   * Server CPU time (user + system, all threads) from before the first connection to the last
+   * 101, per handshake, in µs: what the server spent, whichever end limited "accept all".
+   */
+  cpuPerHandshakeUs: number;
   rssPerConn: number;
   heapPerConn: number;
   peakRss: number;
@@ -190,20 +195,34 @@ export function echoTable(r: EchoScenarioResult, rounds: number): string {
 export function idleTable(r: IdleScenarioResult, rounds: number): string {
   const s = r.scenario;
   const title = `${s.name}: ${s.title} (${s.concurrency} handshakes at a time), median of ${rounds} round${rounds === 1 ? '' : 's'}`;
+  const wsAccept = r.servers.find((e) => e.name === BASELINE)?.median?.acceptMs;
   const rows = r.servers.map((e) => {
     const m = e.median;
-    if (!m) return [e.name, 'not run', '', '', '', '', ''];
+    if (!m) return [e.name, 'not run', '', '', '', '', '', '', ''];
     return [
       e.name,
       int(m.opened),
       `${int(m.acceptMs)} ms`,
+      m.cpuPerHandshakeUs === undefined ? '-' : `${int(m.cpuPerHandshakeUs)} µs`,
       kib(m.rssPerConn),
       kib(m.heapPerConn),
       mb(m.peakRss),
       e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`,
+      // ws's accept-all time ÷ this one's: above 1 accepts faster than ws.
+      wsAccept ? `${(wsAccept / m.acceptMs).toFixed(2)}×` : '-',
     ];
   });
-  const head = ['server', 'connections', 'accept all', 'RSS/conn', 'heap/conn', 'peak RSS', 'RSS/conn vs ws'];
+  const head = [
+    'server',
+    'connections',
+    'accept all',
+    'srv CPU/hs',
+    'RSS/conn',
+    'heap/conn',
+    'peak RSS',
+    'RSS/conn vs ws',
+    'accept speed vs ws',
+  ];
   return [title, table(head, rows), r.target.text, ...r.notes.map((n) => `note: ${n}`)].join('\n');
 }
 

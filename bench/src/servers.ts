@@ -35,6 +35,20 @@ export const SERVERS: ServerSpec[] = [
     broadcast: true,
   },
   {
+    name: 'raw-net-message',
+    file: 'servers/raw-net-message.ts',
+    about:
+      'node:net, canned 101, unmasked in place by bufferutil, each message joined into one Buffer and written back: the ceiling for any API that hands out whole messages',
+    deflate: false,
+  },
+  {
+    name: 'http-floor',
+    file: 'servers/http-floor.ts',
+    about:
+      "node:http's 'upgrade' event, the accept key and one write of the 101, then raw-net's echo: the least a handshake on node:http costs",
+    deflate: false,
+  },
+  {
     name: 'uws',
     file: 'servers/uws.ts',
     about: 'uWebSockets.js (npm uwebsockets), native C++ reference; broadcast: its topics (ws.subscribe, app.publish)',

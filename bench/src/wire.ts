@@ -12,6 +12,12 @@ import { endianness } from 'node:os';
 export const BENCH_KEY = 'd3N1cC1iZW5jaC1rZXkhIQ==';
 export const BENCH_ACCEPT = createHash('sha1').update(`${BENCH_KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 
+/** The 101 every generator handshake gets from the raw servers, which never look at the key. */
+export const CANNED_101 = Buffer.from(
+  `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${BENCH_ACCEPT}\r\n\r\n`,
+  'latin1',
+);
+
 export const DEFLATE_OFFER = 'permessage-deflate; client_no_context_takeover';
 /** The bytes RFC 7692 §7.2.1 strips from the end of every compressed message. */
 export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
