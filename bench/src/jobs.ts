@@ -35,10 +35,10 @@ export function echoJob(s: EchoScenario, port: number, timing: { warmupMs: numbe
   };
 }
 
-/** Servers that take part in a rate scenario: broadcast needs the routes, compressed needs deflate. */
+/** Servers that take part in a rate scenario: broadcast needs the routes, compressed needs deflate; idle-only references never do. */
 export function rateServers(s: RateScenario, servers: ServerSpec[]): ServerSpec[] {
   if (s.kind === 'broadcast') return servers.filter((spec) => spec.broadcast === true);
-  return servers.filter((spec) => !(s.deflate && spec.deflate === false));
+  return servers.filter((spec) => !spec.idleOnly && !(s.deflate && spec.deflate === false));
 }
 
 /** Whether the server process is started with permessage-deflate on. */

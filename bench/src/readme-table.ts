@@ -93,6 +93,13 @@ const TARGETS: [target: string, figure: string, ratio: number | undefined, ok: (
   ['broadcast ≥ raw node:net', 'wsup ÷ raw node:net, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
   ['idle ≤ 0.9× ws', 'wsup ÷ ws, RSS per connection', versus((f) => f.rssPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
   ['', 'wsup `for await` ÷ ws', versus((f) => f.rssPerConn, 'idle', 'wsup-iter', 'ws'), (r) => r <= 0.9],
+  [
+    '',
+    'node:http `for await` floor ÷ ws (a handler suspended on req and res, no WebSocket: the least any such handler keeps)',
+    versus((f) => f.rssPerConn, 'idle', 'http-iter-floor', 'ws'),
+    (r) => r <= 0.9,
+  ],
+  ['', 'wsup `for await` ÷ that floor', versus((f) => f.rssPerConn, 'idle', 'wsup-iter', 'http-iter-floor'), (r) => r <= 0.9],
   ...(['wsup', 'wsup-iter', 'wsup-express', 'wsup-fastify', 'wsup-koa'] as const).map(
     (name, i): [string, string, number | undefined, (r: number) => boolean] => [
       i === 0 ? 'accepting 10,000 ≥ 1.2× faster than ws' : '',

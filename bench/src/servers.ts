@@ -23,6 +23,8 @@ export interface ServerSpec {
    * every message published by a connection to `/pub`. Others skip it.
    */
   broadcast?: true;
+  /** True for a reference that only the idle scenario measures (its echo is another server's). */
+  idleOnly?: true;
 }
 
 export const SERVERS: ServerSpec[] = [
@@ -47,6 +49,14 @@ export const SERVERS: ServerSpec[] = [
     about:
       "node:http's 'upgrade' event, the accept key and one write of the 101, then raw-net's echo: the least a handshake on node:http costs",
     deflate: false,
+  },
+  {
+    name: 'http-iter-floor',
+    file: 'servers/http-iter-floor.ts',
+    about:
+      "node:http's request handler holding req, res and its frame suspended on one promise for the connection's life (what a `for await` handler keeps), then raw-net's echo: the least such a handler costs. Idle scenario only",
+    deflate: false,
+    idleOnly: true,
   },
   {
     name: 'uws',

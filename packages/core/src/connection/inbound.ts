@@ -31,6 +31,9 @@ export const Pause = {
   Inflate: 8,
 } as const;
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/** A waiting `receive()`. */
 interface Waiter {
   resolve: (msg: Message | null) => void;
   reject: (err: Error) => void;
@@ -38,12 +41,29 @@ interface Waiter {
 }
 
 /**
+ * A waiting `for await` step: the resolve function of the promise `next()` returned, nothing
+ * around it. An idle connection read by `for await` holds one for its whole life.
+ */
+type Step = (result: IteratorResult<Message>) => void;
+
+/** Whoever waits for the next message. */
+type Reader = Waiter | Step;
+
+/** Hands `msg` (null: no more messages) to a reader. */
+function settle(reader: Reader, msg: Message | null): void {
+  if (typeof reader === 'function') {
+    reader(msg === null ? DONE : { value: msg, done: false });
+    return;
+  }
+  if (reader.timer) clearTimeout(reader.timer);
+  reader.resolve(msg);
+}
+
+/**
  * The empty arrays every connection starts with, so an idle one keeps no arrays of its own.
  * Never pushed to (a connection swaps in its own array first); `shift()` on them is a no-op.
  */
 const NONE: never[] = [];
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * The receive side of a connection, after the receiver: where each whole message goes (a waiting
@@ -64,7 +84,10 @@ export class Inbound {
   private messages: Message[] = NONE;
   /** Sizes of the unread messages, parallel to `messages`. */
   private sizes: number[] = NONE;
-  private waiters: Waiter[] = NONE;
+  /** The oldest waiting reader, outside the array: there is seldom more than one. */
+  private reader: Reader | undefined;
+  /** The readers that wait after it, oldest first. */
+  private readers: Reader[] = NONE;
   /** Decodes text frames in frame mode, where a code point may span frames. */
   private textDecoder: StringDecoder | undefined;
 
@@ -95,10 +118,10 @@ export class Inbound {
   deliver(msg: Message, size: number): void {
     const owner = this.owner;
     const listening = owner.listenerCount('message') > 0;
-    const waiter = this.waiters.shift();
-    if (waiter !== undefined) {
-      if (waiter.timer) clearTimeout(waiter.timer);
-      waiter.resolve(msg);
+    const reader = this.reader;
+    if (reader !== undefined) {
+      this.reader = this.readers.shift();
+      settle(reader, msg);
       if (listening) owner.emit('message', msg);
       return;
     }
@@ -175,13 +198,11 @@ export class Inbound {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (timeoutSeconds !== undefined) {
         waiter.timer = setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i !== -1) this.waiters.splice(i, 1);
+          this.forget(waiter);
           reject(new WebSocketError(ErrorCode.Timeout, `no message within ${timeoutSeconds} s`));
         }, timeoutSeconds * 1000);
       }
-      if (this.waiters === NONE) this.waiters = [];
-      this.waiters.push(waiter);
+      this.addReader(waiter);
     });
   }
 
@@ -193,10 +214,27 @@ export class Inbound {
     const msg = this.take();
     if (msg !== undefined) return Promise.resolve({ value: msg, done: false });
     if (this.ended) return Promise.resolve(DONE);
-    return new Promise<IteratorResult<Message>>((resolve, reject) => {
-      if (this.waiters === NONE) this.waiters = [];
-      this.waiters.push({ resolve: (m) => resolve(m === null ? DONE : { value: m, done: false }), reject, timer: undefined });
-    });
+    // It never rejects: the end of input is `done`, and a failed connection ends its input.
+    return new Promise<IteratorResult<Message>>((resolve) => this.addReader(resolve));
+  }
+
+  private addReader(reader: Reader): void {
+    if (this.reader === undefined) {
+      this.reader = reader;
+      return;
+    }
+    if (this.readers === NONE) this.readers = [];
+    this.readers.push(reader);
+  }
+
+  /** A `receive()` timed out: the next message goes to the reader after it. */
+  private forget(reader: Reader): void {
+    if (this.reader === reader) {
+      this.reader = this.readers.shift();
+      return;
+    }
+    const i = this.readers.indexOf(reader);
+    if (i !== -1) this.readers.splice(i, 1);
   }
 
   /**
@@ -240,12 +278,12 @@ export class Inbound {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    const waiters = this.waiters;
-    this.waiters = NONE;
-    for (const w of waiters) {
-      if (w.timer) clearTimeout(w.timer);
-      w.resolve(null);
-    }
+    const first = this.reader;
+    const rest = this.readers;
+    this.reader = undefined;
+    this.readers = NONE;
+    if (first !== undefined) settle(first, null);
+    for (const reader of rest) settle(reader, null);
   }
 }
 

@@ -92,6 +92,32 @@ describe('receiving', () => {
     c.close();
   });
 
+  it('waiting readers get messages in the order they asked, and one that timed out is skipped', async () => {
+    const path = route(async (ws) => {
+      const iterator = ws[Symbol.asyncIterator]();
+      const first = ws.receive();
+      const timedOut = ws.receive(0.05).catch((e: { code: string }) => e.code);
+      const step = iterator.next();
+      const last = ws.receive(5);
+      ws.send(`timed out: ${await timedOut}`);
+      const [a, b, c] = await Promise.all([first, step, last]);
+      ws.send(`${a?.data} ${(b.value as { data: string }).data} ${c?.data}`);
+      // The connection's end reaches every reader still waiting: a step gets done, receive() null.
+      const [end, nothing] = await Promise.all([iterator.next(), ws.receive()]);
+      results.push(end.done, nothing);
+    });
+    const results: unknown[] = [];
+    const c = await client(path);
+    expect(String((await once(c, 'message'))[0])).toBe('timed out: ERR_TIMEOUT');
+    const got = once(c, 'message');
+    c.send('one');
+    c.send('two');
+    c.send('three');
+    expect(String((await got)[0])).toBe('one two three');
+    c.close();
+    await expect.poll(() => results).toEqual([true, null]);
+  });
+
   it('for await ends when the connection closes, and receive() then gives null', async () => {
     const results: unknown[] = [];
     const path = route(async (ws) => {
