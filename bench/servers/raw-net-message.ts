@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { listen, serve } from '../src/harness.js';
-import { CANNED_101, type HeaderReader, readHeader, xorMask } from '../src/wire.js';
+import { CannedHandshake, type HeaderReader, readHeader, xorMask } from '../src/wire.js';
 
 const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf: Buffer, mask: Buffer): void };
 
@@ -23,8 +23,7 @@ const NATIVE_MIN = 64;
 class MessageEcho implements HeaderReader {
   readonly hdr = Buffer.alloc(14);
   hdrLen = 0;
-  private handshaking = true;
-  private request = '';
+  private handshake: CannedHandshake | undefined = new CannedHandshake();
   private b0 = 0;
   private length = 0;
   private remaining = 0;
@@ -52,16 +51,12 @@ class MessageEcho implements HeaderReader {
   }
 
   private data(chunk: Buffer): void {
-    if (this.handshaking) {
-      this.request += chunk.toString('latin1');
-      const end = this.request.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      this.handshaking = false;
-      this.socket.write(CANNED_101);
-      const rest = Buffer.from(this.request.slice(end + 4), 'latin1');
-      this.request = '';
-      if (rest.length === 0) return;
-      chunk = rest;
+    if (this.handshake) {
+      const done = this.handshake.read(this.socket, chunk);
+      if (!done) return;
+      this.handshake = undefined;
+      if (done.rest.length === 0) return;
+      chunk = done.rest;
     }
     const len = chunk.length;
     let i = 0;

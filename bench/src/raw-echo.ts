@@ -1,7 +1,7 @@
 /** The frame echo of the raw servers (servers/raw-net.ts, servers/http-floor.ts). */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { CANNED_101, xorMask } from './wire.js';
+import { CannedHandshake, xorMask } from './wire.js';
 
 const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf: Buffer, mask: Buffer): void };
 
@@ -33,10 +33,10 @@ function writePieces(socket: Socket, pieces: Buffer[]): void {
  * done (by node:http, for servers/http-floor.ts) and `head` is what followed it.
  */
 export class Echo {
-  private handshaking = true;
+  /** Until the 101 is written (none for a connection node:http handed over). */
+  private handshake: CannedHandshake | undefined = new CannedHandshake();
   /** This is the broadcast publisher: its frames go to the subscribers instead of back. */
   private publisher = false;
-  private request = '';
   /** Header bytes of a frame split across chunks. */
   private readonly partial = Buffer.alloc(14);
   private partialLen = 0;
@@ -59,7 +59,7 @@ export class Echo {
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('error', () => socket.destroy());
     if (path !== undefined) {
-      this.handshaking = false;
+      this.handshake = undefined;
       this.route(path);
       if (head && head.length > 0) this.frames(head);
     }
@@ -75,17 +75,13 @@ export class Echo {
   }
 
   private data(chunk: Buffer): void {
-    if (this.handshaking) {
-      this.request += chunk.toString('latin1');
-      const end = this.request.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      this.handshaking = false;
-      this.route(this.request.slice(this.request.indexOf(' ') + 1, this.request.indexOf(' HTTP/')));
-      this.socket.write(CANNED_101);
-      const rest = Buffer.from(this.request.slice(end + 4), 'latin1');
-      this.request = '';
-      if (rest.length === 0) return;
-      chunk = rest;
+    if (this.handshake) {
+      const done = this.handshake.read(this.socket, chunk);
+      if (!done) return;
+      this.handshake = undefined;
+      this.route(done.path);
+      if (done.rest.length === 0) return;
+      chunk = done.rest;
     }
     this.frames(chunk);
   }

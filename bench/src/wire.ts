@@ -18,6 +18,31 @@ export const CANNED_101 = Buffer.from(
   'latin1',
 );
 
+/**
+ * The raw servers' side of the opening handshake: the request head is collected across reads and,
+ * once complete, answered with {@link CANNED_101}, the key never looked at.
+ */
+export class CannedHandshake {
+  private request = '';
+
+  /**
+   * Takes one read of the handshake.
+   * @returns the request's path and the bytes that followed its head once the head is complete
+   *   (the 101 has then been written); undefined while more of it is to come.
+   */
+  read(socket: { write(data: Buffer): unknown }, chunk: Buffer): { path: string; rest: Buffer } | undefined {
+    const request = (this.request += chunk.toString('latin1'));
+    const end = request.indexOf('\r\n\r\n');
+    if (end === -1) return undefined;
+    this.request = '';
+    socket.write(CANNED_101);
+    return {
+      path: request.slice(request.indexOf(' ') + 1, request.indexOf(' HTTP/')),
+      rest: Buffer.from(request.slice(end + 4), 'latin1'),
+    };
+  }
+}
+
 export const DEFLATE_OFFER = 'permessage-deflate; client_no_context_takeover';
 /** The bytes RFC 7692 §7.2.1 strips from the end of every compressed message. */
 export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
