@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import { endianness } from 'node:os';
+import { xorSimd } from './xor-simd.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -11,10 +12,22 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 const WORD_THRESHOLD = 64;
 
 /**
+ * From this length WebAssembly SIMD, copies in and out included, beats the Int32Array loop
+ * (measured: 2 KiB 146 ns against 266 ns, 512 bytes about even).
+ */
+const SIMD_THRESHOLD = 512;
+
+/** The key bytes from `phase` on, in memory order, as a little-endian word (what WebAssembly loads). */
+function littleEndianWord(key: number, phase: number): number {
+  const rotated = phase === 0 ? key : ((key << (8 * phase)) | (key >>> (32 - 8 * phase))) >>> 0;
+  return (rotated >>> 24) | ((rotated >>> 8) & 0xff00) | ((rotated << 8) & 0xff0000) | (rotated << 24);
+}
+
+/**
  * XORs `buf[start, end)` in place with the 4-byte masking `key` (big-endian: its first byte is
- * the key's first octet), starting at position `phase` (0–3) of the key. Works 4 bytes at a time through an Int32Array
- * over the aligned middle of the range, which is what makes a pure-JS unmask as fast as the native
- * addon `ws` ships.
+ * the key's first octet), starting at position `phase` (0–3) of the key. Long ranges go through
+ * WebAssembly SIMD ({@link xorSimd}), 16 bytes per instruction; shorter ones (or all, without
+ * WebAssembly) 4 bytes at a time through an Int32Array over the aligned middle of the range.
  *
  * @returns the mask phase after the last byte, for unmasking a payload that arrives in pieces.
  */
@@ -26,6 +39,9 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
   let i = start;
   let p = phase & 3;
 
+  if (end - start >= SIMD_THRESHOLD && xorSimd(buf, start, end, buf, start, littleEndianWord(key, p))) {
+    return (p + end - start) & 3;
+  }
   if (end - start >= WORD_THRESHOLD) {
     // Byte loop until the absolute address is 4-aligned so an Int32Array view is legal.
     const abs = buf.byteOffset + i;
@@ -82,6 +98,7 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
  * Used by clients, which must not mutate the caller's buffer.
  */
 export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstAt: number, key: number): void {
+  if (srcEnd - srcStart >= SIMD_THRESHOLD && xorSimd(src, srcStart, srcEnd, dst, dstAt, littleEndianWord(key, 0))) return;
   const m0 = key >>> 24;
   const m1 = (key >>> 16) & 0xff;
   const m2 = (key >>> 8) & 0xff;
