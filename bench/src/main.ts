@@ -51,7 +51,9 @@ const HELP = `pnpm bench [-- options]
                               results/latest.json and results/ratios.svg (a partial run, say)   [BENCH_OUT]
   --no-save                   print only; leave bench/results/ alone
   --profile                   CPU-profile wsup in the small, medium and broadcast scenarios instead (see README)
-  --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]`;
+  --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]
+
+  BENCH_SERVER_FLAGS='--trace-gc …'  extra Node flags for every server process (environment only)`;
 
 function list(value: string | undefined): string[] | undefined {
   return value

@@ -86,7 +86,9 @@ export class ServerProcess {
 
   static async start(spec: ServerSpec, deflate: boolean, cores: string | undefined, extraNodeArgs: string[] = []): Promise<ServerProcess> {
     const env = { ...process.env, ...spec.env, BENCH_SERVER: spec.name, BENCH_DEFLATE: deflate ? '1' : '0' };
-    const child = launch(cores, [...NODE_ARGS, '--expose-gc', ...extraNodeArgs, spec.file], env);
+    // BENCH_SERVER_FLAGS: Node flags to look inside a server with (--trace-gc, say).
+    const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const child = launch(cores, [...NODE_ARGS, '--expose-gc', ...flags, ...extraNodeArgs, spec.file], env);
     const ready = await nextMessage(child, `server ${spec.name}`, (m: ServerReady) => (m.type === 'ready' ? m : undefined), 30_000);
     return new ServerProcess(spec, child, ready.port, ready.info);
   }

@@ -17,9 +17,14 @@ const WORD_THRESHOLD = 64;
  */
 const SIMD_THRESHOLD = 512;
 
+/** The key as seen from position `phase` (0–3) of it: rotated left by that many bytes. */
+function rotateKey(key: number, phase: number): number {
+  return phase === 0 ? key : ((key << (8 * phase)) | (key >>> (32 - 8 * phase))) >>> 0;
+}
+
 /** The key bytes from `phase` on, in memory order, as a little-endian word (what WebAssembly loads). */
 function littleEndianWord(key: number, phase: number): number {
-  const rotated = phase === 0 ? key : ((key << (8 * phase)) | (key >>> (32 - 8 * phase))) >>> 0;
+  const rotated = rotateKey(key, phase);
   return (rotated >>> 24) | ((rotated >>> 8) & 0xff00) | ((rotated << 8) & 0xff0000) | (rotated << 24);
 }
 
@@ -53,7 +58,7 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
     const words = (end - i) >>> 2;
     if (words > 0) {
       // The key as seen from this aligned position, rotated by the current phase.
-      const rotated = p === 0 ? key : ((key << (8 * p)) | (key >>> (32 - 8 * p))) >>> 0;
+      const rotated = rotateKey(key, p);
       const b0 = rotated >>> 24;
       const b1 = (rotated >>> 16) & 0xff;
       const b2 = (rotated >>> 8) & 0xff;
@@ -94,15 +99,18 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
 }
 
 /**
- * Copies `src[srcStart, srcEnd)` into `dst` at `dstAt`, masked with `key` (as in {@link unmask}).
- * Used by clients, which must not mutate the caller's buffer.
+ * Copies `src[srcStart, srcEnd)` into `dst` at `dstAt`, masked with `key` from position `phase`
+ * of it (as in {@link unmask}), leaving `src` as it was. Clients mask with it so as not to mutate
+ * the caller's buffer; the receiver unmasks a frame that spans reads with it while joining the
+ * pieces, one pass over the bytes instead of two.
  */
-export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstAt: number, key: number): void {
-  if (srcEnd - srcStart >= SIMD_THRESHOLD && xorSimd(src, srcStart, srcEnd, dst, dstAt, littleEndianWord(key, 0))) return;
-  const m0 = key >>> 24;
-  const m1 = (key >>> 16) & 0xff;
-  const m2 = (key >>> 8) & 0xff;
-  const m3 = key & 0xff;
+export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstAt: number, key: number, phase = 0): void {
+  if (srcEnd - srcStart >= SIMD_THRESHOLD && xorSimd(src, srcStart, srcEnd, dst, dstAt, littleEndianWord(key, phase))) return;
+  const rotated = rotateKey(key, phase & 3);
+  const m0 = rotated >>> 24;
+  const m1 = (rotated >>> 16) & 0xff;
+  const m2 = (rotated >>> 8) & 0xff;
+  const m3 = rotated & 0xff;
   let i = srcStart;
   let o = dstAt;
   const end4 = srcStart + ((srcEnd - srcStart) & ~3);

@@ -232,6 +232,8 @@ const frameSpec: fc.Arbitrary<FrameSpec[]> = fc
   .array(
     fc.oneof(
       fc.record({ opcode: fc.constant(2), payload: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) }),
+      // Long enough for the WebAssembly unmasking, in place and while joining pieces.
+      fc.record({ opcode: fc.constant(2), payload: fc.uint8Array({ minLength: 512, maxLength: 3000 }).map((a) => Buffer.from(a)) }),
       fc.record({ opcode: fc.constant(1), payload: fc.string({ unit: 'grapheme', maxLength: 100 }) }),
       fc.record({ opcode: fc.constant(9), payload: fc.uint8Array({ maxLength: 125 }).map((a) => Buffer.from(a)) }),
       // A fragmented text message of 2–4 pieces cut at arbitrary byte positions.

@@ -56,16 +56,19 @@ describe('masking', () => {
     );
   });
 
-  it('maskInto copies masked bytes and leaves the source alone', () => {
+  it('maskInto copies masked bytes from any phase of the key and leaves the source alone', () => {
     fc.assert(
       fc.property(
         fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 500, maxLength: 3000 })),
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
-        (data, key) => {
+        fc.nat({ max: 3 }),
+        fc.nat({ max: 7 }),
+        (data, key, phase, dstAt) => {
           const src = Buffer.from(data);
-          const dst = Buffer.alloc(src.length + 3);
-          maskInto(src, 0, src.length, dst, 3, keyOf(key));
-          expect(Buffer.from(dst.subarray(3))).toEqual(naive(data, key, 0));
+          const dst = Buffer.alloc(src.length + dstAt);
+          maskInto(src, 0, src.length, dst, dstAt, keyOf(key), phase);
+          expect(Buffer.from(dst.subarray(dstAt))).toEqual(naive(data, key, phase));
+          expect(dst.subarray(0, dstAt).every((b) => b === 0)).toBe(true);
           expect(src).toEqual(Buffer.from(data));
         },
       ),
