@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver, performance } from 'node:perf_hooks';
 import type { ServerOptions, ServerReady, ServerStats, ToServer } from './protocol.js';
 
 export type { ServerOptions };
@@ -26,6 +26,8 @@ function kernelPeakRss(): number {
 }
 
 let sampledPeak = 0;
+/** Full (mark-compact) collections so far, as Node reports them. */
+let majorGcs = 0;
 
 function stats(gc: boolean): ServerStats {
   if (gc && typeof globalThis.gc === 'function') {
@@ -42,6 +44,7 @@ function stats(gc: boolean): ServerStats {
     heapUsed: mem.heapUsed,
     peakRss: Math.max(kernelPeakRss(), sampledPeak),
     cpuMicros: cpu.user + cpu.system,
+    majorGcs,
     at: performance.now(),
     monotonicMicros: Number(process.hrtime.bigint() / 1000n),
   };
@@ -58,8 +61,34 @@ export function listen(server: Server): Promise<number> {
   });
 }
 
+/** Live for the process's life: what `--app-heap` gives a server before it starts. */
+const appHeap: object[][] = [];
+
+/**
+ * Allocates `mb` MB of small live objects (measured by heapUsed after a full collection), standing in
+ * for an application's own heap: a bench server holds little besides the library under test, and
+ * V8 collects a 7 MB heap differently from a 12 MB one (see the README's medium-message figures).
+ */
+function holdAppHeap(mb: number): void {
+  const gc = globalThis.gc;
+  gc?.();
+  const base = process.memoryUsage().heapUsed;
+  const target = base + mb * 1024 * 1024;
+  for (let i = 0; process.memoryUsage().heapUsed < target; i++) {
+    appHeap.push(Array.from({ length: 4096 }, (_, j) => ({ id: i * 4096 + j, name: `item ${j}`, next: null })));
+    if ((i & 15) === 15) gc?.();
+  }
+  gc?.();
+}
+
 export function serve(start: (options: ServerOptions) => Promise<number | Listening>): void {
   if (!process.send) throw new Error('run echo servers through the bench orchestrator (they report over IPC)');
+  const appHeapMb = Number(process.env.BENCH_APP_HEAP ?? 0);
+  if (appHeapMb > 0) holdAppHeap(appHeapMb);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if ((e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++;
+  }).observe({ entryTypes: ['gc'] });
   const options: ServerOptions = { deflate: process.env.BENCH_DEFLATE === '1' };
   // A server that dies must take its process with it, loudly, rather than leave the generator
   // waiting for echoes that will never come.

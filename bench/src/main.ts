@@ -52,8 +52,18 @@ const HELP = `pnpm bench [-- options]
   --no-save                   print only; leave bench/results/ alone
   --profile                   CPU-profile wsup in the small, medium and broadcast scenarios instead (see README)
   --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]
+  --app-heap MB               MB of live objects every server process holds from its start, standing in
+                              for an application's own heap (V8's collection heuristics depend on it:
+                              see README); default 16, 0 for none                                [BENCH_APP_HEAP]
 
   BENCH_SERVER_FLAGS='--trace-gc …'  extra Node flags for every server process (environment only)`;
+
+/**
+ * A bench server holds little but the library under test (6–9 MB of V8 heap), less than any
+ * application; at that size V8 runs full collections back to back under a stream of Buffers for
+ * some servers and not others, depending on a megabyte either way (README, medium messages).
+ */
+const DEFAULT_APP_HEAP_MB = 16;
 
 function list(value: string | undefined): string[] | undefined {
   return value
@@ -87,6 +97,7 @@ function options() {
       out: { type: 'string' },
       'no-save': { type: 'boolean' },
       'no-pin': { type: 'boolean' },
+      'app-heap': { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -102,6 +113,12 @@ function options() {
   const brokers = values.broker?.flatMap((s) => list(s) ?? []) ?? list(env.BENCH_BROKERS);
   for (const n of brokers ?? []) if (!BROKER_NAMES.includes(n as never)) throw new AbortBench(`unknown broker ${n}`);
   if (values['no-pin']) process.env.BENCH_NO_PIN = '1';
+  const appHeapArg = values['app-heap'] ?? env.BENCH_APP_HEAP;
+  let appHeapMb = DEFAULT_APP_HEAP_MB;
+  if (appHeapArg !== undefined) appHeapMb = Number(appHeapArg) === 0 ? 0 : positive(appHeapArg, 'app-heap', 0);
+  // Read by each server's harness (servers inherit the environment).
+  if (appHeapMb > 0) process.env.BENCH_APP_HEAP = String(appHeapMb);
+  else delete process.env.BENCH_APP_HEAP;
   const subscribersArg = values.subscribers ?? env.BENCH_SUBSCRIBERS;
   const subscribers = subscribersArg === undefined ? undefined : Math.round(positive(subscribersArg, 'subscribers', 1000));
   const websocketsArg = values['h2-websockets'] ?? env.BENCH_H2_WEBSOCKETS;
@@ -129,6 +146,7 @@ function options() {
     idleConnections: Math.round(positive(values['idle-connections'] ?? env.BENCH_IDLE_CONNECTIONS, 'idle connections', 10_000)),
     out: values.out ?? env.BENCH_OUT,
     brokers,
+    appHeapMb,
   };
 }
 
@@ -318,6 +336,7 @@ async function bench(o: Options): Promise<void> {
       durationMs: o.durationMs,
       scenarios: o.scenarios.map((s) => s.name),
       servers: o.servers.map((s) => s.name),
+      ...(o.appHeapMb > 0 ? { appHeapMb: o.appHeapMb } : {}),
     },
     scenarios: results,
     elapsedSeconds: Math.round((Date.now() - t0) / 1000),
@@ -328,6 +347,7 @@ async function bench(o: Options): Promise<void> {
   log(`wsup bench results — ${date} — ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}`);
   log(
     `${m.pinning}; medians of ${o.rounds} rounds; ratios are each server ÷ ws (pure JS) from this run` +
+      `${o.appHeapMb > 0 ? `; every server given a ${o.appHeapMb} MB application heap` : ''}` +
       `${results.some(isH2Result) ? '; in the HTTP/2 group, wsup over HTTP/2 ÷ wsup over HTTP/1.1' : ''}\n`,
   );
   const vsWs = results.filter(isVsWs);

@@ -21,6 +21,8 @@ export interface ServerStats {
   peakRss: number;
   /** CPU time of all the process's threads, microseconds. */
   cpuMicros: number;
+  /** Full (mark-compact) garbage collections since the process started. */
+  majorGcs: number;
   /** performance.now() in the server when the numbers were taken. */
   at: number;
   /** The same moment on the monotonic clock, in µs: the time base of V8's CPU profiles. */

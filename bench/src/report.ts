@@ -22,6 +22,8 @@ export interface EchoRound {
   /** Generator-side messages per socket write / per read in the window. */
   msgsPerWrite: number;
   msgsPerRead: number;
+  /** Full (mark-compact) collections in the server during the measured window (absent in older results). */
+  majorGcs?: number;
 }
 
 export interface IdleRound {
@@ -86,7 +88,15 @@ export interface Machine {
 export interface BenchReport {
   date: string;
   machine: Machine;
-  config: { rounds: number; warmupMs: number; durationMs: number; scenarios: string[]; servers: string[] };
+  config: {
+    rounds: number;
+    warmupMs: number;
+    durationMs: number;
+    scenarios: string[];
+    servers: string[];
+    /** MB of live objects each server process was given before it started (`--app-heap`). */
+    appHeapMb?: number;
+  };
   scenarios: ScenarioResult[];
   elapsedSeconds: number;
   /** Echo runs during which other processes used a noticeable share of the CPU. */
