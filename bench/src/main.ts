@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AbortBench, BENCH_DIR, GeneratorProcess, pinning, ServerProcess } from './processes.js';
+import { AbortBench, BENCH_DIR, GeneratorProcess, pinning, ServerProcess, serverSettings } from './processes.js';
 import { profile } from './profile.js';
 import { rateJob, rateServers, wantsDeflate } from './jobs.js';
 import type { IdleResult } from './protocol.js';
@@ -52,9 +52,9 @@ const HELP = `pnpm bench [-- options]
   --no-save                   print only; leave bench/results/ alone
   --profile                   CPU-profile wsup in the small, medium and broadcast scenarios instead (see README)
   --no-pin                    do not pin server and generator to cores with taskset                [BENCH_NO_PIN=1]
-  --app-heap MB               MB of live objects every server process holds from its start, standing in
-                              for an application's own heap (V8's collection heuristics depend on it:
-                              see README); default 16, 0 for none                                [BENCH_APP_HEAP]
+  --app-heap MB               MB of live objects every server process holds from its start in the echo
+                              and broadcast scenarios, standing in for an application's own heap (V8's
+                              collection heuristics depend on it: see README); default 16, 0 for none [BENCH_APP_HEAP]
 
   BENCH_SERVER_FLAGS='--trace-gc …'  extra Node flags for every server process (environment only)`;
 
@@ -116,9 +116,7 @@ function options() {
   const appHeapArg = values['app-heap'] ?? env.BENCH_APP_HEAP;
   let appHeapMb = DEFAULT_APP_HEAP_MB;
   if (appHeapArg !== undefined) appHeapMb = Number(appHeapArg) === 0 ? 0 : positive(appHeapArg, 'app-heap', 0);
-  // Read by each server's harness (servers inherit the environment).
-  if (appHeapMb > 0) process.env.BENCH_APP_HEAP = String(appHeapMb);
-  else delete process.env.BENCH_APP_HEAP;
+  serverSettings.appHeapMb = appHeapMb;
   const subscribersArg = values.subscribers ?? env.BENCH_SUBSCRIBERS;
   const subscribers = subscribersArg === undefined ? undefined : Math.round(positive(subscribersArg, 'subscribers', 1000));
   const websocketsArg = values['h2-websockets'] ?? env.BENCH_H2_WEBSOCKETS;
@@ -347,7 +345,7 @@ async function bench(o: Options): Promise<void> {
   log(`wsup bench results — ${date} — ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.os}`);
   log(
     `${m.pinning}; medians of ${o.rounds} rounds; ratios are each server ÷ ws (pure JS) from this run` +
-      `${o.appHeapMb > 0 ? `; every server given a ${o.appHeapMb} MB application heap` : ''}` +
+      `${o.appHeapMb > 0 ? `; in the echo and broadcast scenarios every server holds a ${o.appHeapMb} MB application heap` : ''}` +
       `${results.some(isH2Result) ? '; in the HTTP/2 group, wsup over HTTP/2 ÷ wsup over HTTP/1.1' : ''}\n`,
   );
   const vsWs = results.filter(isVsWs);

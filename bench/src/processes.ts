@@ -43,6 +43,9 @@ function launch(cores: string | undefined, args: string[], env: NodeJS.ProcessEn
 
 export class AbortBench extends Error {}
 
+/** Set once from the command line: MB of live objects a server holds in the throughput scenarios. */
+export const serverSettings = { appHeapMb: 0 };
+
 /** Resolves with the next IPC message matching `pick`, rejects if the child dies first. */
 function nextMessage<M, T>(child: ChildProcess, what: string, pick: (msg: M) => T | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -84,8 +87,24 @@ export class ServerProcess {
     });
   }
 
-  static async start(spec: ServerSpec, deflate: boolean, cores: string | undefined, extraNodeArgs: string[] = []): Promise<ServerProcess> {
-    const env = { ...process.env, ...spec.env, BENCH_SERVER: spec.name, BENCH_DEFLATE: deflate ? '1' : '0' };
+  /**
+   * Starts a server. `appHeap`: give it the application heap of `--app-heap` first (the
+   * throughput scenarios do; the memory ones measure per-connection deltas without it).
+   */
+  static async start(
+    spec: ServerSpec,
+    deflate: boolean,
+    cores: string | undefined,
+    extraNodeArgs: string[] = [],
+    appHeap = false,
+  ): Promise<ServerProcess> {
+    const env = {
+      ...process.env,
+      ...spec.env,
+      BENCH_SERVER: spec.name,
+      BENCH_DEFLATE: deflate ? '1' : '0',
+      BENCH_APP_HEAP: appHeap ? String(serverSettings.appHeapMb) : '0',
+    };
     // BENCH_SERVER_FLAGS: Node flags to look inside a server with (--trace-gc, say).
     const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
     const child = launch(cores, [...NODE_ARGS, '--expose-gc', ...flags, ...extraNodeArgs, spec.file], env);

@@ -37,7 +37,7 @@ export async function profile(o: {
         // directory and keeps the main thread's file (thread id 0 in Node's default name).
         const scratch = join(dir, `${name}-${s.name}.tmp`);
         rmSync(scratch, { recursive: true, force: true });
-        const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server, ['--cpu-prof', `--cpu-prof-dir=${scratch}`]);
+        const server = await ServerProcess.start(spec, wantsDeflate(s), pin?.server, ['--cpu-prof', `--cpu-prof-dir=${scratch}`], true);
         let start: Promise<ServerStats> | undefined;
         let end: Promise<ServerStats> | undefined;
         let result: EchoResult | BroadcastResult;

@@ -32,7 +32,10 @@ const m = report.machine;
 const date = report.date.replace('T', ' ').slice(0, 16);
 const vsWs = report.scenarios.filter(isVsWs);
 const lines = [
-  `Run of ${date} UTC on ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}, ${m.os}; ${m.pinning}; medians of ${report.config.rounds} rounds.` +
+  `Run of ${date} UTC on ${m.cpu}, ${m.cores} cores, ${m.memory}, Node ${m.node}, ${m.os}; ${m.pinning}; medians of ${report.config.rounds} rounds` +
+    (report.config.appHeapMb
+      ? `; in the echo and broadcast scenarios every server process holds a ${report.config.appHeapMb} MB application heap.`
+      : '.') +
     (vsWs.length > 0
       ? ' Throughput in messages per second (broadcast: deliveries per second); idle in server RSS per connection. Ratios are to pure `ws` in the same run.'
       : ''),
@@ -80,17 +83,42 @@ const versus = (value: (f: Figure) => number | undefined, scenario: string, a: s
   return vx !== undefined && vy !== undefined && vy > 0 ? vx / vy : undefined;
 };
 const rateOf = (f: Figure) => f.msgsPerSec;
+/**
+ * The median over rounds of the server's CPU per message (or delivery), in µs: where the generator
+ * saturates, the rate says more about the generator than the server, its CPU per message does not.
+ */
+const cpuPerMessage = (scenario: string, server: string): number | undefined => {
+  const r = vsWs.find((x) => x.scenario.name === scenario);
+  const e = r?.servers.find((x) => x.name === server);
+  if (e?.status !== 'ok') return undefined;
+  const each = (e.rounds as { serverCpu?: number; msgsPerSec?: number }[])
+    .filter((x) => x.serverCpu !== undefined && (x.msgsPerSec ?? 0) > 0)
+    .map((x) => (x.serverCpu! / x.msgsPerSec!) * 1e6)
+    .sort((a, b) => a - b);
+  return each.length === 0 ? undefined : each[each.length >> 1];
+};
+/** How many times less CPU per message `a` spends than `b` (≥ 1: `a` is at least as cheap). */
+const cheaper = (scenario: string, a: string, b: string): number | undefined => {
+  const x = cpuPerMessage(scenario, a);
+  const y = cpuPerMessage(scenario, b);
+  return x !== undefined && y !== undefined && x > 0 ? y / x : undefined;
+};
 const TARGETS: [target: string, figure: string, ratio: number | undefined, ok: (r: number) => boolean][] = [
   ['small ≥ uWebSockets.js', 'wsup ÷ uWS, 32 B msgs/s', versus(rateOf, 'small', 'wsup', 'uws'), (r) => r >= 1],
   ['', 'wsup `for await` ÷ uWS', versus(rateOf, 'small', 'wsup-iter', 'uws'), (r) => r >= 1],
+  ['', 'uWS ÷ wsup, server CPU per message', cheaper('small', 'wsup', 'uws'), (r) => r >= 1],
   ['`for await` within 5% of events', 'small: for await ÷ events', versus(rateOf, 'small', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
   ['', 'medium', versus(rateOf, 'medium', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
   ['', 'large', versus(rateOf, 'large', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
   ['', 'compressed', versus(rateOf, 'compressed', 'wsup-iter', 'wsup'), (r) => r >= 0.95],
   ['medium ≥ uWebSockets.js', 'wsup ÷ uWS, 16 KiB msgs/s', versus(rateOf, 'medium', 'wsup', 'uws'), (r) => r >= 1],
+  ['', 'uWS ÷ wsup, server CPU per message', cheaper('medium', 'wsup', 'uws'), (r) => r >= 1],
   ['large ≥ 0.95× raw node:net', 'wsup ÷ raw node:net, 1 MiB msgs/s', versus(rateOf, 'large', 'wsup', 'raw-net'), (r) => r >= 0.95],
   ['', 'wsup ÷ raw node:net with whole messages', versus(rateOf, 'large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
+  ['', 'raw node:net ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net'), (r) => r >= 0.95],
+  ['', 'raw node:net with whole messages ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
   ['broadcast ≥ raw node:net', 'wsup ÷ raw node:net, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
+  ['', 'raw node:net ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
   ['idle ≤ 0.9× ws', 'wsup ÷ ws, RSS per connection', versus((f) => f.rssPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
   ['', 'wsup `for await` ÷ ws', versus((f) => f.rssPerConn, 'idle', 'wsup-iter', 'ws'), (r) => r <= 0.9],
   [

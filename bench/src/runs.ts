@@ -57,7 +57,7 @@ export async function rateRun(
   what: string,
 ): Promise<{ server: ServerProcess; result: EchoResult | BroadcastResult; round: EchoRound | undefined }> {
   await quiet(what);
-  const server = await ServerProcess.start(spec, deflate, pin?.server);
+  const server = await ServerProcess.start(spec, deflate, pin?.server, [], true);
   try {
     let start: Promise<ServerStats> | undefined;
     let end: Promise<ServerStats> | undefined;
