@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { H2EchoScenarioResult, H2OpenRound, H2OpenScenarioResult, H2ScenarioResult, OpenClient } from './h2-report.js';
 import { isMultinodeResult, multinodeMarkdown } from './multinode-report.js';
 import { BENCH_DIR } from './processes.js';
-import { type BenchReport, isVsWs } from './report.js';
+import { type BenchReport, cpuPerMessageUs, type EchoRound, isVsWs } from './report.js';
 import { TRANSPORT_PAIRS } from './scenarios.js';
 
 const COLUMNS: [server: string, heading: string][] = [
@@ -69,11 +69,11 @@ for (const result of vsWs) {
 // computed from the same run.
 
 type Figure = { msgsPerSec?: number; rssPerConn?: number; heapPerConn?: number; acceptMs?: number };
-const medianOf = (scenario: string, server: string): Figure | undefined => {
-  const r = vsWs.find((x) => x.scenario.name === scenario);
-  const e = r?.servers.find((x) => x.name === server);
-  return e?.status === 'ok' ? (e.median as Figure | undefined) : undefined;
+const entryOf = (scenario: string, server: string) => {
+  const e = vsWs.find((x) => x.scenario.name === scenario)?.servers.find((x) => x.name === server);
+  return e?.status === 'ok' ? e : undefined;
 };
+const medianOf = (scenario: string, server: string): Figure | undefined => entryOf(scenario, server)?.median as Figure | undefined;
 /** `a ÷ b` of a figure, with whether it meets `ok`, or undefined when either is missing. */
 const versus = (value: (f: Figure) => number | undefined, scenario: string, a: string, b: string) => {
   const x = medianOf(scenario, a);
@@ -88,12 +88,9 @@ const rateOf = (f: Figure) => f.msgsPerSec;
  * saturates, the rate says more about the generator than the server, its CPU per message does not.
  */
 const cpuPerMessage = (scenario: string, server: string): number | undefined => {
-  const r = vsWs.find((x) => x.scenario.name === scenario);
-  const e = r?.servers.find((x) => x.name === server);
-  if (e?.status !== 'ok') return undefined;
-  const each = (e.rounds as { serverCpu?: number; msgsPerSec?: number }[])
-    .filter((x) => x.serverCpu !== undefined && (x.msgsPerSec ?? 0) > 0)
-    .map((x) => (x.serverCpu! / x.msgsPerSec!) * 1e6)
+  const each = ((entryOf(scenario, server)?.rounds ?? []) as EchoRound[])
+    .filter((x) => x.msgsPerSec > 0)
+    .map(cpuPerMessageUs)
     .sort((a, b) => a - b);
   return each.length === 0 ? undefined : each[each.length >> 1];
 };

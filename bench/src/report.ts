@@ -26,6 +26,11 @@ export interface EchoRound {
   majorGcs?: number;
 }
 
+/** A round's server CPU per message (per delivery in broadcast), in µs. */
+export function cpuPerMessageUs(row: { serverCpu: number; msgsPerSec: number }): number {
+  return (row.serverCpu / row.msgsPerSec) * 1e6;
+}
+
 export interface IdleRound {
   round: number;
   opened: number;

@@ -7,7 +7,7 @@ import { busyCores, sampleCpu, waitForQuiet, type CpuSample } from './load.js';
 import type { GeneratorProcess, pinning } from './processes.js';
 import { ServerProcess } from './processes.js';
 import type { BroadcastResult, EchoResult, Job, ServerStats } from './protocol.js';
-import type { EchoRound } from './report.js';
+import { cpuPerMessageUs, type EchoRound } from './report.js';
 import type { ServerSpec } from './servers.js';
 
 export function log(line: string): void {
@@ -129,7 +129,7 @@ export async function steadyRateRun(
 export function rateLine(label: string, row: EchoRound, fanout: boolean, extensions: string | undefined, began: number): string {
   return (
     `  ${label} ${int(row.msgsPerSec).padStart(10)} ${fanout ? 'deliveries' : 'msgs'}/s  p99 ${row.p99Ms.toFixed(2)} ms  ` +
-    `server CPU ${Math.round(row.serverCpu * 100)}% (${((row.serverCpu / row.msgsPerSec) * 1e6).toFixed(2)} µs/${fanout ? 'delivery' : 'msg'}, ${row.majorGcs ?? 0} full GCs)  generator CPU ${Math.round(row.genCpu * 100)}% busy ${Math.round(row.genBusy * 100)}%  other ${Math.round(row.otherCpu * 100)}%  ` +
+    `server CPU ${Math.round(row.serverCpu * 100)}% (${cpuPerMessageUs(row).toFixed(2)} µs/${fanout ? 'delivery' : 'msg'}, ${row.majorGcs ?? 0} full GCs)  generator CPU ${Math.round(row.genCpu * 100)}% busy ${Math.round(row.genBusy * 100)}%  other ${Math.round(row.otherCpu * 100)}%  ` +
     (fanout
       ? `published/write ${row.msgsPerWrite.toFixed(1)} deliveries/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} deliveries verified)`
       : `msgs/write ${row.msgsPerWrite.toFixed(1)} msgs/read ${row.msgsPerRead.toFixed(1)}  (${int(row.verified)} echoes verified)`) +

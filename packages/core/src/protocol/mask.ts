@@ -57,13 +57,8 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
     }
     const words = (end - i) >>> 2;
     if (words > 0) {
-      // The key as seen from this aligned position, rotated by the current phase.
-      const rotated = rotateKey(key, p);
-      const b0 = rotated >>> 24;
-      const b1 = (rotated >>> 16) & 0xff;
-      const b2 = (rotated >>> 8) & 0xff;
-      const b3 = rotated & 0xff;
-      const word = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+      // The key as seen from this aligned position, in the platform's byte order for Int32Array.
+      const word = LITTLE_ENDIAN ? littleEndianWord(key, p) : rotateKey(key, p) | 0;
       const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
       // Unrolled by eight: measured 3.4 GB/s for the plain loop against 8 GB/s here.
       const end8 = words & ~7;
@@ -105,8 +100,9 @@ export function unmask(buf: Uint8Array, start: number, end: number, key: number,
  * pieces, one pass over the bytes instead of two.
  */
 export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstAt: number, key: number, phase = 0): void {
-  if (srcEnd - srcStart >= SIMD_THRESHOLD && xorSimd(src, srcStart, srcEnd, dst, dstAt, littleEndianWord(key, phase))) return;
-  const rotated = rotateKey(key, phase & 3);
+  const from = phase & 3;
+  if (srcEnd - srcStart >= SIMD_THRESHOLD && xorSimd(src, srcStart, srcEnd, dst, dstAt, littleEndianWord(key, from))) return;
+  const rotated = rotateKey(key, from);
   const m0 = rotated >>> 24;
   const m1 = (rotated >>> 16) & 0xff;
   const m2 = (rotated >>> 8) & 0xff;
@@ -127,6 +123,26 @@ export function maskInto(src: Uint8Array, srcStart: number, srcEnd: number, dst:
     dst[o++] = src[i++]! ^ (p === 0 ? m0 : p === 1 ? m1 : m2);
     p++;
   }
+}
+
+/**
+ * Still-masked pieces of one frame's payload (`length` bytes in all, masked with `key` from its
+ * first byte) as one unmasked Buffer: a single piece is unmasked in place, several are unmasked
+ * while copied into a new Buffer, one pass over the bytes instead of unmasking and then joining.
+ */
+export function joinUnmasked(pieces: Buffer[], length: number, key: number): Buffer {
+  if (pieces.length === 1) {
+    const only = pieces[0]!;
+    unmask(only, 0, only.length, key, 0);
+    return only;
+  }
+  const joined = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const piece of pieces) {
+    maskInto(piece, 0, piece.length, joined, at, key, at & 3);
+    at += piece.length;
+  }
+  return joined;
 }
 
 const POOL_SIZE = 8192;

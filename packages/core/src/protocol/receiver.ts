@@ -1,7 +1,7 @@
 import { Buffer, constants } from 'node:buffer';
 import { ErrorCode, WebSocketError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { maskInto, unmask } from './mask.js';
+import { joinUnmasked, unmask } from './mask.js';
 import { protocolError } from './protocol-error.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
@@ -403,29 +403,17 @@ export class Receiver {
 
     if (this.remaining === 0) {
       const pieces = this.pieces;
-      const payload = unmaskOnJoin ? this.joinUnmasking(pieces) : pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.frameLen);
+      const payload = unmaskOnJoin
+        ? joinUnmasked(pieces, this.frameLen, this.mask)
+        : pieces.length === 1
+          ? pieces[0]!
+          : Buffer.concat(pieces, this.frameLen);
       this.pieces = NO_PIECES;
       this.frameLen = 0;
       this.state = State.Header;
       this.frameComplete(payload, true);
     }
     return end;
-  }
-
-  /** The current frame's still-masked pieces as one unmasked payload. */
-  private joinUnmasking(pieces: Buffer[]): Buffer {
-    if (pieces.length === 1) {
-      const only = pieces[0]!;
-      unmask(only, 0, only.length, this.mask, 0);
-      return only;
-    }
-    const joined = Buffer.allocUnsafe(this.frameLen);
-    let at = 0;
-    for (const piece of pieces) {
-      maskInto(piece, 0, piece.length, joined, at, this.mask, at & 3);
-      at += piece.length;
-    }
-    return joined;
   }
 
   /** A frame's payload is complete. `validated` means text was already checked while streaming. */

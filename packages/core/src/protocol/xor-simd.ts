@@ -7,7 +7,7 @@
  *
  * The module is the assembly of `xor.wat` beside this file (the test that pins this down prints
  * the bytes to paste here when that file changes). It is compiled on first use; where
- * WebAssembly is unavailable (`--jitless`) or rejects the module, {@link xorSimd} is `undefined`
+ * WebAssembly is unavailable (`--jitless`) or rejects the module, {@link xorSimd} returns false
  * and callers keep their JS loop.
  */
 

@@ -1,6 +1,6 @@
-;; The SIMD loop behind protocol/xor-simd.ts (RFC 6455 §5.3 masking). Assembled by
-;; packages/core/scripts/assemble-xor.mjs; test/protocol/xor-simd.test.ts checks that the bytes
-;; embedded in xor-simd.ts are this file assembled.
+;; The SIMD loop behind protocol/xor-simd.ts (RFC 6455 §5.3 masking). test/protocol/xor-simd.test.ts
+;; assembles this file with wabt and checks that the bytes embedded in xor-simd.ts are the result
+;; (on a mismatch it shows the base64 to paste there).
 (module
   ;; One 64 KiB page: callers copy at most a page in, XOR it, and copy it out.
   (memory (export "memory") 1 1)

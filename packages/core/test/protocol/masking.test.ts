@@ -4,6 +4,10 @@ import { maskInto, unmask, writeMaskKey } from '../../src/protocol/mask.js';
 
 const keyOf = (k: Uint8Array) => ((k[0]! << 24) | (k[1]! << 16) | (k[2]! << 8) | k[3]!) >>> 0;
 
+/** Payloads on both sides of the WebAssembly threshold (512 bytes): short ones up to `shortMax`, long ones from `longMin`. */
+const payloads = (shortMax: number, longMin = 500) =>
+  fc.oneof(fc.uint8Array({ maxLength: shortMax }), fc.uint8Array({ minLength: longMin, maxLength: 3000 }));
+
 function naive(data: Uint8Array, key: Uint8Array, phase: number): Buffer {
   const out = Buffer.from(data);
   for (let i = 0; i < out.length; i++) out[i]! ^= key[(i + phase) & 3]!;
@@ -14,8 +18,7 @@ describe('masking', () => {
   it('unmask in place equals the byte-by-byte definition at any alignment, length and phase', () => {
     fc.assert(
       fc.property(
-        // Both sides of the WebAssembly threshold (512 bytes).
-        fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 480, maxLength: 3000 })),
+        payloads(300, 480),
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
         fc.nat({ max: 7 }),
         fc.nat({ max: 3 }),
@@ -36,30 +39,25 @@ describe('masking', () => {
 
   it('unmasking a payload piece by piece equals unmasking it whole', () => {
     fc.assert(
-      fc.property(
-        fc.oneof(fc.uint8Array({ maxLength: 500 }), fc.uint8Array({ minLength: 500, maxLength: 3000 })),
-        fc.uint8Array({ minLength: 4, maxLength: 4 }),
-        fc.array(fc.nat({ max: 3000 })),
-        (data, key, cuts) => {
-          const buf = Buffer.from(data);
-          let phase = 0;
-          let at = 0;
-          for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
-            if (c <= at || c >= buf.length) continue;
-            phase = unmask(buf, at, c, keyOf(key), phase);
-            at = c;
-          }
-          unmask(buf, at, buf.length, keyOf(key), phase);
-          expect(buf).toEqual(naive(data, key, 0));
-        },
-      ),
+      fc.property(payloads(500), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.array(fc.nat({ max: 3000 })), (data, key, cuts) => {
+        const buf = Buffer.from(data);
+        let phase = 0;
+        let at = 0;
+        for (const c of [...new Set(cuts)].sort((a, b) => a - b)) {
+          if (c <= at || c >= buf.length) continue;
+          phase = unmask(buf, at, c, keyOf(key), phase);
+          at = c;
+        }
+        unmask(buf, at, buf.length, keyOf(key), phase);
+        expect(buf).toEqual(naive(data, key, 0));
+      }),
     );
   });
 
   it('maskInto copies masked bytes from any phase of the key and leaves the source alone', () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 500, maxLength: 3000 })),
+        payloads(200),
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
         fc.nat({ max: 3 }),
         fc.nat({ max: 7 }),
