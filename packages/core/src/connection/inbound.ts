@@ -65,13 +65,19 @@ function settle(reader: Reader, msg: Message | null): void {
  */
 const NONE: never[] = [];
 
+/** Bytes a queued message holds beyond its payload, near enough: its object and its two slots. */
+export const QUEUED_MESSAGE_COST = 64;
+
+/** Slots of `Inbound.queue` (two per message) it keeps once emptied; beyond them it compacts while read. */
+const QUEUE_KEPT = 64;
+
 /**
  * The receive side of a connection, after the receiver: where each whole message goes (a waiting
  * `receive()`, the `message` listeners, or the queue of unread messages), the read pauses that
  * make TCP push back, and the end of input.
  */
 export class Inbound {
-  /** Bytes of the queued messages (what `receiveHighWaterMark` is measured against). */
+  /** Bytes of the queued messages' payloads (`queuedAmount`). */
   bytes = 0;
   /** No more messages can arrive (close frame received, connection failed or ended). */
   ended = false;
@@ -81,9 +87,16 @@ export class Inbound {
   receivedBytes = 0;
   /** A bit per reason reading is paused (see {@link Pause}). */
   private pausedBy = 0;
-  private messages: Message[] = NONE;
-  /** Sizes of the unread messages, parallel to `messages`. */
-  private sizes: number[] = NONE;
+  /**
+   * The unread messages, each followed by its size, from `head` to `tail`: one array written and
+   * read by index and kept between bursts, so a message queued behind a waiting `for await` costs
+   * two stores and two loads (shift(), and push() after emptying, cost more; see QUEUE_KEPT).
+   */
+  private queue: (Message | number | undefined)[] = NONE;
+  /** Where the oldest unread message is in `queue`. */
+  private head = 0;
+  /** Where the next message goes in `queue`. */
+  private tail = 0;
   /** The oldest waiting reader, outside the array: there is seldom more than one. */
   private reader: Reader | undefined;
   /** The readers that wait after it, oldest first. */
@@ -99,9 +112,19 @@ export class Inbound {
     this.limiter = limit === undefined ? undefined : new RateLimiter(limit, owner);
   }
 
+  /**
+   * What the queued messages hold: their payloads and {@link QUEUED_MESSAGE_COST} for each, what
+   * `receiveHighWaterMark` and the memory budget measure. Counting payloads alone, a peer sending
+   * empty messages (6 bytes each on the wire) to a handler that does not read would never be
+   * paused, and the queue would grow without bound.
+   */
+  get heldBytes(): number {
+    return this.bytes + ((this.tail - this.head) >> 1) * QUEUED_MESSAGE_COST;
+  }
+
   /** How many messages are queued. */
   get unread(): number {
-    return this.messages.length;
+    return (this.tail - this.head) >> 1;
   }
 
   /** Whether reading is paused, for any reason. */
@@ -129,15 +152,14 @@ export class Inbound {
       owner.emit('message', msg);
       return;
     }
-    if (this.messages === NONE) {
-      this.messages = [];
-      this.sizes = [];
-    }
-    this.messages.push(msg);
-    this.sizes.push(size);
+    if (this.queue === NONE) this.queue = [];
+    const tail = this.tail;
+    this.queue[tail] = msg;
+    this.queue[tail + 1] = size;
+    this.tail = tail + 2;
     this.bytes += size;
     // Nobody is reading: stop reading the socket, so TCP pushes back instead of memory growing.
-    if (this.bytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
+    if (this.heldBytes >= owner.options.receiveHighWaterMark) this.pause(Pause.Inbox);
   }
 
   /** A whole message arrived: its bytes, or a short ASCII text already decoded (see `ReceiverHandler.onMessage`). */
@@ -168,18 +190,39 @@ export class Inbound {
    * must be released now, not when the application gets round to reading it.
    */
   discard(): void {
-    this.messages = NONE;
-    this.sizes = NONE;
+    this.queue = NONE;
+    this.head = 0;
+    this.tail = 0;
     this.bytes = 0;
   }
 
   /** Takes the oldest unread message, if any. */
   take(): Message | undefined {
-    const msg = this.messages.shift();
-    if (msg === undefined) return undefined;
-    this.bytes -= this.sizes.shift()!;
-    if (this.pausedFor(Pause.Inbox) && this.bytes <= this.owner.options.receiveHighWaterMark / 2) this.resume(Pause.Inbox);
-    if (this.messages.length === 0) this.owner.inboxEmptied();
+    const at = this.head;
+    if (at === this.tail) return undefined;
+    const queue = this.queue;
+    const msg = queue[at] as Message;
+    this.bytes -= queue[at + 1] as number;
+    queue[at] = undefined;
+    const emptied = at + 2 === this.tail;
+    if (emptied) {
+      this.head = this.tail = 0;
+      // A burst this deep is rare: let its array go rather than keep it for the connection's life.
+      if (queue.length > QUEUE_KEPT) this.queue = NONE;
+    } else if (at + 2 > QUEUE_KEPT && (at + 2) * 2 > this.tail) {
+      // A reader that never quite catches up never empties the queue: move the unread messages
+      // to the front once the read half outgrows them, or the array would grow for ever.
+      queue.copyWithin(0, at + 2, this.tail);
+      this.tail -= at + 2;
+      queue.length = this.tail;
+      this.head = 0;
+    } else {
+      this.head = at + 2;
+    }
+    if (this.pausedBy !== 0 && this.pausedFor(Pause.Inbox) && this.heldBytes <= this.owner.options.receiveHighWaterMark / 2) {
+      this.resume(Pause.Inbox);
+    }
+    if (emptied) this.owner.inboxEmptied();
     return msg;
   }
 
@@ -242,7 +285,7 @@ export class Inbound {
    * listener, once it has been added ('newListener' fires before).
    */
   listenerAdded(): void {
-    if (this.messages.length > 0) queueMicrotask(() => this.drainToListeners());
+    if (this.unread > 0) queueMicrotask(() => this.drainToListeners());
   }
 
   /** Hands queued messages to listeners that were added after they arrived. */

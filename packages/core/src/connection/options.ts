@@ -78,7 +78,8 @@ export interface WebSocketOptions {
   /**
    * Bytes of received messages waiting to be read (by `receive()`, the iterator, or a paused
    * event listener) at which reading from the socket pauses, so TCP pushes back on the peer.
-   * Reading resumes once half of it has been read. Default 1 MiB.
+   * Reading resumes once half of it has been read. Each waiting message counts 64 bytes beyond
+   * its payload, so many empty messages are bounded too. Default 1 MiB.
    */
   receiveHighWaterMark?: number;
   /** `bufferedAmount` from which `send()` returns false (wait with `drained()`). Default 1 MiB. */

@@ -49,8 +49,8 @@ export interface WebSocketStats {
   /** Payload bytes of the sent messages uncompressed: `uncompressedBytesOut - bytesOut` is what compression saved. */
   uncompressedBytesOut: number;
   /**
-   * Bytes the open WebSockets hold now: queued to send, received and not read yet, and of
-   * messages still arriving (what the memory budget counts).
+   * Bytes the open WebSockets hold now: queued to send, received and not read yet (64 more for
+   * each unread message), and of messages still arriving (what the memory budget counts).
    */
   bufferedBytes: number;
   /** WebSockets wsup closed for each of its limits (each is also counted under its close code). */

@@ -401,7 +401,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
 
   /** @internal What the memory budget counts: queued to send, unread, and still arriving. */
   heldBytes(): number {
-    return this.outbound.bufferedAmount + this.inbound.bytes + this.receiver.heldBytes;
+    return this.outbound.bufferedAmount + this.inbound.heldBytes + this.receiver.heldBytes;
   }
 
   /** @internal The memory budget closes this connection (1013) to release what it holds. */

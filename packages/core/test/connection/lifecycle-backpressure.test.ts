@@ -73,6 +73,55 @@ describe('receive backpressure', () => {
   });
 });
 
+describe('receive backpressure on empty messages', () => {
+  it('a client sending empty messages to a server that does not read: the unread ones are bounded too, TCP pushes back', async () => {
+    let serverWs: WebSocket | undefined;
+    let release: () => void = () => {};
+    const reading = new Promise<void>((r) => (release = r));
+    let received = 0;
+    const srv = await startServer(async (req, res) => {
+      const ws = upgrade(req, res, { receiveHighWaterMark: 64 * KiB });
+      serverWs = ws;
+      await reading;
+      for await (const _ of ws) received++;
+    });
+    try {
+      const peer = await RawPeer.open(srv.port, handshakeRequest('/'));
+      // 10,000 empty binary messages per write, 6 bytes each on the wire.
+      const batch = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame({ opcode: 2, payload: Buffer.alloc(0) })));
+      const writes = 500; // 5,000,000 messages, 30 MB: more than loopback's buffers hold
+      let sent = 0;
+      let stalled = false;
+      while (sent < writes) {
+        const ok = peer.socket.write(batch);
+        sent++;
+        if (!ok) {
+          const drained = await Promise.race([once(peer.socket, 'drain').then(() => true), sleep(300).then(() => false)]);
+          if (!drained) {
+            stalled = true;
+            break;
+          }
+        }
+      }
+      // Payload bytes alone never reach the mark (they are all zero): each unread message must count.
+      expect(stalled).toBe(true);
+      const ws = serverWs!;
+      expect(ws.isPaused).toBe(true);
+      expect(ws.queuedAmount).toBe(0);
+      // At most the mark's worth (64 bytes a message) plus what one socket read delivered.
+      expect(ws.unreadMessages).toBeGreaterThanOrEqual((64 * KiB) / 64);
+      expect(ws.unreadMessages).toBeLessThanOrEqual((64 * KiB) / 64 + (64 * KiB) / 6 + 1);
+
+      // Reading drains the queue and resumes the socket.
+      release();
+      await expect.poll(() => received, { timeout: 15_000 }).toBeGreaterThan((64 * KiB) / 64 + (64 * KiB) / 6 + 1);
+      peer.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('pause() and resume() for event-style users', () => {
   it('pause() stops reading until resume()', async () => {
     const got: string[] = [];

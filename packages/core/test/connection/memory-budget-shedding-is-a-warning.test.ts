@@ -41,10 +41,11 @@ it('warns each time the budget sheds connections, and once as a process warning'
     }
     await turn();
     expect(messages).toHaveLength(2);
+    // The unread message's 2,000 bytes and the 64 its place in the queue is counted for.
     expect(messages[0]).toEqual({
       code: WarningCode.MemoryBudgetExceeded,
       message:
-        'WebSocket connections held 2000 bytes, over the memory budget of 1000: closed the one holding the most (1013); raise the budget with setMemoryBudget() or give the process more memory',
+        'WebSocket connections held 2064 bytes, over the memory budget of 1000: closed the one holding the most (1013); raise the budget with setMemoryBudget() or give the process more memory',
     });
     expect(warnings.map((w) => w.code)).toEqual(['WSUP_MEMORY_BUDGET_EXCEEDED']);
   } finally {
