@@ -99,6 +99,16 @@ export class FanOut {
   }
 }
 
+/** The queue of a sender that has not sent yet: shared, never written to. */
+const NO_FRAMES: (number | string | Buffer)[] = [];
+
+/** The payloads of the first `count` frames of a queue. */
+function payloadsOf(queue: (number | string | Buffer)[], count: number): (string | Buffer)[] {
+  const payloads = new Array<string | Buffer>(count);
+  for (let i = 0; i < count; i++) payloads[i] = queue[3 * i + 1] as string | Buffer;
+  return payloads;
+}
+
 const senders: Sender[] = [];
 let flushScheduled = false;
 
@@ -136,9 +146,12 @@ export class Sender {
   private readonly socket: FrameSink;
   private readonly masked: boolean;
   private readonly owner: SenderOwner | undefined;
-  private heads: number[] = [];
-  private payloads: (string | Buffer)[] = [];
-  private lengths: number[] = [];
+  /**
+   * The queued frames, three slots each: the header's first byte (or RAW, RUN), the payload,
+   * its length. One array, made on the first send: an idle connection keeps none.
+   */
+  private queue: (number | string | Buffer)[] = NO_FRAMES;
+  /** Frames in `queue`. */
   private count = 0;
   private scheduled = false;
   /** The run this connection follows: the last item of its queue, still growing. */
@@ -189,10 +202,12 @@ export class Sender {
   private enqueue(head: number, payload: string | Buffer, len: number): void {
     // Anything queued after a run ends it: later frames must not slip in ahead of this one.
     if (this.run !== undefined) this.leaveRun(this.run);
-    const i = this.count++;
-    this.heads[i] = head;
-    this.payloads[i] = payload;
-    this.lengths[i] = len;
+    if (this.queue === NO_FRAMES) this.queue = [];
+    const at = 3 * this.count++;
+    const queue = this.queue;
+    queue[at] = head;
+    queue[at + 1] = payload;
+    queue[at + 2] = len;
     if (!this.scheduled) {
       this.scheduled = true;
       senders.push(this);
@@ -215,57 +230,56 @@ export class Sender {
       return;
     }
     const masked = this.masked;
-    const heads = this.heads;
-    const payloads = this.payloads;
-    const lengths = this.lengths;
+    const queue = this.queue;
 
     // Size of the contiguous batch: every header plus every payload small enough to copy.
     let size = 0;
     let large = 0;
     let raw = 0;
-    for (let i = 0; i < count; i++) {
-      if (heads[i] === RUN) {
+    for (let q = 0; q < 3 * count; q += 3) {
+      const head = queue[q] as number;
+      if (head === RUN) {
         // Written whole, by reference: the same Buffer for every follower.
-        lengths[i] = (payloads[i] as unknown as FanOut).bytes;
+        queue[q + 2] = (queue[q + 1] as unknown as FanOut).bytes;
         large++;
         continue;
       }
-      const len = lengths[i]!;
-      if (heads[i] !== RAW) size += headerSize(len, masked);
+      const len = queue[q + 2] as number;
+      if (head !== RAW) size += headerSize(len, masked);
       else raw++;
-      if (len < COPY_LIMIT || (masked && heads[i] !== RAW)) size += len;
+      if (len < COPY_LIMIT || (masked && head !== RAW)) size += len;
       else large++;
     }
-    if (count === 1 && heads[0] === RUN) {
-      socket.write((payloads[0] as unknown as FanOut).all());
+    if (count === 1 && queue[0] === RUN) {
+      socket.write((queue[1] as unknown as FanOut).all());
       this.reset(count);
       return;
     }
     const onlyShared = raw === count && large === 0;
     if (onlyShared && sharedFrames !== undefined && sharedFrames.length === count) {
       let same = true;
-      for (let i = 0; i < count && same; i++) same = payloads[i] === sharedFrames[i];
+      for (let i = 0; i < count && same; i++) same = queue[3 * i + 1] === sharedFrames[i];
       if (same) {
         socket.write(sharedBatch!);
         this.reset(count);
         return;
       }
     }
-    const frames = onlyShared ? payloads.slice(0, count) : undefined;
+    const frames = onlyShared ? payloadsOf(queue, count) : undefined;
 
     if (large > 0) socket.cork();
     let buf = Buffer.allocUnsafe(size);
     let at = 0;
-    for (let i = 0; i < count; i++) {
-      const len = lengths[i]!;
-      const payload = payloads[i]!;
-      const head = heads[i]!;
+    for (let q = 0; q < 3 * count; q += 3) {
+      const head = queue[q] as number;
+      const payload = queue[q + 1] as string | Buffer;
+      const len = queue[q + 2] as number;
       if (head === RUN) {
         if (at > 0) socket.write(buf.subarray(0, at));
         socket.write((payload as unknown as FanOut).all());
         buf = buf.subarray(at);
         at = 0;
-        payloads[i] = '';
+        queue[q + 1] = '';
         continue;
       }
       if (head === RAW) {
@@ -279,7 +293,7 @@ export class Sender {
           buf = buf.subarray(at);
           at = 0;
         }
-        payloads[i] = '';
+        queue[q + 1] = '';
         continue;
       }
       at += writeHeader(buf, at, (head & 0x80) !== 0, (head & 0x40) !== 0, head & 0x0f, len, masked);
@@ -305,7 +319,7 @@ export class Sender {
         buf = buf.subarray(at);
         at = 0;
       }
-      payloads[i] = '';
+      queue[q + 1] = '';
     }
     if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
     if (large > 0) socket.uncork();
@@ -324,16 +338,12 @@ export class Sender {
   }
 
   private resetQueue(count: number): void {
-    const payloads = this.payloads;
-    for (let i = 0; i < count; i++) payloads[i] = '';
+    const queue = this.queue;
+    for (let q = 1; q < 3 * count; q += 3) queue[q] = '';
     this.count = 0;
     this.queuedBytes = 0;
-    if (payloads.length > 64) {
-      // Let a burst's arrays shrink back so idle connections stay small.
-      this.heads = [];
-      this.payloads = [];
-      this.lengths = [];
-    }
+    // Let a burst's array go so idle connections stay small.
+    if (queue.length > 3 * 64) this.queue = NO_FRAMES;
   }
 
   /** Drops everything queued (the connection is gone). */
@@ -341,8 +351,6 @@ export class Sender {
     if (this.run !== undefined) this.leaveRun(this.run);
     this.count = 0;
     this.queuedBytes = 0;
-    this.heads = [];
-    this.payloads = [];
-    this.lengths = [];
+    this.queue = NO_FRAMES;
   }
 }
