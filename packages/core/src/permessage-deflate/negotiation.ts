@@ -131,11 +131,11 @@ export function acceptOffer(
         deflateNoContextTakeover: serverNct,
         inflateBits: clientBits,
         inflateNoContextTakeover: clientNct,
-        // Unset, the level follows what was agreed: 4 for messages compressed on their own.
+        // Unset, the level follows what was agreed: 3 for messages compressed on their own.
         deflateLevel: opts.level ?? (serverNct ? SHARED_DEFLATER_LEVEL : CONTEXT_LEVEL),
         deflateMemLevel: o.memLevel,
-        // Large messages at level 1 all the same: compression is synchronous, and at level 4 a
-        // 15 MiB message would hold the event loop twice as long for a few percent.
+        // Large messages at level 1 all the same: compression is synchronous, and at level 3 a
+        // 15 MiB message would hold the event loop longer for a few percent.
         deflateLargeLevel: opts.level ?? CONTEXT_LEVEL,
       },
     };

@@ -6,9 +6,10 @@ import { boolean, integerIn } from '../option-validators.js';
  *
  * A server's defaults are made for many connections. The server compresses every message on its
  * own (server_no_context_takeover) with one deflater shared by the whole process: no zlib state
- * per connection, and a broadcast is compressed once for all its subscribers. It does so at level 4,
+ * per connection, and a broadcast is compressed once for all its subscribers. It does so at level 3,
  * which keeps the ratio within 10% of a per-connection context at level 1 (the former default): on
- * the benchmark's 4 KiB JSON texts, 0.249 wire bytes per payload byte against 0.234, +6.5%. What
+ * the benchmark's 4 KiB JSON texts, 0.257 wire bytes per payload byte against 0.234, +9.7% (level
+ * 4: 0.249, +6.5%, for 15–20% more CPU per message, which put the compressed echo under 3× ws). What
  * it keeps per connection is the client's compression context, in 13 window bits (an 8 KiB window
  * instead of 32 KiB; the client's messages 0.185 against 0.178, +4%). 10,000 connections that
  * offer what Chromium and ws offer, each having sent and received compressed messages, hold
@@ -24,11 +25,11 @@ export interface DeflateOptions {
   /**
    * zlib level 0–9. Default 1 wherever the compressor keeps its context (a client, and a server
    * with `serverNoContextTakeover: false`): with the messages before it in its window, level 1
-   * gets nearly level 6's ratio at half the CPU. Default 4 where a server compresses each message
+   * gets nearly level 6's ratio at half the CPU. Default 3 where a server compresses each message
    * on its own (its default, or because the client asked): there level 1 loses 15% of the ratio on
-   * chatty JSON, level 4 6.5%, for about 1.8× the CPU per message of level 1 with context;
+   * chatty JSON, level 3 10%, for about 1.3× the CPU per message of level 1 with context;
    * messages of 64 KiB or more are still compressed at level 1 (compression is synchronous, and
-   * a large message would hold the event loop about twice as long at level 4). Set, it applies
+   * a large message would hold the event loop longer at level 3). Set, it applies
    * to every message.
    */
   level?: number;
@@ -100,7 +101,7 @@ export interface ClientDeflateOptions {
 
 /** Server defaults (see {@link DeflateOptions}). */
 export const SERVER_DEFAULT_CLIENT_WINDOW_BITS = 13;
-export const SHARED_DEFLATER_LEVEL = 4;
+export const SHARED_DEFLATER_LEVEL = 3;
 export const CONTEXT_LEVEL = 1;
 /** Messages this large are compressed at {@link CONTEXT_LEVEL} unless `level` is set. */
 export const LARGE_MESSAGE = 64 * 1024;

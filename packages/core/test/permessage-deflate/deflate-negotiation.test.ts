@@ -84,7 +84,7 @@ describe('server: permessage-deflate offer → response (RFC 7692 §5, §7), wit
 });
 
 // The defaults of compress: true on a server (issue 20: memory per compressing connection). The
-// server compresses every message on its own with one shared deflater, at level 4, and bounds the
+// server compresses every message on its own with one shared deflater, at level 3, and bounds the
 // context it keeps for the client: a 13-bit window when the client offered client_max_window_bits,
 // otherwise no client context at all.
 const CHROMIUM = 'permessage-deflate; client_max_window_bits';
@@ -132,25 +132,25 @@ describe('server: the defaults of compress: true', () => {
 
   const params = (offer: string, opts: DeflateOptions | true) => acceptOffer(parseExtensions(offer)!, resolveDeflateOptions(opts)!)?.params;
 
-  it("compresses with the shared deflater at level 4 (1 from 64 KiB up) and keeps the client's context in 13 bits", () => {
+  it("compresses with the shared deflater at level 3 (1 from 64 KiB up) and keeps the client's context in 13 bits", () => {
     expect(params(CHROMIUM, true)).toEqual({
       deflateBits: 15,
       deflateNoContextTakeover: true,
       inflateBits: 13,
       inflateNoContextTakeover: false,
-      deflateLevel: 4,
+      deflateLevel: 3,
       deflateMemLevel: 8,
       deflateLargeLevel: 1,
     });
     expect(params('permessage-deflate', true)).toMatchObject({ inflateBits: 15, inflateNoContextTakeover: true });
   });
 
-  it('uses level 1 where the server keeps its context, 4 where it compresses each message on its own, unless set', () => {
+  it('uses level 1 where the server keeps its context, 3 where it compresses each message on its own, unless set', () => {
     expect(params(CHROMIUM, { serverNoContextTakeover: false })?.deflateLevel).toBe(1);
     expect(params(CHROMIUM, { serverNoContextTakeover: false, level: 6 })?.deflateLevel).toBe(6);
     expect(params(CHROMIUM, { level: 2 })?.deflateLevel).toBe(2);
     // A client asking for no server context gets the shared deflater's level.
-    expect(params('permessage-deflate; server_no_context_takeover', { serverNoContextTakeover: false })?.deflateLevel).toBe(4);
+    expect(params('permessage-deflate; server_no_context_takeover', { serverNoContextTakeover: false })?.deflateLevel).toBe(3);
     expect(params('permessage-deflate; server_no_context_takeover', OLD)?.deflateLevel).toBe(1);
   });
 
@@ -244,7 +244,7 @@ describe('compress option validation', () => {
   });
   it('has documented server defaults', () => {
     expect(serverDefaults(resolveDeflateOptions(true)!)).toEqual({
-      level: 4,
+      level: 3,
       memLevel: 8,
       serverNoContextTakeover: true,
       clientNoContextTakeover: undefined,
