@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WsClient from 'ws';
@@ -8,6 +9,23 @@ import { startServer, type TestServer } from '../helpers/server.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+
+/**
+ * Writes `chunk` up to `times` times, until TCP stops taking data (no 'drain' for 300 ms), i.e.
+ * the server stopped reading.
+ */
+async function writeUntilStalled(socket: Socket, chunk: Buffer, times: number): Promise<{ sent: number; stalled: boolean }> {
+  let sent = 0;
+  while (sent < times) {
+    const ok = socket.write(chunk);
+    sent++;
+    if (!ok) {
+      const drained = await Promise.race([once(socket, 'drain').then(() => true), sleep(300).then(() => false)]);
+      if (!drained) return { sent, stalled: true };
+    }
+  }
+  return { sent, stalled: false };
+}
 
 describe('receive backpressure', () => {
   let srv: TestServer;
@@ -36,21 +54,9 @@ describe('receive backpressure', () => {
     const peer = await RawPeer.open(srv.port, handshakeRequest('/'));
     const frame = encodeFrame({ opcode: 2, payload: Buffer.alloc(64 * KiB, 7) });
     const total = (200 * MiB) / (64 * KiB); // 3200 messages
-    let sent = 0;
-    let stalled = false;
-    // Write until TCP stops taking data (no 'drain' for 300 ms), i.e. the server stopped reading.
-    while (sent < total) {
-      const ok = peer.socket.write(frame);
-      sent++;
-      if (!ok) {
-        const drained = await Promise.race([once(peer.socket, 'drain').then(() => true), sleep(300).then(() => false)]);
-        if (!drained) {
-          stalled = true;
-          break;
-        }
-      }
-    }
-    expect(stalled).toBe(true);
+    const first = await writeUntilStalled(peer.socket, frame, total);
+    expect(first.stalled).toBe(true);
+    let sent = first.sent;
     expect(sent).toBeLessThan(total);
     const ws = serverWs!;
     expect(ws.isPaused).toBe(true);
@@ -89,20 +95,8 @@ describe('receive backpressure on empty messages', () => {
       const peer = await RawPeer.open(srv.port, handshakeRequest('/'));
       // 10,000 empty binary messages per write, 6 bytes each on the wire.
       const batch = Buffer.concat(Array.from({ length: 10_000 }, () => encodeFrame({ opcode: 2, payload: Buffer.alloc(0) })));
-      const writes = 500; // 5,000,000 messages, 30 MB: more than loopback's buffers hold
-      let sent = 0;
-      let stalled = false;
-      while (sent < writes) {
-        const ok = peer.socket.write(batch);
-        sent++;
-        if (!ok) {
-          const drained = await Promise.race([once(peer.socket, 'drain').then(() => true), sleep(300).then(() => false)]);
-          if (!drained) {
-            stalled = true;
-            break;
-          }
-        }
-      }
+      // 500 writes, 5,000,000 messages, 30 MB: more than loopback's buffers hold.
+      const { stalled } = await writeUntilStalled(peer.socket, batch, 500);
       // Payload bytes alone never reach the mark (they are all zero): each unread message must count.
       expect(stalled).toBe(true);
       const ws = serverWs!;
