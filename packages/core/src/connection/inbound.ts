@@ -219,9 +219,7 @@ export class Inbound {
     } else {
       this.head = at + 2;
     }
-    if (this.pausedBy !== 0 && this.pausedFor(Pause.Inbox) && this.heldBytes <= this.owner.options.receiveHighWaterMark / 2) {
-      this.resume(Pause.Inbox);
-    }
+    if (this.pausedFor(Pause.Inbox) && this.heldBytes <= this.owner.options.receiveHighWaterMark / 2) this.resume(Pause.Inbox);
     if (emptied) this.owner.inboxEmptied();
     return msg;
   }
