@@ -102,6 +102,9 @@ export class FanOut {
 /** The queue of a sender that has not sent yet: shared, never written to. */
 const NO_FRAMES: (number | string | Buffer)[] = [];
 
+/** Frames a sender's queue keeps room for between flushes; after a longer burst it lets the array go. */
+const FRAMES_KEPT = 64;
+
 /** The payloads of the first `count` frames of a queue. */
 function payloadsOf(queue: (number | string | Buffer)[], count: number): (string | Buffer)[] {
   const payloads = new Array<string | Buffer>(count);
@@ -343,7 +346,7 @@ export class Sender {
     this.count = 0;
     this.queuedBytes = 0;
     // Let a burst's array go so idle connections stay small.
-    if (queue.length > 3 * 64) this.queue = NO_FRAMES;
+    if (queue.length > 3 * FRAMES_KEPT) this.queue = NO_FRAMES;
   }
 
   /** Drops everything queued (the connection is gone). */
