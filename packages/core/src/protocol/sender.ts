@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { Socket } from 'node:net';
 import { headerSize, writeHeader } from './frame-header.js';
 import { maskInto, unmask, writeMaskKey } from './mask.js';
 
@@ -110,6 +111,27 @@ function payloadsOf(queue: (number | string | Buffer)[], count: number): (string
   const payloads = new Array<string | Buffer>(count);
   for (let i = 0; i < count; i++) payloads[i] = queue[3 * i + 1] as string | Buffer;
   return payloads;
+}
+
+/**
+ * Batches up to this size are framed in one Buffer that every sender of the process shares, as
+ * uWebSockets.js corks every socket of a loop into one buffer: a TCP socket with nothing pending
+ * nearly always takes a small batch whole, inside write(), which leaves the Buffer free for the
+ * next connection. The batch then costs no allocation and stays in cache. When a socket keeps the
+ * Buffer (the kernel took only part of it) a new one replaces it; at this size that pins less than
+ * a batch sliced from Buffer's pool can (its 8 KiB slab).
+ */
+const SCRATCH_SIZE = 4 * 1024;
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+
+/**
+ * Whether what `sink` does not hold once write() has returned was copied out: true of a plain TCP
+ * (or IPC) socket, whose write() hands the bytes to the kernel or keeps the Buffer until it can.
+ * Not of TLS, which encrypts asynchronously, nor of streams that pass the Buffer on (an in-memory
+ * pair, an HTTP/2 stream).
+ */
+function copiesOnWrite(sink: FrameSink): boolean {
+  return sink instanceof Socket && (sink as { encrypted?: boolean }).encrypted !== true;
 }
 
 const senders: Sender[] = [];
@@ -271,7 +293,8 @@ export class Sender {
     const frames = onlyShared ? payloadsOf(queue, count) : undefined;
 
     if (large > 0) socket.cork();
-    let buf = Buffer.allocUnsafe(size);
+    const inScratch = frames === undefined && large === 0 && size <= SCRATCH_SIZE && socket.writableLength === 0 && copiesOnWrite(socket);
+    let buf = inScratch ? scratch : Buffer.allocUnsafe(size);
     let at = 0;
     for (let q = 0; q < 3 * count; q += 3) {
       const head = queue[q] as number;
@@ -325,6 +348,7 @@ export class Sender {
       queue[q + 1] = '';
     }
     if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
+    if (inScratch && socket.writableLength !== 0) scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
     if (large > 0) socket.uncork();
     if (frames !== undefined) {
       sharedFrames = frames;
