@@ -1,9 +1,9 @@
 import { Buffer, constants } from 'node:buffer';
 import { ErrorCode, WebSocketError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { joinUnmasked, unmask } from './mask.js';
+import { joinUnmasked, unmask, unmaskAscii } from './mask.js';
 import { protocolError } from './protocol-error.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { isAscii, isValidUtf8, Utf8Validator } from './utf8.js';
 
 const EMPTY = Buffer.alloc(0);
 /**
@@ -237,15 +237,14 @@ export class Receiver {
         if (this.payloadSeen === 0 && avail >= this.remaining) {
           // Fast path: the whole payload is in this chunk.
           const end = pos + this.remaining;
-          if (this.masked) unmask(chunk, pos, end, this.mask, 0);
-          if (
-            this.opcode === Opcode.Text &&
-            end - pos <= SHORT_TEXT &&
-            this.fin &&
-            !this.msgCompressed &&
-            !this.frameMode &&
-            isAsciiRange(chunk, pos, end)
-          ) {
+          let ascii = false;
+          if (this.opcode === Opcode.Text && end - pos <= SHORT_TEXT && this.fin && !this.msgCompressed && !this.frameMode) {
+            // Unmasked and checked in one pass over the bytes.
+            ascii = this.masked ? unmaskAscii(chunk, pos, end, this.mask) : isAscii(chunk, pos, end);
+          } else if (this.masked) {
+            unmask(chunk, pos, end, this.mask, 0);
+          }
+          if (ascii) {
             // A whole single-frame text message: nothing of an earlier message to join, and
             // ASCII is valid UTF-8 that decodes byte for byte.
             const start = pos;
@@ -534,13 +533,4 @@ export class Receiver {
     this.stop();
     this.handler.onError(err);
   }
-}
-
-/** Whether `buf[start, end)` is all ASCII (every byte below 0x80). */
-function isAsciiRange(buf: Buffer, start: number, end: number): boolean {
-  let acc = 0;
-  let i = start;
-  for (const end4 = end - 3; i < end4; i += 4) acc |= buf[i]! | buf[i + 1]! | buf[i + 2]! | buf[i + 3]!;
-  for (; i < end; i++) acc |= buf[i]!;
-  return acc < 0x80;
 }

@@ -94,3 +94,12 @@ export class Utf8Validator {
     return true;
   }
 }
+
+/** Whether `buf[start, end)` is all ASCII (every byte below 0x80). */
+export function isAscii(buf: Uint8Array, start: number, end: number): boolean {
+  let acc = 0;
+  let i = start;
+  for (const end4 = end - 3; i < end4; i += 4) acc |= buf[i]! | buf[i + 1]! | buf[i + 2]! | buf[i + 3]!;
+  for (; i < end; i++) acc |= buf[i]!;
+  return acc < 0x80;
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maskInto, unmask, writeMaskKey } from '../../src/protocol/mask.js';
+import { maskInto, unmask, unmaskAscii, writeMaskKey } from '../../src/protocol/mask.js';
 
 const keyOf = (k: Uint8Array) => ((k[0]! << 24) | (k[1]! << 16) | (k[2]! << 8) | k[3]!) >>> 0;
 
@@ -31,6 +31,30 @@ describe('masking', () => {
           expect(end).toBe((phase + data.length) & 3);
           expect(backing.subarray(0, offset).every((b) => b === 0)).toBe(true);
           expect(backing.subarray(offset + data.length).every((b) => b === 0)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('unmaskAscii unmasks in place as unmask does and tells whether every unmasked byte is ASCII', () => {
+    fc.assert(
+      fc.property(
+        // Mostly ASCII once unmasked, sometimes with one byte of 0x80 or above anywhere.
+        fc.uint8Array({ max: 0x7f, maxLength: 300 }),
+        fc.option(fc.tuple(fc.nat(), fc.oneof(fc.constant(0x80), fc.integer({ min: 0x81, max: 0xff }))), { freq: 2 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat({ max: 7 }),
+        (plain, high, key, offset) => {
+          if (high !== null && plain.length > 0) plain[high[0] % plain.length] = high[1];
+          const masked = naive(plain, key, 0);
+          const backing = Buffer.alloc(plain.length + offset + 8);
+          backing.set(masked, offset);
+          const ascii = unmaskAscii(backing, offset, offset + plain.length, keyOf(key));
+          expect(Buffer.from(backing.subarray(offset, offset + plain.length))).toEqual(Buffer.from(plain));
+          expect(ascii).toBe(plain.every((b) => b < 0x80));
+          expect(backing.subarray(0, offset).every((b) => b === 0)).toBe(true);
+          expect(backing.subarray(offset + plain.length).every((b) => b === 0)).toBe(true);
         },
       ),
       { numRuns: 2000 },
