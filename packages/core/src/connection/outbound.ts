@@ -10,6 +10,7 @@ import { Sender } from '../protocol/sender.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { Publication } from '../topics/subscriber.js';
 import type { ResolvedOptions } from './options.js';
+import { copiesOnWrite } from './socket-binding.js';
 
 /** What the send side tells its connection. */
 export interface OutboundOwner {
@@ -69,7 +70,7 @@ export class Outbound {
     readonly deflate: PerMessageDeflate | undefined,
     private readonly owner: OutboundOwner,
   ) {
-    this.sender = new Sender(socket, masked, this);
+    this.sender = new Sender(socket, masked, this, copiesOnWrite(socket));
   }
 
   /** Bytes queued here and in the socket that the kernel has not taken yet. */

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rememberPeer } from './peer-address.js';
 
@@ -45,6 +46,17 @@ export function bindSocket(socket: Duplex, owner: SocketOwner): void {
   s.on('error', onError);
   s.on('close', onClose);
   s.on('drain', onDrain);
+}
+
+/**
+ * Whether what `socket` does not keep once write() has returned was copied out: true of a plain
+ * TCP (or IPC) socket, whose write() hands the bytes to the kernel or keeps the Buffer until it
+ * can. Not of TLS, which encrypts and writes asynchronously, nor of streams that pass the Buffer
+ * on (an in-memory pair, an HTTP/2 stream). The sender frames such a socket's small batches in a
+ * Buffer it reuses (see `Sender`).
+ */
+export function copiesOnWrite(socket: Duplex): boolean {
+  return socket instanceof Socket && (socket as Socket & { encrypted?: boolean }).encrypted !== true;
 }
 
 /** The connection a socket is bound to, if any. */

@@ -1,5 +1,4 @@
 import { Buffer } from 'node:buffer';
-import { Socket } from 'node:net';
 import { headerSize, writeHeader } from './frame-header.js';
 import { maskInto, unmask, writeMaskKey } from './mask.js';
 
@@ -124,14 +123,11 @@ function payloadsOf(queue: (number | string | Buffer)[], count: number): (string
 const SCRATCH_SIZE = 4 * 1024;
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
 
-/**
- * Whether what `sink` does not hold once write() has returned was copied out: true of a plain TCP
- * (or IPC) socket, whose write() hands the bytes to the kernel or keeps the Buffer until it can.
- * Not of TLS, which encrypts asynchronously, nor of streams that pass the Buffer on (an in-memory
- * pair, an HTTP/2 stream).
- */
-function copiesOnWrite(sink: FrameSink): boolean {
-  return sink instanceof Socket && (sink as { encrypted?: boolean }).encrypted !== true;
+const enum Mode {
+  /** Frames are masked (a client's). */
+  Masked = 1,
+  /** Small batches may be framed in the shared batch Buffer (see SCRATCH_SIZE). */
+  SharesBatchBuffer = 2,
 }
 
 const senders: Sender[] = [];
@@ -169,7 +165,8 @@ export class Sender {
   inSocket = 0;
 
   private readonly socket: FrameSink;
-  private readonly masked: boolean;
+  /** {@link Mode} bits: one field for what the sender knows of its frames and sink. */
+  private readonly mode: number;
   private readonly owner: SenderOwner | undefined;
   /**
    * The queued frames, three slots each: the header's first byte (or RAW, RUN), the payload,
@@ -182,10 +179,15 @@ export class Sender {
   /** The run this connection follows: the last item of its queue, still growing. */
   private run: FanOut | undefined;
 
-  constructor(socket: FrameSink, masked: boolean, owner?: SenderOwner) {
+  /**
+   * @param sharesBatchBuffer the sink copies what it does not keep by the time write() returns
+   *   (a plain TCP socket, not a stream that passes the Buffer on): its small batches may then be
+   *   framed in a Buffer every such sender shares.
+   */
+  constructor(socket: FrameSink, masked: boolean, owner?: SenderOwner, sharesBatchBuffer = false) {
     this.socket = socket;
     this.inSocket = socket.writableLength ?? 0;
-    this.masked = masked;
+    this.mode = (masked ? Mode.Masked : 0) | (sharesBatchBuffer ? Mode.SharesBatchBuffer : 0);
     this.owner = owner;
   }
 
@@ -221,7 +223,7 @@ export class Sender {
   queueFrame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): void {
     if (typeof payload === 'string' && len >= STRING_ENCODE_LIMIT) payload = Buffer.from(payload, 'utf8');
     this.enqueue((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, payload, len);
-    this.queuedBytes += headerSize(len, this.masked) + len;
+    this.queuedBytes += headerSize(len, (this.mode & Mode.Masked) !== 0) + len;
   }
 
   private enqueue(head: number, payload: string | Buffer, len: number): void {
@@ -254,7 +256,7 @@ export class Sender {
       this.discard();
       return;
     }
-    const masked = this.masked;
+    const masked = (this.mode & Mode.Masked) !== 0;
     const queue = this.queue;
 
     // Size of the contiguous batch: every header plus every payload small enough to copy.
@@ -293,7 +295,12 @@ export class Sender {
     const frames = onlyShared ? payloadsOf(queue, count) : undefined;
 
     if (large > 0) socket.cork();
-    const inScratch = frames === undefined && large === 0 && size <= SCRATCH_SIZE && socket.writableLength === 0 && copiesOnWrite(socket);
+    const inScratch =
+      frames === undefined &&
+      large === 0 &&
+      size <= SCRATCH_SIZE &&
+      (this.mode & Mode.SharesBatchBuffer) !== 0 &&
+      socket.writableLength === 0;
     let buf = inScratch ? scratch : Buffer.allocUnsafe(size);
     let at = 0;
     for (let q = 0; q < 3 * count; q += 3) {

@@ -1,7 +1,8 @@
 /**
  * The batch Buffer small flushes share: TCP sockets that take a batch whole inside write() leave
  * it to the next connection; a socket that keeps it (the kernel took only part) never sees it
- * overwritten; and sinks that pass the Buffer on (in-memory streams, say) get one of their own.
+ * overwritten; and a sender not told its sink copies (an in-memory stream, say) frames every batch
+ * in a Buffer of its own. (Which sockets copy: test/connection/copies-on-write.test.ts.)
  */
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -66,7 +67,7 @@ describe('the batch buffer small flushes share', () => {
         written[i]!.push(chunk);
         return write(chunk);
       }) as typeof socket.write;
-      return new Sender(socket, false);
+      return new Sender(socket, false, undefined, true);
     });
     const expected: string[][] = accepted.map(() => []);
     for (let t = 0; t < 5; t++) {
@@ -100,8 +101,8 @@ describe('the batch buffer small flushes share', () => {
     const [stalledPeer, otherPeer] = clients as [Socket, Socket];
     stalledPeer.pause();
     const toOther = collect(otherPeer);
-    const stalled = new Sender(accepted[0]!, false);
-    const other = new Sender(accepted[1]!, false);
+    const stalled = new Sender(accepted[0]!, false, undefined, true);
+    const other = new Sender(accepted[1]!, false, undefined, true);
 
     // Batches of 3 KiB until the kernel takes only part of one and the socket keeps the rest.
     const sent: string[] = [];
@@ -129,7 +130,7 @@ describe('the batch buffer small flushes share', () => {
     expect(texts(toOther)).toEqual(otherSent);
   });
 
-  it('gives a sink that passes the Buffer on (not a TCP socket) a Buffer of its own', async () => {
+  it('gives a sender not told that its sink copies a Buffer of its own for each batch', async () => {
     class Sink implements FrameSink {
       readonly chunks: Buffer[] = [];
       destroyed = false;
