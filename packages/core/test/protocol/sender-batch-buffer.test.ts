@@ -8,8 +8,9 @@ import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Sender, type FrameSink } from '../../src/protocol/sender.js';
+import { Sender } from '../../src/protocol/sender.js';
 import { decodeFrames } from '../helpers/raw.js';
+import { RecordingSink } from '../helpers/sink.js';
 
 /** `n` connected TCP pairs on 127.0.0.1: the accepted (server) ends and the client ends. */
 async function tcpPairs(n: number): Promise<{ server: Server; accepted: Socket[]; clients: Socket[] }> {
@@ -131,19 +132,7 @@ describe('the batch buffer small flushes share', () => {
   });
 
   it('gives a sender not told that its sink copies a Buffer of its own for each batch', async () => {
-    class Sink implements FrameSink {
-      readonly chunks: Buffer[] = [];
-      destroyed = false;
-      writable = true;
-      writableLength = 0;
-      write(chunk: Buffer): boolean {
-        this.chunks.push(chunk);
-        return true;
-      }
-      cork(): void {}
-      uncork(): void {}
-    }
-    const sinks = [new Sink(), new Sink(), new Sink()];
+    const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
     for (const [i, sink] of sinks.entries()) new Sender(sink, false).queueFrame(1, `sink ${i}`, 6, true, false);
     await turn();
     // Read after every sender has flushed: a reused Buffer would show the last one's frame thrice.

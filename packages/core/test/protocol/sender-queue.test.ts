@@ -5,21 +5,9 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Sender, type FrameSink } from '../../src/protocol/sender.js';
+import { Sender } from '../../src/protocol/sender.js';
 import { decodeFrames } from '../helpers/raw.js';
-
-class Sink implements FrameSink {
-  readonly chunks: Buffer[] = [];
-  destroyed = false;
-  writable = true;
-  writableLength = 0;
-  write(chunk: Buffer): boolean {
-    this.chunks.push(chunk);
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-}
+import { RecordingSink } from '../helpers/sink.js';
 
 function queueOf(sender: Sender): unknown[] {
   return (sender as unknown as { queue: unknown[] }).queue;
@@ -38,7 +26,7 @@ describe('the sender queue', () => {
         ),
         fc.boolean(),
         async (items, masked) => {
-          const sink = new Sink();
+          const sink = new RecordingSink();
           const sender = new Sender(sink, masked);
           const expected: { opcode: number; payload: Buffer }[] = [];
           for (const [i, item] of items.entries()) {
@@ -64,7 +52,7 @@ describe('the sender queue', () => {
   });
 
   it('passes a large payload to the socket by reference, unmasked', async () => {
-    const sink = new Sink();
+    const sink = new RecordingSink();
     const sender = new Sender(sink, false);
     const big = Buffer.alloc(32 * 1024, 1);
     sender.queueFrame(1, 'small', 5, true, false);
@@ -74,8 +62,8 @@ describe('the sender queue', () => {
   });
 
   it('keeps no array of its own until it sends', () => {
-    const a = new Sender(new Sink(), false);
-    const b = new Sender(new Sink(), false);
+    const a = new Sender(new RecordingSink(), false);
+    const b = new Sender(new RecordingSink(), false);
     expect(queueOf(a)).toBe(queueOf(b));
     a.queueFrame(1, 'x', 1, true, false);
     expect(queueOf(a)).not.toBe(queueOf(b));
@@ -83,7 +71,7 @@ describe('the sender queue', () => {
   });
 
   it('keeps its array after a short batch and lets a burst’s go', async () => {
-    const sender = new Sender(new Sink(), false);
+    const sender = new Sender(new RecordingSink(), false);
     for (let i = 0; i < 10; i++) sender.queueFrame(1, 'x', 1, true, false);
     await turn();
     const kept = queueOf(sender);
@@ -93,6 +81,6 @@ describe('the sender queue', () => {
     for (let i = 0; i < 100; i++) sender.queueFrame(1, 'y', 1, true, false);
     await turn();
     expect(queueOf(sender)).toHaveLength(0);
-    expect(queueOf(sender)).toBe(queueOf(new Sender(new Sink(), false)));
+    expect(queueOf(sender)).toBe(queueOf(new Sender(new RecordingSink(), false)));
   });
 });
