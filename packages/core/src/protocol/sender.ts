@@ -120,13 +120,13 @@ function payloadsOf(queue: (number | string | Buffer)[], count: number): (string
  * Buffer (the kernel took only part of it) a new one replaces it; at this size that pins less than
  * a batch sliced from Buffer's pool can (its 8 KiB slab).
  */
-const SCRATCH_SIZE = 4 * 1024;
-let scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+const BATCH_BUFFER_SIZE = 4 * 1024;
+let batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_SIZE);
 
 const enum Mode {
   /** Frames are masked (a client's). */
   Masked = 1,
-  /** Small batches may be framed in the shared batch Buffer (see SCRATCH_SIZE). */
+  /** Small batches may be framed in the shared batch Buffer (see BATCH_BUFFER_SIZE). */
   SharesBatchBuffer = 2,
 }
 
@@ -295,13 +295,13 @@ export class Sender {
     const frames = onlyShared ? payloadsOf(queue, count) : undefined;
 
     if (large > 0) socket.cork();
-    const inScratch =
+    const inBatchBuffer =
       frames === undefined &&
       large === 0 &&
-      size <= SCRATCH_SIZE &&
+      size <= BATCH_BUFFER_SIZE &&
       (this.mode & Mode.SharesBatchBuffer) !== 0 &&
       socket.writableLength === 0;
-    let buf = inScratch ? scratch : Buffer.allocUnsafe(size);
+    let buf = inBatchBuffer ? batchBuffer : Buffer.allocUnsafe(size);
     let at = 0;
     for (let q = 0; q < 3 * count; q += 3) {
       const head = queue[q] as number;
@@ -355,7 +355,7 @@ export class Sender {
       queue[q + 1] = '';
     }
     if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
-    if (inScratch && socket.writableLength !== 0) scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+    if (inBatchBuffer && socket.writableLength !== 0) batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_SIZE);
     if (large > 0) socket.uncork();
     if (frames !== undefined) {
       sharedFrames = frames;
