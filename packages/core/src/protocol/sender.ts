@@ -312,7 +312,6 @@ export class Sender {
         socket.write((payload as unknown as FanOut).all());
         buf = buf.subarray(at);
         at = 0;
-        queue[q + 1] = '';
         continue;
       }
       if (head === RAW) {
@@ -326,7 +325,6 @@ export class Sender {
           buf = buf.subarray(at);
           at = 0;
         }
-        queue[q + 1] = '';
         continue;
       }
       at += writeHeader(buf, at, (head & 0x80) !== 0, (head & 0x40) !== 0, head & 0x0f, len, masked);
@@ -352,7 +350,6 @@ export class Sender {
         buf = buf.subarray(at);
         at = 0;
       }
-      queue[q + 1] = '';
     }
     if (at > 0) socket.write(at === buf.length ? buf : buf.subarray(0, at));
     if (inBatchBuffer && socket.writableLength !== 0) batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_SIZE);
@@ -371,6 +368,7 @@ export class Sender {
     if (this.owner !== undefined && !this.socket.writableNeedDrain) this.owner.flushed();
   }
 
+  /** Empties the queue: every payload slot is let go here, whichever way the flush went. */
   private resetQueue(count: number): void {
     const queue = this.queue;
     for (let q = 1; q < 3 * count; q += 3) queue[q] = '';
