@@ -45,6 +45,13 @@ const TEXT_FIN = 0x81;
 const SHORT_PAYLOAD = 126;
 
 /**
+ * A joined row stops growing at this many characters and the next starts: the string is
+ * flattened (copied) before it is written, and a burst queued in one turn could otherwise
+ * pass V8's longest string.
+ */
+const JOINED_TEXT_LIMIT = 16 * 1024;
+
+/**
  * The two header bytes of an unmasked final text frame with a short payload, as a latin1 string,
  * by payload length: a header then encodes with its payload in one string write.
  */
@@ -359,7 +366,7 @@ export class Sender {
         do {
           text = text + SHORT_TEXT_HEADERS[queue[next + 2] as number]! + (queue[next + 1] as string);
           next += 3;
-        } while (next < 3 * count && isShortAscii(queue, next));
+        } while (next < 3 * count && text.length < JOINED_TEXT_LIMIT && isShortAscii(queue, next));
         at += buf.latin1Write(text, at, text.length);
         q = next - 3;
         continue;

@@ -85,6 +85,21 @@ describe('short ASCII text frames in a row', () => {
     expect(frames.map((f) => f.payload.toString())).toEqual(Array.from({ length: 16 }, (_, i) => `message ${i}`));
   });
 
+  it('are joined in rows of bounded length, so a burst of any size leaves whole', async () => {
+    const latin1Write = vi.spyOn(Buffer.prototype, 'latin1Write');
+    const sink = new RecordingSink();
+    const sender = new Sender(sink, false);
+    const texts = Array.from({ length: 20_000 }, (_, i) => `burst message ${i}`);
+    for (const text of texts) sender.queueFrame(1, text, text.length, true, false);
+    await turn();
+    // 20,000 frames of about 20 bytes: 400 KB, written as rows of at most about 16 KiB each.
+    expect(latin1Write.mock.calls.length).toBeGreaterThan(20);
+    expect(latin1Write.mock.calls.length).toBeLessThan(40);
+    const { frames, rest } = decodeFrames(Buffer.concat(sink.chunks));
+    expect(rest.length).toBe(0);
+    expect(frames.map((f) => f.payload.toString())).toEqual(texts);
+  });
+
   it('are not joined when masked: a client masks each payload with its own key', async () => {
     const latin1Write = vi.spyOn(Buffer.prototype, 'latin1Write');
     const sink = new RecordingSink();
