@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import { wholeMessage, type Message } from './message.js';
+import { emitToListeners } from './listener-table.js';
 import { RateLimiter, type ResolvedRateLimit } from './rate-limit.js';
 
 /** What the receive side needs of its connection. */
@@ -140,18 +141,14 @@ export class Inbound {
   /** A message (or, in frame mode, a frame) of `size` bytes arrived. */
   deliver(msg: Message, size: number): void {
     const owner = this.owner;
-    const listening = owner.listenerCount('message') > 0;
     const reader = this.reader;
     if (reader !== undefined) {
       this.reader = this.readers.shift();
       settle(reader, msg);
-      if (listening) owner.emit('message', msg);
+      emitToListeners(owner, 'message', msg);
       return;
     }
-    if (listening) {
-      owner.emit('message', msg);
-      return;
-    }
+    if (emitToListeners(owner, 'message', msg)) return;
     if (this.queue === NONE) this.queue = [];
     const tail = this.tail;
     this.queue[tail] = msg;

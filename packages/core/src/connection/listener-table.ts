@@ -7,7 +7,7 @@
  * in a few dozen bytes, while a lookup of `toString` (or any other name) still finds nothing
  * inherited. EventEmitter reads and writes the table only by event name, so it works the same.
  */
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 
 type Listener = (...args: never[]) => unknown;
 
@@ -45,4 +45,44 @@ const EmptyTable = EmptyListenerTable as unknown as new () => object;
 export function compactEmptyListenerTable(emitter: EventEmitter): void {
   const e = emitter as EventEmitter & { _events: object; _eventsCount: number };
   if (e._eventsCount === 0) e._events = new EmptyTable();
+}
+
+/**
+ * The symbol under which an emitter keeps its `captureRejections` setting (Node sets it on every
+ * emitter it constructs), or undefined if this Node keeps it some other way.
+ */
+const kCapture = Object.getOwnPropertySymbols(new EventEmitter()).find((s) => s.description === 'kCapture');
+
+const emitOriginal = EventEmitter.prototype.emit;
+
+/** EventEmitter's own statics: `usingDomains` is set once the domain module has replaced emit(). */
+const emitters = EventEmitter as unknown as { readonly usingDomains?: boolean };
+
+type Emitter = { emit(event: string, arg: unknown): boolean; _events?: Record<string, unknown> } & Record<symbol, unknown>;
+
+/**
+ * `emitter.emit(event, arg)`, calling a sole listener directly where that is exactly what emit()
+ * would do: emit() is not replaced (by a subclass, a tracer, or the domain module) and the emitter
+ * does not capture rejections, so emit() would only call the listener and ignore what it returns.
+ * On the path every received message takes, that saves emit()'s rest-argument array, its `apply`
+ * and its checks, and with no listener (a `for await` reader) the call itself. Returns whether
+ * anything listened, as emit() does.
+ */
+export function emitToListeners(emitter: object, event: string, arg: unknown): boolean {
+  const e = emitter as Emitter;
+  const events = e._events;
+  if (events === undefined) return e.emit(event, arg);
+  const listener = events[event];
+  if (listener === undefined) return false;
+  if (
+    typeof listener === 'function' &&
+    e.emit === emitOriginal &&
+    emitters.usingDomains !== true &&
+    kCapture !== undefined &&
+    e[kCapture] === false
+  ) {
+    listener.call(emitter, arg);
+    return true;
+  }
+  return e.emit(event, arg);
 }
