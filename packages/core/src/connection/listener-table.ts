@@ -6,6 +6,9 @@
  * made by a constructor whose prototype has no prototype are in fast mode and hold a few listeners
  * in a few dozen bytes, while a lookup of `toString` (or any other name) still finds nothing
  * inherited. EventEmitter reads and writes the table only by event name, so it works the same.
+ *
+ * The receive path reads the table too, to call a sole `message` listener without emit()'s
+ * overhead where that changes nothing ({@link emitToListeners}).
  */
 import { EventEmitter } from 'node:events';
 
