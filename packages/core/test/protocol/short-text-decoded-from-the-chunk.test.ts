@@ -69,4 +69,23 @@ describe('short text messages', () => {
     receiver.push(Buffer.from(wire.subarray(9)));
     expect(rec.texts).toEqual([{ via: 'bytes', text: 'hello there', size: 11 }]);
   });
+
+  it('are refused wherever the general path refuses them', () => {
+    const refused = (wire: Buffer, options: { maxPayload?: number } = {}) => {
+      const rec = new Recorder();
+      new Receiver(rec, { expectMasked: true, maxPayload: options.maxPayload ?? 1 << 20, maxFragments: 100, frameMode: false }).push(
+        Buffer.from(wire),
+      );
+      return { texts: rec.texts.map((t) => t.text), codes: rec.errors.map((e) => e.closeCode) };
+    };
+    // Over maxPayload: 1009, however short.
+    expect(refused(encodeFrame({ opcode: 1, payload: 'twenty bytes of text' }), { maxPayload: 10 })).toEqual({ texts: [], codes: [1009] });
+    // A new text message while a fragmented one is in progress: 1002.
+    const interleaved = Buffer.concat([encodeFrame({ opcode: 1, fin: false, payload: 'ab' }), encodeFrame({ opcode: 1, payload: 'cd' })]);
+    expect(refused(interleaved)).toEqual({ texts: [], codes: [1002] });
+    // Unmasked, to a server: 1002.
+    expect(refused(encodeFrame({ opcode: 1, payload: 'hello', mask: false }))).toEqual({ texts: [], codes: [1002] });
+    // RSV1 without an extension: 1002.
+    expect(refused(encodeFrame({ opcode: 1, payload: 'hello', rsv: 4 }))).toEqual({ texts: [], codes: [1002] });
+  });
 });
