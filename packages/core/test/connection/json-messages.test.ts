@@ -3,34 +3,13 @@
  * with typed errors for what is not JSON (the connection stays open: the application's message,
  * not a protocol violation). In memory (injectUpgrade over duplexPair): JSON is all this tests.
  */
-import { createServer } from 'node:http';
 import fc from 'fast-check';
 import { expect, expectTypeOf, it } from 'vitest';
-import {
-  ErrorCode,
-  handleUpgrades,
-  injectUpgrade,
-  JsonMessageError,
-  jsonMessages,
-  receiveJson,
-  sendJson,
-  upgrade,
-  type UpgradeOptions,
-  type WebSocket,
-  WebSocketError,
-} from '@wsup/core';
+import { ErrorCode, JsonMessageError, jsonMessages, receiveJson, sendJson, type UpgradeOptions, WebSocketError } from '@wsup/core';
+import { inMemoryPair } from '../helpers/pair.js';
 
 /** A client WebSocket and the server's end of the same connection, in memory. */
-async function pair(options?: UpgradeOptions): Promise<{ client: WebSocket; server: WebSocket }> {
-  let server: WebSocket | undefined;
-  const http = createServer((req, res) => {
-    server = upgrade(req, res, options);
-  });
-  handleUpgrades(http);
-  const client = await injectUpgrade(http, '/', { compress: true });
-  await expect.poll(() => server).toBeDefined();
-  return { client, server: server! };
-}
+const pair = (options?: UpgradeOptions) => inMemoryPair(options, { compress: true });
 
 interface Chat {
   room: string;

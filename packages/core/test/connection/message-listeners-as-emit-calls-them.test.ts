@@ -4,29 +4,15 @@
  * async listener's rejection into an `error` event, and several listeners each get every message.
  */
 import { EventEmitter, once } from 'node:events';
-import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleUpgrades, injectUpgrade, upgrade, type Message, type WebSocket } from '@wsup/core';
+import type { Message } from '@wsup/core';
+import { inMemoryPair } from '../helpers/pair.js';
 
-const servers: Server[] = [];
-
-/** A server WebSocket and a client talking to it over an in-memory pair. */
-async function connected(): Promise<{ server: WebSocket; client: WebSocket }> {
-  let server: WebSocket | undefined;
-  const http = createServer((req, res) => {
-    server = upgrade(req, res);
-  });
-  handleUpgrades(http);
-  servers.push(http);
-  const client = await injectUpgrade(http);
-  while (server === undefined) await turn();
-  return { server, client };
-}
+const connected = () => inMemoryPair();
 
 afterEach(() => {
   EventEmitter.captureRejections = false;
-  for (const s of servers.splice(0)) s.close();
 });
 
 describe('message listeners', () => {

@@ -6,7 +6,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Sender } from '../../src/protocol/sender.js';
-import { decodeFrames } from '../helpers/raw.js';
+import { decodeFrames, encodeFrame } from '../helpers/raw.js';
 import { RecordingSink } from '../helpers/sink.js';
 
 type Item =
@@ -31,14 +31,6 @@ const items: fc.Arbitrary<Item> = fc.oneof(
   { weight: 1, arbitrary: texts.map((text) => ({ kind: 'shared' as const, text })) },
 );
 
-/** A complete unmasked frame, as a published message is queued. */
-function framed(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const head =
-    payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([head, payload]);
-}
-
 describe('short ASCII text frames in a row', () => {
   afterEach(() => {
     vi.restoreAllMocks();
@@ -60,7 +52,8 @@ describe('short ASCII text frames in a row', () => {
             sender.queueFrame(2, bytes, bytes.length, true, false);
             expected.push({ fin: true, rsv: 0, opcode: 2, payload: bytes.toString('hex') });
           } else {
-            sender.queueShared(framed(item.text));
+            // A complete unmasked frame, as a published message is queued.
+            sender.queueShared(encodeFrame({ opcode: 1, payload: item.text, mask: false }));
             expected.push({ fin: true, rsv: 0, opcode: 1, payload: Buffer.from(item.text).toString('hex') });
           }
         }
