@@ -3,7 +3,6 @@ import { boolean, checkObject, positiveNumber, seconds } from '../option-validat
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { MessageInflater } from '../permessage-deflate/message-inflater.js';
 import type { DeflateOptions } from '../permessage-deflate/options.js';
-import type { ReceiverOptions } from '../protocol/receiver.js';
 import type { Hub } from '../topics/hub.js';
 import { resolveRateLimit, sameRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './rate-limit.js';
 
@@ -189,14 +188,8 @@ export interface WebSocketInit {
   data?: unknown;
 }
 
-/** What a connection's options and agreement make of its receiver: limits, mode, decompression. */
-export function receiverOptions(init: WebSocketInit): ReceiverOptions {
+/** The inflater of a connection that agreed permessage-deflate: its own, as its window is. */
+export function inflaterFor(init: WebSocketInit): MessageInflater | undefined {
   const o = init.options;
-  return {
-    expectMasked: !init.client,
-    maxPayload: o.maxPayload,
-    maxFragments: o.maxFragments,
-    frameMode: o.frames,
-    decompressor: init.deflate && new MessageInflater(init.deflate, o.maxPayload, o.frames),
-  };
+  return init.deflate && new MessageInflater(init.deflate, o.maxPayload, o.frames);
 }

@@ -5,7 +5,7 @@ import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
 import { payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
 import { checkCloseArguments, controlPayload, parseClose } from '../protocol/close-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
-import { Receiver } from '../protocol/receiver.js';
+import type { Receiver, ReceiverOptions } from '../protocol/receiver.js';
 import { getDefaultHub, type Hub } from '../topics/hub.js';
 import type { Publication, Subscriber } from '../topics/subscriber.js';
 import { CloseHandshake, closeInfoOf, Ending } from './close-handshake.js';
@@ -16,15 +16,14 @@ import { Inbound, MessageIterator, onNewListener, Pause } from './inbound.js';
 import { join, leave, overBudget } from './memory-budget.js';
 import type { CloseInfo, Message, WebSocketEvents } from './message.js';
 import { countClosed, countIdle, countOpened, publishError } from './observability.js';
-import { receiverOptions, type ResolvedOptions, type WebSocketInit } from './options.js';
+import { inflaterFor, type ResolvedOptions, type WebSocketInit } from './options.js';
+import { receive, receiverSettings, resumeReceiving, stopReceiving } from './receiving.js';
 import { Outbound, type SendOptions } from './outbound.js';
 import { definePeerGetters } from './peer-address.js';
 import { startListenerTable } from './listener-table.js';
 import { defineReadyStateConstants, ReadyState } from './ready-state.js';
 import { abandonIfBacklogged, abort, bindSocket, ownerOf } from './socket-binding.js';
 import type { StatsScope } from './stats.js';
-
-const EMPTY = Buffer.alloc(0);
 
 /** The WebSocket a socket carries, if any (used to refuse upgrading a socket twice). */
 export function webSocketOf(socket: Duplex): WebSocket | undefined {
@@ -87,7 +86,10 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   readonly openedAt: number;
   /** @internal */
   readonly outbound: Outbound;
-  private readonly receiver: Receiver;
+  /** @internal Held only while something is partly received (receiving.ts). */
+  receiver: Receiver | undefined = undefined;
+  /** @internal */
+  readonly receiving: ReceiverOptions;
   /** @internal */
   readonly inbound: Inbound;
   private state: ReadyState = ReadyState.Open;
@@ -109,7 +111,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     this.extensions = init.extensions;
     this.data = init.data as Data;
     this.options = o;
-    this.receiver = new Receiver(this, receiverOptions(init));
+    this.receiving = receiverSettings(o, init.client, inflaterFor(init));
     this.outbound = new Outbound(init.socket, init.client, o, init.deflate, this);
     this.inbound = new Inbound(this);
     this.hubRef = init.hub;
@@ -272,7 +274,8 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
       return opcode === Opcode.Ping ? this.ping(payload) : this.pong(payload);
     }
     this.outbound.checkFragment(opcode);
-    const buf = payload === undefined ? EMPTY : payloadOf(payload, 'sendFrame()');
+    // An empty frame (a message's last, say) is rare enough for a Buffer of its own.
+    const buf = payload === undefined ? Buffer.alloc(0) : payloadOf(payload, 'sendFrame()');
     if (!this.canSend()) return this.notOpen();
     this.liveness?.active();
     return this.outbound.fragment(fin, opcode, buf);
@@ -389,7 +392,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
 
   /** @internal */
   onDeferred(): void {
-    this.inbound.yieldTurn(() => this.receiver.resumeParsing());
+    this.inbound.yieldTurn(() => resumeReceiving(this, false));
   }
 
   // ---- OutboundOwner and CloseHost ----
@@ -401,7 +404,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
 
   /** @internal What the memory budget counts: queued to send, unread, and still arriving. */
   heldBytes(): number {
-    return this.outbound.bufferedAmount + this.inbound.heldBytes + this.receiver.heldBytes;
+    return this.outbound.bufferedAmount + this.inbound.heldBytes + (this.receiver?.heldBytes ?? 0);
   }
 
   /** @internal The memory budget closes this connection (1013) to release what it holds. */
@@ -437,7 +440,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   /** @internal */
   handleData(chunk: Buffer): void {
     this.liveness?.seen();
-    this.receiver.push(chunk);
+    receive(this, chunk);
   }
 
   /** @internal */
@@ -445,7 +448,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     // The peer half-closed. Nothing more will arrive; finish our side too (server sockets are
     // allowHalfOpen, so Node would otherwise leave them open). Input held back between inflated
     // messages is parsed first: nothing else would.
-    this.receiver.resumeParsing(true);
+    resumeReceiving(this, true);
     this.inbound.end();
     if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
     this.outbound.flush();
@@ -466,7 +469,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
     if (this.state === ReadyState.Closed) return;
     this.state = ReadyState.Closed;
     this.inbound.end();
-    this.receiver.stop();
+    stopReceiving(this);
     this.outbound.discard();
     this.liveness?.stop();
     this.closing?.stop();
@@ -500,7 +503,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
       this.fail(received);
       return;
     }
-    this.receiver.stop();
+    stopReceiving(this);
     this.inbound.end();
     if (this.state === ReadyState.Open) this.state = ReadyState.Closing;
     (this.closing ??= CloseHandshake.answering(this)).peerClosed(received);
@@ -513,7 +516,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   private fail(err: WebSocketError, now = false, abusive = false): void {
     if (this.state === ReadyState.Closed) return;
     this.end.failure ??= err;
-    this.receiver.stop();
+    stopReceiving(this);
     this.inbound.end();
     const mayReply = this.state === ReadyState.Open && !this.socket.destroyed;
     this.state = ReadyState.Closing;

@@ -104,12 +104,13 @@ const enum State {
  * copied (once) into an accumulator.
  */
 export class Receiver {
-  private readonly handler: ReceiverHandler;
-  private readonly decompressor: MessageDecompressor | undefined;
-  private readonly expectMasked: boolean;
-  private readonly maxPayload: number;
-  private readonly maxFragments: number;
-  private readonly frameMode: boolean;
+  // Settings: a connection's, set again when a spare receiver serves another (spare-receivers.ts).
+  private handler!: ReceiverHandler;
+  private decompressor: MessageDecompressor | undefined;
+  private expectMasked!: boolean;
+  private maxPayload!: number;
+  private maxFragments!: number;
+  private frameMode!: boolean;
 
   private state = State.Header;
   /**
@@ -154,12 +155,25 @@ export class Receiver {
   private deferred: Buffer = EMPTY;
 
   constructor(handler: ReceiverHandler, options: ReceiverOptions) {
+    this.configure(handler, options);
+  }
+
+  /**
+   * Takes another connection's settings. Only while {@link isIdle}: each new frame and message
+   * sets its own state afresh, so the settings are all an idle receiver holds.
+   */
+  configure(handler: ReceiverHandler, options: ReceiverOptions): void {
     this.handler = handler;
     this.decompressor = options.decompressor;
     this.expectMasked = options.expectMasked;
     this.maxPayload = options.maxPayload;
     this.maxFragments = options.maxFragments;
     this.frameMode = options.frameMode;
+  }
+
+  /** Whether nothing is held between frames: no header, frame or message partly received, no input deferred, not stopped. */
+  get isIdle(): boolean {
+    return this.state === State.Header && this.hdrLen === 0 && !this.inMessage;
   }
 
   /**

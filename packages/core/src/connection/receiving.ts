@@ -1,0 +1,58 @@
+/**
+ * A connection's side of its receiver: it holds one only while a frame or message is partly
+ * received or input is deferred, and none between frames (see protocol/spare-receivers.ts), so
+ * an idle connection costs no parser state.
+ */
+import type { MessageDecompressor, Receiver, ReceiverHandler, ReceiverOptions } from '../protocol/receiver.js';
+import { giveBack, STOPPED, takeReceiver } from '../protocol/spare-receivers.js';
+import type { ResolvedOptions } from './options.js';
+
+/** What receiving needs of its connection. */
+export interface ReceivingHost extends ReceiverHandler {
+  /** The receiver while something is partly received; undefined between frames; STOPPED at the end. */
+  receiver: Receiver | undefined;
+  /** What its receiver checks frames against, and the inflater when permessage-deflate was agreed. */
+  readonly receiving: ReceiverOptions;
+}
+
+/** Settings without an inflater, shared by the connections of one set of options and one side. */
+const shared = new WeakMap<ResolvedOptions, { server?: ReceiverOptions; client?: ReceiverOptions }>();
+
+/**
+ * A connection's receiver settings. Without an inflater they are the same for every connection
+ * of its options, so they are shared; an inflater (its window) is the connection's own.
+ */
+export function receiverSettings(o: ResolvedOptions, client: boolean, inflater: MessageDecompressor | undefined): ReceiverOptions {
+  const make = (): ReceiverOptions => ({
+    expectMasked: !client,
+    maxPayload: o.maxPayload,
+    maxFragments: o.maxFragments,
+    frameMode: o.frames,
+    decompressor: inflater,
+  });
+  if (inflater !== undefined) return make();
+  let sides = shared.get(o);
+  if (sides === undefined) shared.set(o, (sides = {}));
+  return client ? (sides.client ??= make()) : (sides.server ??= make());
+}
+
+/** Parses a read, with the receiver the connection holds or a spare; gives it back if the read ended between frames. */
+export function receive(host: ReceivingHost, chunk: Buffer): void {
+  const receiver = (host.receiver ??= takeReceiver(host, host.receiving));
+  receiver.push(chunk);
+  if (host.receiver === receiver && receiver.isIdle) host.receiver = giveBack(receiver);
+}
+
+/** Parses input deferred between inflated messages; `all` of it when the input has ended. */
+export function resumeReceiving(host: ReceivingHost, all: boolean): void {
+  const receiver = host.receiver;
+  if (receiver === undefined) return;
+  receiver.resumeParsing(all);
+  if (host.receiver === receiver && receiver.isIdle) host.receiver = giveBack(receiver);
+}
+
+/** Ignores all further input: a message partly received is dropped. */
+export function stopReceiving(host: ReceivingHost): void {
+  host.receiver?.stop();
+  host.receiver = STOPPED;
+}
