@@ -23,24 +23,21 @@ const shared = new WeakMap<ResolvedOptions, { server?: ReceiverOptions; client?:
  * of its options, so they are shared; an inflater (its window) is the connection's own.
  */
 export function receiverSettings(o: ResolvedOptions, client: boolean, inflater: MessageDecompressor | undefined): ReceiverOptions {
-  const make = (): ReceiverOptions => ({
-    expectMasked: !client,
-    maxPayload: o.maxPayload,
-    maxFragments: o.maxFragments,
-    frameMode: o.frames,
-    decompressor: inflater,
-  });
-  if (inflater !== undefined) return make();
+  if (inflater !== undefined) return settingsOf(o, client, inflater);
   let sides = shared.get(o);
   if (sides === undefined) shared.set(o, (sides = {}));
-  return client ? (sides.client ??= make()) : (sides.server ??= make());
+  return client ? (sides.client ??= settingsOf(o, true, undefined)) : (sides.server ??= settingsOf(o, false, undefined));
+}
+
+function settingsOf(o: ResolvedOptions, client: boolean, inflater: MessageDecompressor | undefined): ReceiverOptions {
+  return { expectMasked: !client, maxPayload: o.maxPayload, maxFragments: o.maxFragments, frameMode: o.frames, decompressor: inflater };
 }
 
 /** Parses a read, with the receiver the connection holds or a spare; gives it back if the read ended between frames. */
 export function receive(host: ReceivingHost, chunk: Buffer): void {
   const receiver = (host.receiver ??= takeReceiver(host, host.receiving));
   receiver.push(chunk);
-  if (host.receiver === receiver && receiver.isIdle) host.receiver = giveBack(receiver);
+  giveBackIfIdle(host, receiver);
 }
 
 /** Parses input deferred between inflated messages; `all` of it when the input has ended. */
@@ -48,6 +45,11 @@ export function resumeReceiving(host: ReceivingHost, all: boolean): void {
   const receiver = host.receiver;
   if (receiver === undefined) return;
   receiver.resumeParsing(all);
+  giveBackIfIdle(host, receiver);
+}
+
+/** After parsing: back to the spares if nothing is partly received, unless reading stopped (or the receiver changed) meanwhile. */
+function giveBackIfIdle(host: ReceivingHost, receiver: Receiver): void {
   if (host.receiver === receiver && receiver.isIdle) host.receiver = giveBack(receiver);
 }
 

@@ -1,8 +1,8 @@
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
-import { payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
+import { NO_BYTES, payloadOf, toBuffer, type SendData } from '../protocol/bytes.js';
 import { checkCloseArguments, controlPayload, parseClose } from '../protocol/close-frame.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import type { Receiver, ReceiverOptions } from '../protocol/receiver.js';
@@ -274,8 +274,7 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
       return opcode === Opcode.Ping ? this.ping(payload) : this.pong(payload);
     }
     this.outbound.checkFragment(opcode);
-    // An empty frame (a message's last, say) is rare enough for a Buffer of its own.
-    const buf = payload === undefined ? Buffer.alloc(0) : payloadOf(payload, 'sendFrame()');
+    const buf = payload === undefined ? NO_BYTES : payloadOf(payload, 'sendFrame()');
     if (!this.canSend()) return this.notOpen();
     this.liveness?.active();
     return this.outbound.fragment(fin, opcode, buf);

@@ -1,6 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { typeError } from '../errors.js';
 
+/** A payload of no bytes, shared: a zero-length Buffer cannot be written to. */
+export const NO_BYTES: Buffer = Buffer.alloc(0);
+
 /** Data `send()` accepts. Strings go as text unless `binary` is true; bytes go as binary. */
 export type SendData = string | Buffer | Uint8Array | ArrayBuffer | ArrayBufferView;
 

@@ -1,16 +1,14 @@
 /** The payload of close frames, and of the other control frames (RFC 6455 §5.5). */
 import { ErrorCode, rangeError, typeError, type WebSocketError } from '../errors.js';
-import { payloadOf } from './bytes.js';
+import { NO_BYTES, payloadOf } from './bytes.js';
 import { CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD } from './constants.js';
 import { protocolError } from './protocol-error.js';
 import { isValidUtf8 } from './utf8.js';
 import { isValidCloseCode } from './validation.js';
 
-const EMPTY = Buffer.alloc(0);
-
 /** A close frame's payload: the code then the reason; empty when there is no code (§5.5.1). */
 export function encodeClose(code: number | undefined, reason: string): Buffer {
-  if (code === undefined) return EMPTY;
+  if (code === undefined) return NO_BYTES;
   const len = Buffer.byteLength(reason);
   const buf = Buffer.allocUnsafe(2 + len);
   buf.writeUInt16BE(code, 0);
@@ -55,7 +53,7 @@ export function fitReason(reason: string): string {
  * @throws TypeError or RangeError `ERR_INVALID_OPTION`.
  */
 export function controlPayload(data: unknown, what: 'ping' | 'pong'): Buffer {
-  if (data === undefined) return EMPTY;
+  if (data === undefined) return NO_BYTES;
   const buf = payloadOf(data, what);
   if (buf.length > MAX_CONTROL_PAYLOAD) throw rangeError(`${what} payload must be at most ${MAX_CONTROL_PAYLOAD} bytes, got ${buf.length}`);
   return buf;
