@@ -3,10 +3,11 @@ import { StringDecoder } from 'node:string_decoder';
 import { ErrorCode, rangeError, WebSocketError } from '../errors.js';
 import { wholeMessage, type Message } from './message.js';
 import { emitToListeners } from './listener-table.js';
+import { type BudgetMember, mayHold } from './memory-budget.js';
 import { RateLimiter, type ResolvedRateLimit } from './rate-limit.js';
 
-/** What the receive side needs of its connection. */
-export interface InboundOwner {
+/** What the receive side needs of its connection (a member of the memory budget: unread messages count). */
+export interface InboundOwner extends BudgetMember {
   readonly socket: Duplex;
   readonly options: { readonly receiveHighWaterMark: number; readonly rateLimit: ResolvedRateLimit | undefined };
   /** Whether the connection is closed (reading never resumes then). */
@@ -151,6 +152,8 @@ export class Inbound {
     if (emitToListeners(owner, 'message', msg)) return;
     if (this.queue === NONE) this.queue = [];
     const tail = this.tail;
+    // Once per burst: a queue that never empties was never forgotten by the budget.
+    if (tail === this.head) mayHold(owner);
     this.queue[tail] = msg;
     this.queue[tail + 1] = size;
     this.tail = tail + 2;

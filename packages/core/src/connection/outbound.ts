@@ -9,11 +9,12 @@ import { CloseCode, Opcode } from '../protocol/constants.js';
 import { Sender } from '../protocol/sender.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { Publication } from '../topics/subscriber.js';
+import { type BudgetMember, mayHold } from './memory-budget.js';
 import type { ResolvedOptions } from './options.js';
 import { copiesOnWrite } from './socket-binding.js';
 
-/** What the send side tells its connection. */
-export interface OutboundOwner {
+/** What the send side tells its connection (a member of the memory budget: what the socket keeps counts). */
+export interface OutboundOwner extends BudgetMember {
   /** A send would take the buffered bytes past `maxBuffered`: the peer is not reading. */
   overflowed(err: WebSocketError): void;
   /**
@@ -298,6 +299,11 @@ export class Outbound {
   sentRun(messages: number, payloadBytes: number): void {
     this.sent += messages;
     this.sentBytes += payloadBytes;
+  }
+
+  /** @internal The socket kept part of a batch: the memory budget asks what it holds until it holds nothing. */
+  socketHolds(): void {
+    mayHold(this.owner);
   }
 
   /** @internal The socket took a batch without needing a 'drain', or emitted 'drain'. */

@@ -5,10 +5,11 @@
  */
 import type { MessageDecompressor, Receiver, ReceiverHandler, ReceiverOptions } from '../protocol/receiver.js';
 import { giveBack, STOPPED, takeReceiver } from '../protocol/spare-receivers.js';
+import { type BudgetMember, mayHold } from './memory-budget.js';
 import type { ResolvedOptions } from './options.js';
 
 /** What receiving needs of its connection. */
-export interface ReceivingHost extends ReceiverHandler {
+export interface ReceivingHost extends ReceiverHandler, BudgetMember {
   /** The receiver while something is partly received; undefined between frames; STOPPED at the end. */
   receiver: Receiver | undefined;
   /** What its receiver checks frames against, and the inflater when permessage-deflate was agreed. */
@@ -48,9 +49,14 @@ export function resumeReceiving(host: ReceivingHost, all: boolean): void {
   giveBackIfIdle(host, receiver);
 }
 
-/** After parsing: back to the spares if nothing is partly received, unless reading stopped (or the receiver changed) meanwhile. */
+/**
+ * After parsing: back to the spares if nothing is partly received, unless reading stopped (or the
+ * receiver changed) meanwhile. A receiver kept holds what is partly received, for the memory budget.
+ */
 function giveBackIfIdle(host: ReceivingHost, receiver: Receiver): void {
-  if (host.receiver === receiver && receiver.isIdle) host.receiver = giveBack(receiver);
+  if (host.receiver !== receiver) return;
+  if (receiver.isIdle) host.receiver = giveBack(receiver);
+  else mayHold(host);
 }
 
 /** Ignores all further input: a message partly received is dropped. */

@@ -18,6 +18,8 @@ const STRING_ENCODE_LIMIT = 16 * 1024;
  */
 export interface SenderOwner {
   flushed(): void;
+  /** The socket kept bytes of this flush that the kernel did not take at once. */
+  socketHolds(): void;
   /** A run this connection followed is complete: its messages count as sent. */
   sentRun(messages: number, payloadBytes: number): void;
 }
@@ -408,8 +410,10 @@ export class Sender {
   /** After a flush: the queue is empty, and the owner hears of it unless the socket will say 'drain'. */
   private reset(count: number): void {
     this.resetQueue(count);
-    this.inSocket = this.socket.writableLength ?? 0;
-    if (this.owner !== undefined && !this.socket.writableNeedDrain) this.owner.flushed();
+    const inSocket = (this.inSocket = this.socket.writableLength ?? 0);
+    if (this.owner === undefined) return;
+    if (inSocket > 0) this.owner.socketHolds();
+    if (!this.socket.writableNeedDrain) this.owner.flushed();
   }
 
   /** Empties the queue: every payload slot is let go here, whichever way the flush went. */

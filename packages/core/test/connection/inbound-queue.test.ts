@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Inbound, type InboundOwner, MessageIterator, QUEUED_MESSAGE_COST } from '../../src/connection/inbound.js';
+import { check } from '../../src/connection/memory-budget.js';
 
 interface FakeOwner extends InboundOwner {
   pauses: number;
@@ -29,6 +30,9 @@ function owner(receiveHighWaterMark = 1 << 30): FakeOwner {
     emit: (event: string, ...args: unknown[]) => events.emit(event, ...args),
     onError: () => {},
     inboxEmptied: () => fake.emptied++,
+    // A member of the memory budget, as the connection is: a message queued unread marks it.
+    heldBytes: () => 0,
+    shed: () => {},
   };
   return fake as unknown as FakeOwner;
 }
@@ -74,6 +78,34 @@ describe('the unread-message queue', () => {
     expect(o.emptied).toBe(1);
     expect(inbound.take()).toBeUndefined();
     expect(o.emptied).toBe(1);
+  });
+
+  it('makes its connection one the memory budget asks, once per burst of unread messages', () => {
+    const o = owner();
+    let asked = 0;
+    o.heldBytes = () => {
+      asked++;
+      return inbound.heldBytes;
+    };
+    const inbound = new Inbound(o);
+    check();
+    expect(asked).toBe(0);
+    inbound.deliverMessage(false, 'x');
+    inbound.deliverMessage(false, 'y');
+    check();
+    expect(asked).toBe(1);
+    inbound.take();
+    inbound.take();
+    check(); // finds it holding nothing, and forgets it
+    check();
+    expect(asked).toBe(2);
+    // A message handed to a listener is not held.
+    const listened = owner();
+    listened.heldBytes = () => ++asked;
+    listened.emit = () => true;
+    new Inbound(listened).deliverMessage(false, 'z');
+    check();
+    expect(asked).toBe(2);
   });
 
   it('keeps a short array between bursts, and no more than 64 slots of a deep burst’s', () => {

@@ -4,7 +4,7 @@
  * make a server hold bytes; the budget closes the ones holding the most with 1013 and the others
  * go on.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CloseCode,
   connect,
@@ -15,7 +15,9 @@ import {
   upgrade,
   type CloseInfo,
   type UpgradeOptions,
+  WebSocket,
 } from '@wsup/core';
+import { check } from '../../src/connection/memory-budget.js';
 import { encodeFrame, RawPeer } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -30,12 +32,15 @@ afterEach(async () => {
   srv = undefined;
 });
 
-/** An echo server that records how each connection ended. */
-async function echoServer(options: UpgradeOptions): Promise<CloseInfo[]> {
+const echo = (ws: WebSocket) => ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+
+/** A server whose connections do `serve` (an echo unless told), recording how each ended. */
+async function echoServer(options: UpgradeOptions, serve: (ws: WebSocket) => void = echo, opened: WebSocket[] = []): Promise<CloseInfo[]> {
   const ended: CloseInfo[] = [];
   srv = await startServer((req, res) => {
     const ws = upgrade(req, res, options);
-    ws.on('message', (msg) => ws.send(msg.data, msg.binary));
+    opened.push(ws);
+    serve(ws);
     void ws.closed.then((info) => ended.push(info));
   });
   return ended;
@@ -76,6 +81,70 @@ describe('the process-wide memory budget', () => {
     legit.send('still served');
     expect((await legit.receive())?.data).toBe('still served');
     await legit.close();
+  });
+
+  // Each way a connection can hold bytes on its own: the budget must know of it without walking
+  // every connection (see the next test). The peer reads nothing, so each close ends at closeTimeout.
+  it.each([
+    [
+      'messages queued unread (a handler that never reads)',
+      { receiveHighWaterMark: 256 * MiB, closeTimeout: 0.2 },
+      () => {},
+      (i: number) => encodeFrame({ opcode: 2, payload: Buffer.alloc(MiB, i) }),
+    ],
+    [
+      'a message partly received (fragments of a message that never ends)',
+      { maxPayload: 256 * MiB, maxFragments: 1000, closeTimeout: 0.2 },
+      echo,
+      (i: number) => encodeFrame({ opcode: i === 0 ? 2 : 0, fin: false, payload: Buffer.alloc(MiB, 7) }),
+    ],
+    [
+      'what its socket keeps (a peer that reads nothing the server sends)',
+      { maxBuffered: 256 * MiB, closeTimeout: 0.2 },
+      (ws: WebSocket) => {
+        for (let i = 0; i < 8; i++) ws.send(Buffer.alloc(MiB, i));
+      },
+      undefined,
+    ],
+  ])('closes a connection holding %s with 1013 over the budget', async (_what, options, serve, frame) => {
+    setMemoryBudget(4 * MiB);
+    const ended = await echoServer(options, serve);
+    const peer = await RawPeer.open(srv!.port);
+    peers.push(peer);
+    peer.socket.pause();
+    for (let i = 0; frame && i < 8; i++) peer.socket.write(frame(i));
+    await until('the connection to be shed', () => ended.length > 0);
+    expect(ended[0]).toMatchObject({ code: CloseCode.TryAgainLater });
+    expect(ended[0]!.error?.code).toBe(ErrorCode.MemoryBudget);
+  });
+
+  it('asks only connections that hold something: an idle one costs the periodic check nothing', async () => {
+    const opened: WebSocket[] = [];
+    await echoServer({ maxBuffered: 256 * MiB }, echo, opened);
+    const clients = await Promise.all([1, 2, 3].map(() => connect(`${srv!.url}/`)));
+    for (const c of clients) {
+      c.send('once');
+      expect((await c.receive())?.data).toBe('once');
+    }
+    const asked = vi.spyOn(WebSocket.prototype, 'heldBytes');
+    try {
+      // A first check forgets whoever it finds holding nothing; after it, idle connections are not asked.
+      check();
+      asked.mockClear();
+      check();
+      expect(asked).not.toHaveBeenCalled();
+
+      // A peer that stops reading makes its server end hold the echoes: that one is asked again.
+      const slow = await slowReader(8, MiB);
+      await until('the server to hold the echoes', () => opened.length === 4 && opened[3]!.bufferedAmount > 0);
+      check();
+      expect(asked.mock.contexts).toContain(opened[3]);
+      expect(asked.mock.contexts.every((ws) => ws === opened[3])).toBe(true);
+      slow.socket.destroy();
+    } finally {
+      asked.mockRestore();
+      await Promise.all(clients.map((c) => c.close()));
+    }
   });
 
   it('reports its limit, what connections hold, and how many it closed', async () => {
