@@ -37,6 +37,7 @@ import {
   upgrade as upgradeRequest,
   wantsWebSocket,
   wasAnswered,
+  webSocketOfRequest,
   type HandleUpgradesOptions,
   type UpgradeOptions,
   type UpgradeRequest,
@@ -188,7 +189,12 @@ function guardRoute(handler: RouteHandler): RouteHandler {
       if (!reportAfterHijack(err, request)) throw err;
       return undefined;
     }
-    if (result === null || typeof result !== 'object' || typeof (result as Promise<unknown>).then !== 'function') return result;
+    if (result === null || typeof result !== 'object' || typeof (result as Promise<unknown>).then !== 'function') {
+      // A route that returns the WebSocket it made (`(request, reply) => reply.upgrade()`): there
+      // is no HTTP reply left to send it as, and Fastify would build an FST_ERR_REP_ALREADY_SENT
+      // (a stack trace) and log a warning for every connection.
+      return webSocketOfRequest(request.raw) === undefined ? result : undefined;
+    }
     return (result as Promise<unknown>).then(undefined, (err: unknown) => {
       if (!reportAfterHijack(err, request)) throw err;
     });

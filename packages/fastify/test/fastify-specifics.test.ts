@@ -4,7 +4,7 @@ import Fastify4 from 'fastify4';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@wsup/core';
-import wsup, { ErrorCode, upgrade, WebSocketError } from '@wsup/fastify';
+import wsup, { ErrorCode, upgrade, type WebSocket, WebSocketError } from '@wsup/fastify';
 import {
   closed,
   drippedHandshake,
@@ -15,7 +15,7 @@ import {
   statusOf,
   wsUrl,
 } from '../../../test-support/clients.js';
-import { capturedLogger, ERROR, type FastifyFactory, INFO, type LogEntry } from './apps.js';
+import { capturedLogger, ERROR, type FastifyFactory, INFO, type LogEntry, WARN } from './apps.js';
 
 const apps: FastifyInstance[] = [];
 afterEach(async () => {
@@ -29,6 +29,10 @@ async function serve(app: FastifyInstance) {
 }
 
 const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4);
+
+function echo(this: WebSocket, msg: { data: unknown }): void {
+  this.send(`echo ${String(msg.data)}`);
+}
 
 for (const [name, fastify] of [
   ['Fastify 5', Fastify],
@@ -262,6 +266,25 @@ for (const [name, fastify] of [
       expect((await nextMessage(client)).data.toString()).toBe('upgraded');
       expect((await end).code).toBe(1011);
       expect(logs.filter((entry) => entry.level >= ERROR)).toMatchObject([{ err: { message: 'failed after upgrading' } }]);
+    });
+
+    it.each([
+      ['synchronous', (reply: { upgrade(): WebSocket }) => reply.upgrade().on('message', echo)],
+      ['async', async (reply: { upgrade(): WebSocket }) => reply.upgrade().on('message', echo)],
+    ])('lets a %s route return the WebSocket it made: Fastify sends nothing and logs nothing for it', async (_how, route) => {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => route(reply));
+      const url = await serve(app);
+      const client = await openClient(`${url}/ws`);
+      client.send('hi');
+      expect((await nextMessage(client)).data.toString()).toBe('echo hi');
+      client.close();
+      await closed(client);
+      // Without the adapter's guard Fastify would try to send the returned WebSocket as the reply
+      // of a hijacked request, and warn with FST_ERR_REP_ALREADY_SENT for every connection.
+      expect(logs.filter((entry) => entry.level >= WARN)).toEqual([]);
     });
 
     it('logs a refusal upgrade() answered itself (a foreign origin) as a client error', async () => {
