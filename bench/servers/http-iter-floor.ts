@@ -7,35 +7,17 @@
  * connection pays at least this per idle connection: its RSS in the idle scenario bounds how
  * little a `for await` handler can cost on node:http.
  */
-import { hash } from 'node:crypto';
-import { createServer, type IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { acceptWithEcho, isRoutedUpgrade, routeUpgrades, takeSocket } from '../src/floor-handshake.js';
 import { listen, serve } from '../src/harness.js';
-import { Echo } from '../src/raw-echo.js';
-
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-
-/** Bytes that followed each request head, for the handler. */
-const heads = new WeakMap<IncomingMessage, Buffer>();
 
 serve(() => {
   const server = createServer(async (req, res) => {
-    const socket = req.socket;
-    if (!heads.has(req)) return void res.writeHead(426).end();
-    const accept = hash('sha1', `${req.headers['sec-websocket-key']}${GUID}`, 'base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    new Echo(socket, req.url ?? '/', heads.get(req));
-    heads.delete(req);
+    if (!isRoutedUpgrade(req)) return void res.writeHead(426).end();
+    const socket = takeSocket(req, res);
+    acceptWithEcho(req, socket);
     await new Promise((resolve) => socket.once('close', resolve));
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    heads.set(req, head);
-    const res = new ServerResponse(req);
-    res.assignSocket(socket);
-    res.detachSocket(socket);
-    server.emit('request', req, res);
-  });
+  routeUpgrades(server);
   return listen(server);
 });

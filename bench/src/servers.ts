@@ -58,6 +58,31 @@ export const SERVERS: ServerSpec[] = [
     deflate: false,
     idleOnly: true,
   },
+  // The same floor behind each framework's router, for the adapters' handshakes.
+  {
+    name: 'express-floor',
+    file: 'servers/express-floor.ts',
+    about:
+      "Express 5 routing the upgrade request (as wsup's router hands it to the app), the route writing the 101 itself, then raw-net's echo: the least a handshake through Express costs. Idle scenario only",
+    deflate: false,
+    idleOnly: true,
+  },
+  {
+    name: 'fastify-floor',
+    file: 'servers/fastify-floor.ts',
+    about:
+      "Fastify 5 routing the upgrade request, the route hijacking the reply and writing the 101 itself, then raw-net's echo: the least a handshake through Fastify costs. Idle scenario only",
+    deflate: false,
+    idleOnly: true,
+  },
+  {
+    name: 'koa-floor',
+    file: 'servers/koa-floor.ts',
+    about:
+      "Koa 3 and @koa/router routing the upgrade request, the route writing the 101 itself (ctx.respond = false), then raw-net's echo: the least a handshake through Koa costs. Idle scenario only",
+    deflate: false,
+    idleOnly: true,
+  },
   {
     name: 'uws',
     file: 'servers/uws.ts',
