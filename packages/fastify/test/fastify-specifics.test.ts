@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import Fastify from 'fastify';
 import Fastify4 from 'fastify4';
 import request from 'supertest';
@@ -39,6 +39,16 @@ for (const [name, fastify] of [
   ['Fastify 4', Fastify4 as unknown as FastifyFactory],
 ] as const) {
   describe(`${name} specifics`, () => {
+    /** An app logging into `logs` with wsup registered and `route` at /ws, and a client connected to it. */
+    async function clientOfLoggedRoute(route: (reply: FastifyReply) => unknown) {
+      const logs: LogEntry[] = [];
+      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
+      await app.register(wsup);
+      app.get('/ws', (_request, reply) => route(reply));
+      const client = await openClient(`${await serve(app)}/ws`);
+      return { logs, client };
+    }
+
     it('passes maxConnections to core: one WebSocket more gets a 503 before any hook runs, logged through Fastify', async () => {
       const logs: LogEntry[] = [];
       const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
@@ -236,12 +246,7 @@ for (const [name, fastify] of [
         },
       ],
     ])('logs a route failing after upgrading (%s) with its real error, and closes the WebSocket with 1011', async (_how, route) => {
-      const logs: LogEntry[] = [];
-      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
-      await app.register(wsup);
-      app.get('/ws', (_request, reply) => route(reply));
-      const url = await serve(app);
-      const client = await openClient(`${url}/ws`);
+      const { logs, client } = await clientOfLoggedRoute(route);
       const end = closed(client);
       expect((await nextMessage(client)).data.toString()).toBe('upgraded');
       expect((await end).code).toBe(1011);
@@ -272,12 +277,7 @@ for (const [name, fastify] of [
       ['synchronous', (reply: { upgrade(): WebSocket }) => reply.upgrade().on('message', echo)],
       ['async', async (reply: { upgrade(): WebSocket }) => reply.upgrade().on('message', echo)],
     ])('lets a %s route return the WebSocket it made: Fastify sends nothing and logs nothing for it', async (_how, route) => {
-      const logs: LogEntry[] = [];
-      const app = fastify({ logger: capturedLogger((entry) => logs.push(entry)) });
-      await app.register(wsup);
-      app.get('/ws', (_request, reply) => route(reply));
-      const url = await serve(app);
-      const client = await openClient(`${url}/ws`);
+      const { logs, client } = await clientOfLoggedRoute(route);
       client.send('hi');
       expect((await nextMessage(client)).data.toString()).toBe('echo hi');
       client.close();
