@@ -123,7 +123,9 @@ export function check(): void {
   let total = 0;
   const holding: [member: BudgetMember, bytes: number][] = [];
   for (const m of candidates) {
-    const bytes = m.heldBytes();
+    // A connection marked after it left (a deferred read resumed after the close, say) must not
+    // be kept alive here: what a closed connection still holds is the application's to drop.
+    const bytes = members.has(m) ? m.heldBytes() : 0;
     if (bytes === 0) {
       // Deleting the current entry does not disturb a Set's iteration.
       candidates.delete(m);

@@ -54,7 +54,8 @@ export function resumeReceiving(host: ReceivingHost, all: boolean): void {
  * receiver changed) meanwhile. A receiver kept holds what is partly received, for the memory budget.
  */
 function giveBackIfIdle(host: ReceivingHost, receiver: Receiver): void {
-  if (host.receiver !== receiver) return;
+  // A stopped receiver (reading ended) holds nothing, whatever its state says.
+  if (host.receiver !== receiver || receiver === STOPPED) return;
   if (receiver.isIdle) host.receiver = giveBack(receiver);
   else mayHold(host);
 }

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Inbound, type InboundOwner, MessageIterator, QUEUED_MESSAGE_COST } from '../../src/connection/inbound.js';
-import { check } from '../../src/connection/memory-budget.js';
+import { check, join, leave } from '../../src/connection/memory-budget.js';
 
 interface FakeOwner extends InboundOwner {
   pauses: number;
@@ -88,6 +88,7 @@ describe('the unread-message queue', () => {
       return inbound.heldBytes;
     };
     const inbound = new Inbound(o);
+    join(o); // as a connection joins when it is made
     check();
     expect(asked).toBe(0);
     inbound.deliverMessage(false, 'x');
@@ -103,9 +104,12 @@ describe('the unread-message queue', () => {
     const listened = owner();
     listened.heldBytes = () => ++asked;
     listened.emit = () => true;
+    join(listened);
     new Inbound(listened).deliverMessage(false, 'z');
     check();
     expect(asked).toBe(2);
+    leave(o);
+    leave(listened);
   });
 
   it('keeps a short array between bursts, and no more than 64 slots of a deep burst’s', () => {

@@ -17,7 +17,7 @@ import {
   type UpgradeOptions,
   WebSocket,
 } from '@wsup/core';
-import { check } from '../../src/connection/memory-budget.js';
+import { check, mayHold } from '../../src/connection/memory-budget.js';
 import { encodeFrame, RawPeer } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -144,6 +144,28 @@ describe('the process-wide memory budget', () => {
     } finally {
       asked.mockRestore();
       await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+
+  it('never keeps a closed connection, even one marked after it closed and still holding unread messages', async () => {
+    const opened: WebSocket[] = [];
+    const ended = await echoServer({ receiveHighWaterMark: 256 * MiB }, () => {}, opened);
+    const peer = await RawPeer.open(srv!.port);
+    peers.push(peer);
+    for (let i = 0; i < 4; i++) peer.socket.write(encodeFrame({ opcode: 2, payload: Buffer.alloc(1024, i) }));
+    await until('the messages to be queued', () => opened[0]?.queuedAmount === 4 * 1024);
+    peer.socket.destroy();
+    await until('the connection to close', () => ended.length > 0);
+    const ws = opened[0]!;
+    expect(ws.queuedAmount).toBe(4 * 1024); // still readable after the close
+    mayHold(ws);
+    const asked = vi.spyOn(WebSocket.prototype, 'heldBytes');
+    try {
+      check();
+      check();
+      expect(asked.mock.contexts).not.toContain(ws);
+    } finally {
+      asked.mockRestore();
     }
   });
 
