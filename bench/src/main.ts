@@ -168,6 +168,9 @@ export function machine(pin: ReturnType<typeof pinning>): Machine {
   };
 }
 
+/** How long the idle scenario watches the server's CPU with every connection open and idle. */
+const IDLE_CPU_WINDOW_MS = 1500;
+
 async function idleRun(
   spec: ServerSpec,
   s: IdleScenario,
@@ -200,6 +203,11 @@ async function idleRun(
     await Promise.race([openedSeen, run]);
     const after = await opened!;
     const accepted = await acceptCpu!;
+    // What the server spends while every connection sits idle (its timers and periodic checks):
+    // nothing grows with the connections if nothing walks them.
+    const idleFrom = await server.stats(false);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_CPU_WINDOW_MS));
+    const idleTo = await server.stats(false);
     gen.release();
     const result = (await run) as IdleResult;
     const n = Math.max(1, result.opened);
@@ -210,6 +218,7 @@ async function idleRun(
       cpuPerHandshakeUs: (accepted.cpuMicros - before.cpuMicros) / n,
       rssPerConn: (after.rss - before.rss) / n,
       heapPerConn: (after.heapUsed - before.heapUsed) / n,
+      idleCpu: (idleTo.cpuMicros - idleFrom.cpuMicros) / 1000 / (idleTo.at - idleFrom.at),
       peakRss: after.peakRss,
       ...(result.shortfall ? { shortfall: result.shortfall } : {}),
     };
@@ -307,7 +316,7 @@ async function bench(o: Options): Promise<void> {
               );
             log(
               `  ${s.name} r${round} ${spec.name.padEnd(12)} ${int(row.opened)} connections in ${int(row.acceptMs)} ms  ` +
-                `RSS ${(row.rssPerConn / 1024).toFixed(1)} KiB/conn  heap ${(row.heapPerConn / 1024).toFixed(1)} KiB/conn  ${((Date.now() - began) / 1000).toFixed(1)} s`,
+                `RSS ${(row.rssPerConn / 1024).toFixed(1)} KiB/conn  heap ${(row.heapPerConn / 1024).toFixed(1)} KiB/conn  idle CPU ${((row.idleCpu ?? 0) * 100).toFixed(2)}%  ${((Date.now() - began) / 1000).toFixed(1)} s`,
             );
           }
         }

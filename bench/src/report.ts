@@ -42,6 +42,11 @@ export interface IdleRound {
   cpuPerHandshakeUs: number;
   rssPerConn: number;
   heapPerConn: number;
+  /**
+   * Server CPU (all threads) as a share of one core while every connection sits open and idle,
+   * after the RSS is read: what idle connections cost a server that does nothing.
+   */
+  idleCpu?: number;
   peakRss: number;
   shortfall?: string;
 }
@@ -213,7 +218,7 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
   const wsAccept = r.servers.find((e) => e.name === BASELINE)?.median?.acceptMs;
   const rows = r.servers.map((e) => {
     const m = e.median;
-    if (!m) return [e.name, 'not run', '', '', '', '', '', '', ''];
+    if (!m) return [e.name, 'not run', '', '', '', '', '', '', '', ''];
     return [
       e.name,
       int(m.opened),
@@ -221,6 +226,7 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
       m.cpuPerHandshakeUs === undefined ? '-' : `${int(m.cpuPerHandshakeUs)} µs`,
       kib(m.rssPerConn),
       kib(m.heapPerConn),
+      m.idleCpu === undefined ? '-' : `${(m.idleCpu * 100).toFixed(2)}%`,
       mb(m.peakRss),
       e.ratio === undefined ? '-' : `${e.ratio.toFixed(2)}×`,
       // ws's accept-all time ÷ this one's: above 1 accepts faster than ws.
@@ -234,6 +240,7 @@ export function idleTable(r: IdleScenarioResult, rounds: number): string {
     'srv CPU/hs',
     'RSS/conn',
     'heap/conn',
+    'idle CPU',
     'peak RSS',
     'RSS/conn vs ws',
     'accept speed vs ws',
