@@ -104,6 +104,12 @@ export const SERVERS: ServerSpec[] = [
     broadcast: true,
   },
   { name: 'wsup-iter', file: 'servers/wsup-iter.ts', about: 'wsup on node:http, echo from `for await (const msg of ws)`' },
+  {
+    name: 'iter-floor',
+    file: 'servers/iter-floor.ts',
+    about:
+      "wsup's 'message' event feeding a minimal `for await` channel (an array, the waiting resolve, Promise.resolve per queued message), echo from the loop: the least a `for await` over messages costs",
+  },
   // Framework adapters: the same echo behind each framework's router. Messages never go through
   // the framework, so they differ from `wsup` by what routing the upgrade request costs.
   { name: 'wsup-express', file: 'servers/wsup-express.ts', about: '@wsup/express: Express 5 route, res.upgrade()' },
