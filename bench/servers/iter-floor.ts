@@ -6,9 +6,8 @@
  * target (`for await` within 5% of events, ≥ uWebSockets.js), no `for await` API on this machine
  * meets it.
  */
-import { createServer } from 'node:http';
-import { handleUpgrades, type Message, upgrade, type WebSocket } from '@wsup/core';
-import { listen, serve } from '../src/harness.js';
+import type { Message } from '@wsup/core';
+import { serveForAwaitEcho } from '../src/for-await-echo.js';
 
 class Channel implements AsyncIterableIterator<Message> {
   private queue: Message[] = [];
@@ -44,18 +43,8 @@ class Channel implements AsyncIterableIterator<Message> {
   }
 }
 
-serve(({ deflate }) => {
-  const server = createServer(async (req, res) => {
-    let ws: WebSocket;
-    try {
-      ws = upgrade(req, res, { compress: deflate });
-    } catch {
-      return;
-    }
-    const channel = new Channel();
-    ws.on('message', (msg) => channel.push(msg));
-    for await (const msg of channel) ws.send(msg.data, msg.binary);
-  });
-  handleUpgrades(server);
-  return listen(server);
+serveForAwaitEcho((ws) => {
+  const channel = new Channel();
+  ws.on('message', (msg) => channel.push(msg));
+  return channel;
 });
