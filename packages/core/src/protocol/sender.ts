@@ -32,7 +32,10 @@ export interface FrameSink {
   write(chunk: Buffer): unknown;
   cork(): void;
   uncork(): void;
-  readonly destroyed: boolean;
+  /**
+   * False once the sink can take no more (Node's writable streams: destroyed, errored or ended),
+   * the one thing a flush asks before writing.
+   */
   readonly writable: boolean;
   /** Set by Node's writable streams while a write is waiting for 'drain'. */
   readonly writableNeedDrain?: boolean;
@@ -228,13 +231,25 @@ export class Sender {
     return this.run === undefined ? this.queuedBytes : this.queuedBytes + this.run.bytes;
   }
 
-  /** Queues a run of published frames (see {@link FanOut}); it holds at least one frame. */
+  /**
+   * Queues a run of published frames (see {@link FanOut}); it holds at least one frame. A run
+   * queued when nothing else is stays out of the queue (the common case of a subscriber: the
+   * queue array is neither made nor touched), until something is queued after it.
+   */
   queueRun(run: FanOut): void {
+    if (this.count === 0 && this.run === undefined) {
+      this.run = run;
+      this.schedule();
+      return;
+    }
     this.enqueue(RUN, run as unknown as Buffer, 0);
     this.run = run;
   }
 
-  /** The followed run is complete for this connection: its bytes are queued, its messages sent. */
+  /**
+   * The followed run is complete for this connection: its bytes are queued, its messages sent.
+   * A run kept out of the queue (see {@link queueRun}) is then still this sender's only item.
+   */
   private leaveRun(run: FanOut): void {
     run.open = false;
     this.run = undefined;
@@ -259,14 +274,24 @@ export class Sender {
   }
 
   private enqueue(head: number, payload: string | Buffer, len: number): void {
-    // Anything queued after a run ends it: later frames must not slip in ahead of this one.
-    if (this.run !== undefined) this.leaveRun(this.run);
+    const run = this.run;
+    if (run !== undefined) {
+      // Anything queued after a run ends it: later frames must not slip in ahead of this one.
+      this.leaveRun(run);
+      // A run kept out of the queue takes its place there first.
+      if (this.count === 0) this.enqueue(RUN, run as unknown as Buffer, 0);
+    }
     if (this.queue === NO_FRAMES) this.queue = [];
     const at = 3 * this.count++;
     const queue = this.queue;
     queue[at] = head;
     queue[at + 1] = payload;
     queue[at + 2] = len;
+    this.schedule();
+  }
+
+  /** Has this sender flushed by the shared `setImmediate`, once per turn. */
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       senders.push(this);
@@ -280,11 +305,22 @@ export class Sender {
   /** Writes everything queued now. */
   flush(): void {
     this.scheduled = false;
-    if (this.run !== undefined) this.leaveRun(this.run);
+    const socket = this.socket;
+    const run = this.run;
+    if (run !== undefined) {
+      this.leaveRun(run);
+      if (this.count === 0) {
+        // A run kept out of the queue, alone: the broadcast's common case, kept short.
+        if (socket.writable) {
+          socket.write(run.all());
+          this.reset(0);
+        } else this.discard();
+        return;
+      }
+    }
     const count = this.count;
     if (count === 0) return;
-    const socket = this.socket;
-    if (socket.destroyed || !socket.writable) {
+    if (!socket.writable) {
       this.discard();
       return;
     }
@@ -308,11 +344,6 @@ export class Sender {
       else raw++;
       if (len < COPY_LIMIT || (masked && head !== RAW)) size += len;
       else large++;
-    }
-    if (count === 1 && queue[0] === RUN) {
-      socket.write((queue[1] as unknown as FanOut).all());
-      this.reset(count);
-      return;
     }
     const onlyShared = raw === count && large === 0;
     if (onlyShared && sharedFrames !== undefined && sharedFrames.length === count) {

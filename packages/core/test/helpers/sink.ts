@@ -3,7 +3,6 @@ import type { FrameSink } from '../../src/protocol/sender.js';
 
 export class RecordingSink implements FrameSink {
   readonly chunks: Buffer[] = [];
-  destroyed = false;
   writable = true;
   writableLength = 0;
   write(chunk: Buffer): boolean {

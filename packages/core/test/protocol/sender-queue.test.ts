@@ -5,7 +5,8 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Sender } from '../../src/protocol/sender.js';
+import { serverFrame } from '../../src/protocol/frame-header.js';
+import { FanOut, Sender } from '../../src/protocol/sender.js';
 import { decodeFrames } from '../helpers/raw.js';
 import { RecordingSink } from '../helpers/sink.js';
 
@@ -82,5 +83,36 @@ describe('the sender queue', () => {
     await turn();
     expect(queueOf(sender)).toHaveLength(0);
     expect(queueOf(sender)).toBe(queueOf(new Sender(new RecordingSink(), false)));
+  });
+
+  it('follows a run queued alone without making an array, and writes it as the one Buffer every follower shares', async () => {
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    const senders = sinks.map((sink) => new Sender(sink, false));
+    const run = new FanOut();
+    run.add(serverFrame(Buffer.from('m1'), 1, false), 2);
+    for (const sender of senders) {
+      sender.queueRun(run);
+      run.follow(1 << 20);
+    }
+    run.add(serverFrame(Buffer.from('m2'), 1, false), 2);
+    await turn();
+    for (const [i, sink] of sinks.entries()) {
+      expect(sink.chunks).toEqual([run.all()]);
+      expect(queueOf(senders[i]!)).toBe(queueOf(new Sender(new RecordingSink(), false)));
+    }
+    expect(decodeFrames(sinks[0]!.chunks[0]!).frames.map((f) => f.payload.toString())).toEqual(['m1', 'm2']);
+  });
+
+  it('writes a frame queued after a run it followed alone after the run’s frames, and ends the run', async () => {
+    const sink = new RecordingSink();
+    const sender = new Sender(sink, false);
+    const run = new FanOut();
+    run.add(serverFrame(Buffer.from('m1'), 1, false), 2);
+    sender.queueRun(run);
+    run.follow(1 << 20);
+    sender.queueFrame(1, 'own', 3, true, false);
+    expect(run.add(serverFrame(Buffer.from('m2'), 1, false), 2)).toBe(false);
+    await turn();
+    expect(decodeFrames(Buffer.concat(sink.chunks)).frames.map((f) => f.payload.toString())).toEqual(['m1', 'own']);
   });
 });
