@@ -9,6 +9,13 @@
  * Any API that delivers messages (`ws`, wsup, uWebSockets.js' JS side) must at least join the
  * reads of a message that spans them. The difference between the two servers with 1 MiB
  * messages is the price of that join, which no message API on node:net can avoid.
+ *
+ * Broadcast likewise: each message from `/pub` is framed on its own (one Buffer: header and
+ * payload), as a publish call that takes one message must, and the frames of one turn of the
+ * event loop are joined once and written to every `/sub` connection, one write per subscriber per
+ * turn (the batching wsup's hub and uWebSockets.js' cork do). `raw-net` instead writes each
+ * publisher read to the subscribers as it came, never knowing where a message ends. No limits,
+ * no per-subscriber state.
  */
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
@@ -19,6 +26,39 @@ const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf:
 
 /** Below this a JS loop beats the cost of calling into the addon. */
 const NATIVE_MIN = 64;
+
+/** Size of an unmasked server frame header for a payload of `n` bytes (RFC 6455 section 5.2). */
+function headerSize(n: number): number {
+  return n < 126 ? 2 : n < 65536 ? 4 : 10;
+}
+
+/** Writes that header at buf[0], with `b0` (FIN, RSV, opcode) as its first byte. */
+function writeHeader(buf: Buffer, b0: number, n: number): void {
+  buf[0] = b0;
+  if (n < 126) buf[1] = n;
+  else if (n < 65536) {
+    buf[1] = 126;
+    buf.writeUInt16BE(n, 2);
+  } else {
+    buf[1] = 127;
+    buf.writeUInt32BE(Math.floor(n / 0x100000000), 2);
+    buf.writeUInt32BE(n >>> 0, 6);
+  }
+}
+
+/** Connections to /sub, in the order they came. */
+const subscribers = new Set<Socket>();
+/** The frames published in this turn of the event loop, and their bytes. */
+let published: Buffer[] = [];
+let publishedBytes = 0;
+
+/** Writes this turn's frames, joined once, to every subscriber. */
+function fanOut(): void {
+  const all = published.length === 1 ? published[0]! : Buffer.concat(published, publishedBytes);
+  published = [];
+  publishedBytes = 0;
+  for (const s of subscribers) s.write(all);
+}
 
 class MessageEcho implements HeaderReader {
   readonly hdr = Buffer.alloc(14);
@@ -31,6 +71,8 @@ class MessageEcho implements HeaderReader {
   private readonly rotated = Buffer.alloc(4);
   private phase = 0;
   private pieces: Buffer[] = [];
+  /** This is the broadcast publisher: its messages go to the subscribers instead of back. */
+  private publisher = false;
 
   constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -55,6 +97,7 @@ class MessageEcho implements HeaderReader {
       const done = this.handshake.read(this.socket, chunk);
       if (!done) return;
       this.handshake = undefined;
+      this.route(done.path);
       if (done.rest.length === 0) return;
       chunk = done.rest;
     }
@@ -97,6 +140,15 @@ class MessageEcho implements HeaderReader {
     if (corked) this.socket.uncork();
   }
 
+  private route(path: string): void {
+    if (path === '/pub') this.publisher = true;
+    else if (path === '/sub') {
+      const socket = this.socket;
+      subscribers.add(socket);
+      socket.once('close', () => subscribers.delete(socket));
+    }
+  }
+
   private unmask(chunk: Buffer, at: number, n: number): void {
     const m = this.mask;
     const p = this.phase;
@@ -111,20 +163,27 @@ class MessageEcho implements HeaderReader {
 
   /** Writes the message back as one unmasked frame with the client frame's first byte. */
   private reply(payload: Buffer): void {
-    const n = payload.length;
-    const head = Buffer.allocUnsafe(n < 126 ? 2 : n < 65536 ? 4 : 10);
-    head[0] = this.b0;
-    if (n < 126) head[1] = n;
-    else if (n < 65536) {
-      head[1] = 126;
-      head.writeUInt16BE(n, 2);
-    } else {
-      head[1] = 127;
-      head.writeUInt32BE(Math.floor(n / 0x100000000), 2);
-      head.writeUInt32BE(n >>> 0, 6);
+    if (this.publisher) {
+      this.publish(payload);
+      return;
     }
+    const n = payload.length;
+    const head = Buffer.allocUnsafe(headerSize(n));
+    writeHeader(head, this.b0, n);
     this.socket.write(head);
     if (n > 0) this.socket.write(payload);
+  }
+
+  /** Frames the message once, in one Buffer, for every subscriber; the turn's frames leave together. */
+  private publish(payload: Buffer): void {
+    const n = payload.length;
+    const h = headerSize(n);
+    const frame = Buffer.allocUnsafe(h + n);
+    writeHeader(frame, this.b0, n);
+    payload.copy(frame, h);
+    if (published.length === 0) setImmediate(fanOut);
+    published.push(frame);
+    publishedBytes += frame.length;
   }
 }
 

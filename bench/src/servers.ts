@@ -40,8 +40,9 @@ export const SERVERS: ServerSpec[] = [
     name: 'raw-net-message',
     file: 'servers/raw-net-message.ts',
     about:
-      'node:net, canned 101, unmasked in place by bufferutil, each message joined into one Buffer and written back: the ceiling for any API that hands out whole messages',
+      'node:net, canned 101, unmasked in place by bufferutil, each message joined into one Buffer and written back; broadcast: each message framed once, a turn’s frames joined and written to every subscriber. The ceiling for any API that hands out whole messages',
     deflate: false,
+    broadcast: true,
   },
   {
     name: 'http-floor',
