@@ -20,6 +20,7 @@
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { listen, serve } from '../src/harness.js';
+import { routeRaw, subscribers } from '../src/raw-routes.js';
 import { CannedHandshake, type HeaderReader, readHeader, xorMask } from '../src/wire.js';
 
 const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf: Buffer, mask: Buffer): void };
@@ -46,8 +47,6 @@ function writeHeader(buf: Buffer, b0: number, n: number): void {
   }
 }
 
-/** Connections to /sub, in the order they came. */
-const subscribers = new Set<Socket>();
 /** The frames published in this turn of the event loop, and their bytes. */
 let published: Buffer[] = [];
 let publishedBytes = 0;
@@ -97,7 +96,7 @@ class MessageEcho implements HeaderReader {
       const done = this.handshake.read(this.socket, chunk);
       if (!done) return;
       this.handshake = undefined;
-      this.route(done.path);
+      this.publisher = routeRaw(done.path, this.socket);
       if (done.rest.length === 0) return;
       chunk = done.rest;
     }
@@ -138,15 +137,6 @@ class MessageEcho implements HeaderReader {
       }
     }
     if (corked) this.socket.uncork();
-  }
-
-  private route(path: string): void {
-    if (path === '/pub') this.publisher = true;
-    else if (path === '/sub') {
-      const socket = this.socket;
-      subscribers.add(socket);
-      socket.once('close', () => subscribers.delete(socket));
-    }
   }
 
   private unmask(chunk: Buffer, at: number, n: number): void {

@@ -1,6 +1,7 @@
 /** The frame echo of the raw servers (servers/raw-net.ts, servers/http-floor.ts). */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { routeRaw, subscribers } from './raw-routes.js';
 import { CannedHandshake, xorMask } from './wire.js';
 
 const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf: Buffer, mask: Buffer): void };
@@ -12,9 +13,6 @@ const NATIVE_MIN = 64;
  * out as their own slice in the same writev, which costs less than moving kilobytes.
  */
 const MOVE_MAX = 2048;
-
-/** Connections to /sub, in the order they came. */
-const subscribers = new Set<Socket>();
 
 /** Writes the pieces of one rewritten chunk to a socket, in one syscall. */
 function writePieces(socket: Socket, pieces: Buffer[]): void {
@@ -60,17 +58,8 @@ export class Echo {
     socket.on('error', () => socket.destroy());
     if (path !== undefined) {
       this.handshake = undefined;
-      this.route(path);
+      this.publisher = routeRaw(path, this.socket);
       if (head && head.length > 0) this.frames(head);
-    }
-  }
-
-  private route(path: string): void {
-    if (path === '/pub') this.publisher = true;
-    else if (path === '/sub') {
-      const socket = this.socket;
-      subscribers.add(socket);
-      socket.once('close', () => subscribers.delete(socket));
     }
   }
 
@@ -79,7 +68,7 @@ export class Echo {
       const done = this.handshake.read(this.socket, chunk);
       if (!done) return;
       this.handshake = undefined;
-      this.route(done.path);
+      this.publisher = routeRaw(done.path, this.socket);
       if (done.rest.length === 0) return;
       chunk = done.rest;
     }
