@@ -154,19 +154,15 @@ const TARGETS: Target[] = [
   ['', 'wsup ÷ raw node:net with whole messages', versus(rateOf, 'large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
   ['', 'raw node:net ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net'), (r) => r >= 0.95],
   ['', 'raw node:net with whole messages ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
-  [
-    'broadcast ≥ raw node:net',
-    'wsup ÷ raw node:net, deliveries/s',
-    versus(rateOf, 'broadcast', 'wsup', 'raw-net'),
-    (r) => r >= 1,
-    [versus(rateOf, 'broadcast', 'raw-net-message', 'raw-net'), 'raw node:net with whole messages'],
-  ],
+  ['broadcast ≥ raw node:net', 'wsup ÷ raw node:net, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
+  ['', 'raw node:net ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
+  // Not a floor of the rows above: round by round it runs 0.91-1.06x raw-net, at the target
+  // within the noise, so a run where it falls short proves nothing out of reach.
   [
     '',
-    'raw node:net ÷ wsup, server CPU per delivery',
-    cheaper('broadcast', 'wsup', 'raw-net'),
+    'raw node:net with whole messages ÷ raw node:net, deliveries/s (a fan-out of whole messages at its least)',
+    versus(rateOf, 'broadcast', 'raw-net-message', 'raw-net'),
     (r) => r >= 1,
-    [cheaper('broadcast', 'raw-net-message', 'raw-net'), 'raw node:net with whole messages'],
   ],
   ['', 'wsup ÷ raw node:net with whole messages, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net-message'), (r) => r >= 1],
   ['', 'raw node:net with whole messages ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'raw-net-message'), (r) => r >= 1],
