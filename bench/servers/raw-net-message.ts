@@ -21,31 +21,12 @@ import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { listen, serve } from '../src/harness.js';
 import { routeRaw, subscribers } from '../src/raw-routes.js';
-import { CannedHandshake, type HeaderReader, readHeader, xorMask } from '../src/wire.js';
+import { CannedHandshake, type HeaderReader, headerLength, readHeader, writeFrameHeader, xorMask } from '../src/wire.js';
 
 const bufferUtil = createRequire(import.meta.url)('bufferutil') as { unmask(buf: Buffer, mask: Buffer): void };
 
 /** Below this a JS loop beats the cost of calling into the addon. */
 const NATIVE_MIN = 64;
-
-/** Size of an unmasked server frame header for a payload of `n` bytes (RFC 6455 section 5.2). */
-function headerSize(n: number): number {
-  return n < 126 ? 2 : n < 65536 ? 4 : 10;
-}
-
-/** Writes that header at buf[0], with `b0` (FIN, RSV, opcode) as its first byte. */
-function writeHeader(buf: Buffer, b0: number, n: number): void {
-  buf[0] = b0;
-  if (n < 126) buf[1] = n;
-  else if (n < 65536) {
-    buf[1] = 126;
-    buf.writeUInt16BE(n, 2);
-  } else {
-    buf[1] = 127;
-    buf.writeUInt32BE(Math.floor(n / 0x100000000), 2);
-    buf.writeUInt32BE(n >>> 0, 6);
-  }
-}
 
 /** The frames published in this turn of the event loop, and their bytes. */
 let published: Buffer[] = [];
@@ -158,8 +139,8 @@ class MessageEcho implements HeaderReader {
       return;
     }
     const n = payload.length;
-    const head = Buffer.allocUnsafe(headerSize(n));
-    writeHeader(head, this.b0, n);
+    const head = Buffer.allocUnsafe(headerLength(n));
+    writeFrameHeader(head, this.b0, n, false);
     this.socket.write(head);
     if (n > 0) this.socket.write(payload);
   }
@@ -167,9 +148,9 @@ class MessageEcho implements HeaderReader {
   /** Frames the message once, in one Buffer, for every subscriber; the turn's frames leave together. */
   private publish(payload: Buffer): void {
     const n = payload.length;
-    const h = headerSize(n);
+    const h = headerLength(n);
     const frame = Buffer.allocUnsafe(h + n);
-    writeHeader(frame, this.b0, n);
+    writeFrameHeader(frame, this.b0, n, false);
     payload.copy(frame, h);
     if (published.length === 0) setImmediate(fanOut);
     published.push(frame);

@@ -69,22 +69,36 @@ export function handshakeRequest(port: number, deflate: boolean, path = '/echo')
   );
 }
 
+/** Bytes of a frame header for a payload of `len` bytes, the mask key not counted (RFC 6455 section 5.2). */
+export function headerLength(len: number): number {
+  return len < 126 ? 2 : len < 0x10000 ? 4 : 10;
+}
+
+/**
+ * Writes a frame header at buf[0]: `b0` (FIN, RSV bits, opcode), then the payload length, with
+ * the MASK bit set when `masked` (the mask key that follows is the caller's to write).
+ */
+export function writeFrameHeader(buf: Buffer, b0: number, len: number, masked: boolean): void {
+  const mask = masked ? 0x80 : 0;
+  buf[0] = b0;
+  if (len < 126) {
+    buf[1] = mask | len;
+  } else if (len < 0x10000) {
+    buf[1] = mask | 126;
+    buf.writeUInt16BE(len, 2);
+  } else {
+    buf[1] = mask | 127;
+    buf.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    buf.writeUInt32BE(len >>> 0, 6);
+  }
+}
+
 /** A client frame, masked with `key`, ready to be written as is any number of times. */
 export function maskedFrame(opcode: number, payload: Buffer, rsv1: boolean, key: number): Buffer {
   const len = payload.length;
-  const head = len < 126 ? 2 : len < 0x10000 ? 4 : 10;
+  const head = headerLength(len);
   const frame = Buffer.allocUnsafe(head + 4 + len);
-  frame[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
-  if (len < 126) {
-    frame[1] = 0x80 | len;
-  } else if (len < 0x10000) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(len, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
-    frame.writeUInt32BE(len >>> 0, 6);
-  }
+  writeFrameHeader(frame, 0x80 | (rsv1 ? 0x40 : 0) | opcode, len, true);
   frame.writeUInt32BE(key >>> 0, head);
   payload.copy(frame, head + 4);
   xorMask(frame, head + 4, head + 4 + len, frame[head]!, frame[head + 1]!, frame[head + 2]!, frame[head + 3]!, 0);
