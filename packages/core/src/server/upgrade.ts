@@ -127,9 +127,11 @@ export function upgrade<Data>(
     // no longer reach the wire.
     if (res) (res as ServerResponse).detachSocket(socket as never);
     socket.write(switchingProtocols(acceptKey(offer.key), agreement, resolved), 'latin1');
-    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     s.setNoDelay?.(true);
-    s.setTimeout?.(0);
+    // A server's `timeout` (off by default) would go on timing the socket: 'timeout' events on an
+    // idle WebSocket, a timer refreshed on every read and write. Cleared only when there is one.
+    if (s.timeout) s.setTimeout!(0);
   }
   const ws = new WebSocket<Data>({
     socket,

@@ -280,6 +280,28 @@ describe('upgrade entry points', () => {
     server.close();
   });
 
+  it("a server's timeout does not reach its WebSockets", async () => {
+    // node:http gives every socket the server's `timeout`; an upgraded one must not keep it (its
+    // timer would also be refreshed on every read and write).
+    const timeouts: string[] = [];
+    const srv = await startServer((req, res) => {
+      const ws = upgrade(req, res);
+      req.socket.on('timeout', () => timeouts.push(req.url ?? ''));
+      ws.on('message', (m) => ws.send(m.data, m.binary));
+    });
+    srv.server.timeout = 40;
+    const ws = new WsClient(`${srv.url}/idle`);
+    await once(ws, 'open');
+    await new Promise((r) => setTimeout(r, 200));
+    ws.send('still here');
+    const [data] = await once(ws, 'message');
+    expect(String(data)).toBe('still here');
+    expect(timeouts).toEqual([]);
+    ws.close();
+    await once(ws, 'close');
+    await srv.close();
+  });
+
   it('rejects bad handshakes in the (req, socket, head) form with a raw HTTP response', async () => {
     const server = createServer();
     const errs: unknown[] = [];
