@@ -38,6 +38,12 @@ export function isToken(s: string): boolean {
  */
 export function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
+  // A handshake's Upgrade and Connection usually hold the one token ("websocket", "Upgrade"):
+  // answered without splitting the value into a list.
+  if (value.indexOf(',') === -1) {
+    if (value.length === token.length) return value === token || value.toLowerCase() === token;
+    return value.trim().toLowerCase() === token;
+  }
   for (const part of value.split(',')) {
     if (part.trim().toLowerCase() === token) return true;
   }

@@ -45,7 +45,7 @@ export function checkHandshake(req: HandshakeRequest): HandshakeOffer | WebSocke
   if (key === undefined || !isValidKey(key)) {
     return refusal(ErrorCode.BadKey, 400, 'Sec-WebSocket-Key must be the base64 encoding of 16 bytes');
   }
-  return { key, ...offer };
+  return { key, protocols: offer.protocols, extensions: offer.extensions, origin: offer.origin };
 }
 
 /**

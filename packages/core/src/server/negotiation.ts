@@ -46,7 +46,7 @@ function refusal(code: ErrorCode, status: number, message: string): WebSocketErr
  */
 export function readOffer(headers: IncomingHttpHeaders): WebSocketOffer | WebSocketError {
   const version = headerOf(headers, 'sec-websocket-version');
-  if (version === undefined || version.trim() !== '13') {
+  if (version !== '13' && version?.trim() !== '13') {
     return refusal(ErrorCode.UnsupportedVersion, 426, 'Unsupported Sec-WebSocket-Version; only 13 is supported');
   }
   let protocols: string[] = [];
