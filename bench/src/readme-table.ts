@@ -73,33 +73,50 @@ const entryOf = (scenario: string, server: string) => {
   const e = vsWs.find((x) => x.scenario.name === scenario)?.servers.find((x) => x.name === server);
   return e?.status === 'ok' ? e : undefined;
 };
-const medianOf = (scenario: string, server: string): Figure | undefined => entryOf(scenario, server)?.median as Figure | undefined;
-/** `a ÷ b` of a figure, with whether it meets `ok`, or undefined when either is missing. */
-const versus = (value: (f: Figure) => number | undefined, scenario: string, a: string, b: string) => {
-  const x = medianOf(scenario, a);
-  const y = medianOf(scenario, b);
-  const vx = x && value(x);
-  const vy = y && value(y);
-  return vx !== undefined && vy !== undefined && vy > 0 ? vx / vy : undefined;
-};
-const rateOf = (f: Figure) => f.msgsPerSec;
+type Round = Figure & { round: number };
+const roundsOf = (scenario: string, server: string): Round[] => (entryOf(scenario, server)?.rounds ?? []) as Round[];
 /**
- * The median over rounds of the server's CPU per message (or delivery), in µs: where the generator
- * saturates, the rate says more about the generator than the server, its CPU per message does not.
+ * The median over rounds of `f(a's round) ÷ f(b's round)`, or undefined when no round has both.
+ * Each round runs every server back to back, so a ratio taken within a round cancels how the
+ * machine drifts between rounds (a tenth, at times, over one run), which a ratio of the two
+ * servers' medians does not.
  */
-const cpuPerMessage = (scenario: string, server: string): number | undefined => {
-  const each = ((entryOf(scenario, server)?.rounds ?? []) as EchoRound[])
-    .filter((x) => x.msgsPerSec > 0)
-    .map(cpuPerMessageUs)
-    .sort((a, b) => a - b);
+const pairedRatio = <R extends { round: number }>(
+  rounds: (server: string) => R[],
+  f: (r: R) => number | undefined,
+  a: string,
+  b: string,
+) => {
+  const ofB = new Map(rounds(b).map((r) => [r.round, f(r)]));
+  const each = rounds(a)
+    .map((r) => {
+      const x = f(r);
+      const y = ofB.get(r.round);
+      return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
+    })
+    .filter((r): r is number => r !== undefined)
+    .sort((x, y) => x - y);
   return each.length === 0 ? undefined : each[each.length >> 1];
 };
-/** How many times less CPU per message `a` spends than `b` (≥ 1: `a` is at least as cheap). */
-const cheaper = (scenario: string, a: string, b: string): number | undefined => {
-  const x = cpuPerMessage(scenario, a);
-  const y = cpuPerMessage(scenario, b);
-  return x !== undefined && y !== undefined && x > 0 ? y / x : undefined;
-};
+/** `a ÷ b` of a figure, round by round (see {@link pairedRatio}), or undefined when either is missing. */
+const versus = (value: (f: Figure) => number | undefined, scenario: string, a: string, b: string) =>
+  pairedRatio<Round>((server) => roundsOf(scenario, server), value, a, b);
+const rateOf = (f: Figure) => f.msgsPerSec;
+/**
+ * How many times less CPU per message (or delivery) `a` spends than `b`, round by round (≥ 1: `a`
+ * is at least as cheap): where the generator saturates, the rate says more about the generator
+ * than the server, its CPU per message does not.
+ */
+const cheaper = (scenario: string, a: string, b: string): number | undefined =>
+  pairedRatio(
+    (server) => ((entryOf(scenario, server)?.rounds ?? []) as EchoRound[]).filter((x) => x.msgsPerSec > 0),
+    (r) => {
+      const us = cpuPerMessageUs(r);
+      return us > 0 ? 1 / us : undefined;
+    },
+    a,
+    b,
+  );
 /**
  * A target's row: the figure, whether it meets the target, and where one exists the same figure
  * for a floor from the same run (the least that work can cost on this machine): a floor that
