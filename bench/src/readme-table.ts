@@ -74,7 +74,7 @@ const entryOf = (scenario: string, server: string) => {
   return e?.status === 'ok' ? e : undefined;
 };
 type Round = Figure & { round: number };
-const roundsOf = (scenario: string, server: string): Round[] => (entryOf(scenario, server)?.rounds ?? []) as Round[];
+const roundsOf = <R = Round>(scenario: string, server: string): R[] => (entryOf(scenario, server)?.rounds ?? []) as R[];
 /**
  * The median over rounds of `f(a's round) ÷ f(b's round)`, or undefined when no round has both.
  * Each round runs every server back to back, so a ratio taken within a round cancels how the
@@ -108,15 +108,8 @@ const rateOf = (f: Figure) => f.msgsPerSec;
  * than the server, its CPU per message does not.
  */
 const cheaper = (scenario: string, a: string, b: string): number | undefined =>
-  pairedRatio(
-    (server) => ((entryOf(scenario, server)?.rounds ?? []) as EchoRound[]).filter((x) => x.msgsPerSec > 0),
-    (r) => {
-      const us = cpuPerMessageUs(r);
-      return us > 0 ? 1 / us : undefined;
-    },
-    a,
-    b,
-  );
+  // b's CPU per message ÷ a's, round by round.
+  pairedRatio<EchoRound>((server) => roundsOf<EchoRound>(scenario, server).filter((x) => x.msgsPerSec > 0), cpuPerMessageUs, b, a);
 /**
  * A target's row: the figure, whether it meets the target, and where one exists the same figure
  * for a floor from the same run (the least that work can cost on this machine): a floor that
