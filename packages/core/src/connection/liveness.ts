@@ -18,6 +18,11 @@ export class Liveness {
     if (this.heartbeat) this.heartbeat.seen = true;
   }
 
+  /** Whether {@link active} matters: an idle timeout is on. */
+  get watchesActivity(): boolean {
+    return this.idle !== undefined;
+  }
+
   /** A data message went either way: the connection is not idle. */
   active(): void {
     if (this.idle) this.idle.active = true;

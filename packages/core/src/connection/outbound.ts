@@ -54,10 +54,10 @@ export class Outbound {
   ownerWaits = false;
   /** Opcode of a message being sent in fragments with `sendFrame`, or -1. */
   fragmenting = -1;
-  /** Data messages queued (for the counters). */
-  sent = 0;
+  /** Data messages queued here (the sender counts those of the runs this connection followed). */
+  private sentOwn = 0;
   /** Their payload bytes, as they go on the wire (compressed, when they are). */
-  sentBytes = 0;
+  private sentBytesOwn = 0;
   /** A send went past `maxBuffered`: the connection is failing and nothing more is queued. */
   private overflowed = false;
   private readonly sender: Sender;
@@ -187,10 +187,10 @@ export class Outbound {
   fragment(fin: boolean, opcode: number, buf: Buffer): boolean {
     if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
     if (!this.reserve(buf.length)) return false;
-    this.sentBytes += buf.length;
+    this.sentBytesOwn += buf.length;
     if (fin) {
       this.fragmenting = -1;
-      this.sent++;
+      this.sentOwn++;
     } else if (opcode !== Opcode.Continuation) {
       this.fragmenting = opcode;
     }
@@ -207,6 +207,7 @@ export class Outbound {
   answerPing(data: Buffer): boolean {
     if (!this.control(Opcode.Pong, data) || this.bufferedAmount < this.options.sendHighWaterMark) return false;
     this.ownerWaits = true;
+    this.sender.drainOwed = true;
     return true;
   }
 
@@ -223,10 +224,11 @@ export class Outbound {
   /**
    * Sends a published message: the frame the publication shares among connections when this one
    * can take it, or a frame of its own (client connections mask theirs; a compression context of
-   * its own makes its output unique).
+   * its own makes its output unique). `member`: the publication's run may write to this
+   * connection itself and carry it over to later turns (see `FanOut`).
    * @returns whether it was queued (false past the budget).
    */
-  publication(p: Publication, masked: boolean): boolean {
+  publication(p: Publication, masked: boolean, member: boolean): boolean {
     const deflate = this.deflate;
     let frame: Buffer;
     if (masked || (deflate !== undefined && this.compresses(p.payload.length))) {
@@ -238,7 +240,7 @@ export class Outbound {
       frame = p.compressedFrame(deflate!);
       const wire = payloadLength(frame);
       if (!this.reserve(frame.length)) return false;
-      this.sentBytes += wire;
+      this.sentBytesOwn += wire;
       deflate!.savedOut += p.payload.length - wire;
     } else {
       // The common case, once per subscriber and message of a broadcast: kept short.
@@ -253,14 +255,14 @@ export class Outbound {
         if (frame.length <= room) {
           if (run.frames.length === 0) run.add(frame, p.payload.length);
           run.follow(room);
-          this.sender.queueRun(run);
+          this.sender.queueRun(run, member);
           return true;
         }
       }
       if (!this.reserve(frame.length)) return false;
-      this.sentBytes += p.payload.length;
+      this.sentBytesOwn += p.payload.length;
     }
-    this.sent++;
+    this.sentOwn++;
     this.sender.queueShared(frame);
     this.afterSend();
     return true;
@@ -292,13 +294,18 @@ export class Outbound {
     if (closed) return Promise.reject(new WebSocketError(ErrorCode.NotOpen, 'the connection is closed'));
     return new Promise<void>((resolve, reject) => {
       (this.drainWaiters ??= []).push({ resolve, reject });
+      this.sender.drainOwed = true;
     });
   }
 
-  /** @internal A run of published messages this connection followed is complete (see `FanOut`). */
-  sentRun(messages: number, payloadBytes: number): void {
-    this.sent += messages;
-    this.sentBytes += payloadBytes;
+  /** Data messages queued (for the counters). */
+  get sent(): number {
+    return this.sentOwn + this.sender.runMessages;
+  }
+
+  /** Their payload bytes, as they go on the wire (compressed, when they are). */
+  get sentBytes(): number {
+    return this.sentBytesOwn + this.sender.runPayloadBytes;
   }
 
   /** @internal The socket kept part of a batch: the memory budget asks what it holds until it holds nothing. */
@@ -308,9 +315,13 @@ export class Outbound {
 
   /** @internal The socket took a batch without needing a 'drain', or emitted 'drain'. */
   flushed(): void {
-    // Called after every batch: only a connection that owes someone a 'drain' goes further.
-    if (!this.needDrain && !this.ownerWaits && this.drainWaiters === undefined) return;
+    // Only a connection that owes someone a 'drain' goes further.
+    if (!this.needDrain && !this.ownerWaits && this.drainWaiters === undefined) {
+      this.sender.drainOwed = false;
+      return;
+    }
     if (this.bufferedAmount >= this.options.sendHighWaterMark) return;
+    this.sender.drainOwed = false;
     const waiters = this.drainWaiters;
     if (waiters) {
       this.drainWaiters = undefined;
@@ -339,8 +350,8 @@ export class Outbound {
 
   private frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): boolean {
     if (!this.reserve(len)) return false;
-    this.sent++;
-    this.sentBytes += len;
+    this.sentOwn++;
+    this.sentBytesOwn += len;
     this.sender.queueFrame(opcode, payload, len, fin, rsv1);
     return this.afterSend();
   }
@@ -371,6 +382,7 @@ export class Outbound {
     const mark = this.options.sendHighWaterMark;
     if (this.bufferedBound < mark || this.bufferedAmount < mark) return true;
     this.needDrain = true;
+    this.sender.drainOwed = true;
     return false;
   }
 }

@@ -350,7 +350,8 @@ export class WebSocket<Data = unknown> extends EventEmitter<WebSocketEvents> imp
   deliver(publication: Publication): boolean {
     if (!this.canSend() || this.outbound.fragmenting !== -1) return false;
     this.liveness?.active();
-    return this.outbound.publication(publication, this.isClient);
+    // A run that carries over reaches its members without this call: not those whose sends are activity.
+    return this.outbound.publication(publication, this.isClient, !this.liveness?.watchesActivity);
   }
 
   /** The server's answer to a client's opening handshake (status, headers); undefined server-side. */

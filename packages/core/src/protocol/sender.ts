@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { headerSize, writeHeader } from './frame-header.js';
+import type { FanOut, RunMember } from './fan-out.js';
 import { maskInto, unmask, writeMaskKey } from './mask.js';
+import { afterWriters, owesDrain, writeAtTurnEnd } from './turn-flush.js';
 
 /**
  * Payloads at least this large are written as their own chunk (header copied into the batch,
@@ -17,11 +19,10 @@ const STRING_ENCODE_LIMIT = 16 * 1024;
  * never emits 'drain', and whoever waits for one must hear of it here.
  */
 export interface SenderOwner {
+  /** Called only while {@link Sender.drainOwed} is set. */
   flushed(): void;
   /** The socket kept bytes of this flush that the kernel did not take at once. */
   socketHolds(): void;
-  /** A run this connection followed is complete: its messages count as sent. */
-  sentRun(messages: number, payloadBytes: number): void;
 }
 
 /**
@@ -67,62 +68,6 @@ const RAW = 0x100;
 /** Marks a queued item as a {@link FanOut}: its frames, however many it holds at the flush. */
 const RUN = 0x200;
 
-/**
- * Frames published in one turn of the event loop to the same set of connections, queued as one
- * item per connection: the first message of a broadcast visits every subscriber, the following
- * ones are appended here once, whatever the number of subscribers, and leave in the same write
- * (the same Buffer for everyone) at the flush. A run grows only while it is the last item of every
- * follower's queue, and while every follower has room for it below its high-water mark; after
- * that ({@link close}) later messages are queued connection by connection again, in order.
- */
-export class FanOut {
-  readonly frames: Buffer[] = [];
-  /** Wire bytes of the frames. */
-  bytes = 0;
-  /** Messages, and their payload bytes (for the counters). */
-  messages = 0;
-  payloadBytes = 0;
-  /** Connections that queued it. */
-  followers = 0;
-  /** Whether frames may still be appended. */
-  open = true;
-  /** The most bytes the run may reach: the least room any follower had below its limits. */
-  private room = Number.POSITIVE_INFINITY;
-  private joined: Buffer | undefined;
-
-  /**
-   * Adds a frame for every follower, unless the run is closed or a follower has no room for it;
-   * then the run closes and the caller queues the frame connection by connection.
-   */
-  add(frame: Buffer, payloadBytes: number): boolean {
-    if (!this.open || this.bytes + frame.length > this.room) {
-      this.open = false;
-      return false;
-    }
-    this.frames.push(frame);
-    this.bytes += frame.length;
-    this.messages++;
-    this.payloadBytes += payloadBytes;
-    return true;
-  }
-
-  /** A connection queues the run; `room` is how many bytes it can take. */
-  follow(room: number): void {
-    this.followers++;
-    if (room < this.room) this.room = room;
-  }
-
-  close(): void {
-    this.open = false;
-  }
-
-  /** Every frame in one Buffer, made once for all followers. */
-  all(): Buffer {
-    this.joined ??= this.frames.length === 1 ? this.frames[0]! : Buffer.concat(this.frames, this.bytes);
-    return this.joined;
-  }
-}
-
 /** The queue of a sender that has not sent yet: shared, never written to. */
 const NO_FRAMES: (number | string | Buffer)[] = [];
 
@@ -165,9 +110,6 @@ const enum Mode {
   SharesBatchBuffer = 2,
 }
 
-const senders: Sender[] = [];
-let flushScheduled = false;
-
 /**
  * The last batch made only of shared frames (published messages), and those frames: the next
  * subscriber whose queue holds the same frames in the same order is written the same Buffer.
@@ -175,14 +117,11 @@ let flushScheduled = false;
 let sharedFrames: (string | Buffer)[] | undefined;
 let sharedBatch: Buffer | undefined;
 
-function flushAll(): void {
-  flushScheduled = false;
-  // New sends made during a flush (from 'drain' handlers, say) schedule the next round.
-  const batch = senders.splice(0, senders.length);
-  for (let i = 0; i < batch.length; i++) batch[i]!.flush();
+// The shared frames' batch is good for one flush of the turn's writers only.
+afterWriters(() => {
   sharedFrames = undefined;
   sharedBatch = undefined;
-}
+});
 
 /**
  * Frames outgoing messages and writes them in batches: every frame queued during one turn of the
@@ -190,7 +129,7 @@ function flushAll(): void {
  * `setImmediate` for all connections. Small payloads are copied into the batch; strings are
  * encoded straight into it, so a text message costs no intermediate Buffer.
  */
-export class Sender {
+export class Sender implements RunMember {
   /** Bytes queued here and not yet handed to the socket. */
   queuedBytes = 0;
   /**
@@ -198,6 +137,14 @@ export class Sender {
    * owner. Only the sender writes to it, so the socket holds this much or less until the next flush.
    */
   inSocket = 0;
+  /**
+   * Set by the owner while it owes someone a 'drain' or waits for one: only then is it told of
+   * each flush ({@link SenderOwner.flushed}), so that a flush asks nothing else of it.
+   */
+  drainOwed = false;
+  /** Messages of the runs this connection followed (see {@link FanOut}), and their payload bytes. */
+  runMessages = 0;
+  runPayloadBytes = 0;
 
   private readonly socket: FrameSink;
   /** {@link Mode} bits: one field for what the sender knows of its frames and sink. */
@@ -211,8 +158,11 @@ export class Sender {
   /** Frames in `queue`. */
   private count = 0;
   private scheduled = false;
-  /** The run this connection follows: the last item of its queue, still growing. */
-  private run: FanOut | undefined;
+  /**
+   * @internal The run this connection follows: the last item of its queue, still growing, or,
+   * for a member (see {@link FanOut}), a run written to it in an earlier turn that carried over.
+   */
+  run: FanOut | undefined;
 
   /**
    * @param sharesBatchBuffer the sink copies what it does not keep by the time write() returns
@@ -234,14 +184,26 @@ export class Sender {
   /**
    * Queues a run of published frames (see {@link FanOut}); it holds at least one frame. A run
    * queued when nothing else is stays out of the queue (the common case of a subscriber: the
-   * queue array is neither made nor touched), until something is queued after it.
+   * queue array is neither made nor touched), until something is queued after it; then, if
+   * `member`, the run writes to this connection itself and may carry it over to later turns.
    */
-  queueRun(run: FanOut): void {
+  queueRun(run: FanOut, member: boolean): void {
+    const earlier = this.run;
+    if (earlier !== undefined && earlier.messages === 0) {
+      // A run carried over from an earlier turn with nothing in this one: it loses a member.
+      earlier.close();
+      this.run = undefined;
+    }
     if (this.count === 0 && this.run === undefined) {
       this.run = run;
-      this.schedule();
+      if (member) run.join(this);
+      else {
+        run.joinBehind();
+        this.schedule();
+      }
       return;
     }
+    run.joinBehind();
     this.enqueue(RUN, run as unknown as Buffer, 0);
     this.run = run;
   }
@@ -254,7 +216,34 @@ export class Sender {
     run.open = false;
     this.run = undefined;
     this.queuedBytes += run.bytes;
-    this.owner?.sentRun(run.messages, run.payloadBytes);
+    this.runMessages += run.messages;
+    this.runPayloadBytes += run.payloadBytes;
+  }
+
+  /**
+   * @internal Writes `all`, the frames of the run this member follows (see {@link FanOut.flush}).
+   * @returns whether it may follow the run into the next turn: the socket took everything.
+   */
+  writeRun(run: FanOut, all: Buffer): boolean {
+    this.runMessages += run.messages;
+    this.runPayloadBytes += run.payloadBytes;
+    const socket = this.socket;
+    if (!socket.writable) {
+      this.run = undefined;
+      this.discard();
+      return false;
+    }
+    // A member has nothing queued of its own (anything queued makes it leave): no queue to empty.
+    socket.write(all);
+    const inSocket = (this.inSocket = socket.writableLength ?? 0);
+    if (inSocket > 0) this.owner?.socketHolds();
+    if (this.drainOwed) owesDrain(this);
+    return inSocket === 0;
+  }
+
+  /** @internal After a run's flush: tells the owner, which waits for a 'drain' (see {@link FanOut.flush}). */
+  runFlushed(): void {
+    if (!this.socket.writableNeedDrain) this.owner?.flushed();
   }
 
   /**
@@ -278,8 +267,9 @@ export class Sender {
     if (run !== undefined) {
       // Anything queued after a run ends it: later frames must not slip in ahead of this one.
       this.leaveRun(run);
-      // A run kept out of the queue takes its place there first.
-      if (this.count === 0) this.enqueue(RUN, run as unknown as Buffer, 0);
+      // A run kept out of the queue takes its place there first (one carried over with nothing
+      // in this turn has nothing to write).
+      if (this.count === 0 && run.messages > 0) this.enqueue(RUN, run as unknown as Buffer, 0);
     }
     if (this.queue === NO_FRAMES) this.queue = [];
     const at = 3 * this.count++;
@@ -294,11 +284,7 @@ export class Sender {
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      senders.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
+      writeAtTurnEnd(this);
     }
   }
 
@@ -310,7 +296,8 @@ export class Sender {
     if (run !== undefined) {
       this.leaveRun(run);
       if (this.count === 0) {
-        // A run kept out of the queue, alone: the broadcast's common case, kept short.
+        // A run kept out of the queue, alone (a member's run carried over may have nothing yet).
+        if (run.messages === 0) return;
         if (socket.writable) {
           socket.write(run.all());
           this.reset(0);
@@ -444,7 +431,7 @@ export class Sender {
     const inSocket = (this.inSocket = this.socket.writableLength ?? 0);
     if (this.owner === undefined) return;
     if (inSocket > 0) this.owner.socketHolds();
-    if (!this.socket.writableNeedDrain) this.owner.flushed();
+    if (this.drainOwed && !this.socket.writableNeedDrain) this.owner.flushed();
   }
 
   /** Empties the queue: every payload slot is let go here, whichever way the flush went. */

@@ -5,7 +5,7 @@ import { ErrorCode, rangeError, typeError, WebSocketError } from '../errors.js';
 import { payloadOf, type SendData } from '../protocol/bytes.js';
 import { Opcode } from '../protocol/constants.js';
 import { serverFrame } from '../protocol/frame-header.js';
-import { FanOut } from '../protocol/sender.js';
+import { FanOut } from '../protocol/fan-out.js';
 import { InMemoryBus, type Broker } from './broker.js';
 import { brokerFailed } from './broker-kit.js';
 import { Publication, type Subscriber } from './subscriber.js';
@@ -62,9 +62,9 @@ export class Hub extends EventEmitter<HubEvents> {
   private closed = false;
   /** A broker failure was reported as a process warning (there was no error listener). */
   private warned = false;
-  /** Each topic's open run in this turn of the event loop (see `FanOut`). */
+  /** Each topic's run: open in this turn of the event loop, or carried over to it (see `FanOut`). */
   private readonly runs = new Map<string, FanOut>();
-  private runsScheduled = false;
+  private sweepScheduled = false;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -157,6 +157,8 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.closed) return;
     this.closed = true;
     this.topicMap.clear();
+    for (const run of this.runs.values()) run.close();
+    this.runs.clear();
     await this.broker.close();
   }
 
@@ -166,7 +168,10 @@ export class Hub extends EventEmitter<HubEvents> {
     if (except === undefined) {
       // Every subscriber follows this turn's run of the topic: one append reaches them all.
       const run = this.runs.get(topic);
-      if (run?.add(serverFrame(payload, binary ? Opcode.Binary : Opcode.Text, false), payload.length)) return run.followers;
+      if (run?.add(serverFrame(payload, binary ? Opcode.Binary : Opcode.Text, false), payload.length)) {
+        if (run.messages === 1) this.sweepLater();
+        return run.followers;
+      }
     }
     const publication = new Publication(payload, binary);
     const run = except === undefined ? new FanOut() : undefined;
@@ -181,17 +186,21 @@ export class Hub extends EventEmitter<HubEvents> {
     return count;
   }
 
-  /** Keeps `run` for the topic's next messages in this turn of the event loop. */
+  /** Keeps `run` for the topic's next messages in this turn of the event loop, and later ones if it carries over. */
   private openRun(topic: string, run: FanOut): void {
     this.runs.set(topic, run);
-    if (!this.runsScheduled) {
-      this.runsScheduled = true;
-      setImmediate(() => {
-        this.runsScheduled = false;
-        for (const r of this.runs.values()) r.close();
-        this.runs.clear();
-      });
-    }
+    this.sweepLater();
+  }
+
+  /** After this turn's flush, forgets the runs that closed in it (those carried over stay). */
+  private sweepLater(): void {
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    // Scheduled after the senders' flush (the run's first frame scheduled that), so it runs after it.
+    setImmediate(() => {
+      this.sweepScheduled = false;
+      for (const [topic, run] of this.runs) if (!run.open) this.runs.delete(topic);
+    });
   }
 
   /** The topic's subscribers changed: its run (if any) no longer reaches exactly them. */

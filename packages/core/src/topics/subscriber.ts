@@ -2,7 +2,7 @@ import type { Buffer } from 'node:buffer';
 import type { PerMessageDeflate } from '../permessage-deflate/codec.js';
 import { Opcode } from '../protocol/constants.js';
 import { serverFrame } from '../protocol/frame-header.js';
-import type { FanOut } from '../protocol/sender.js';
+import type { FanOut } from '../protocol/fan-out.js';
 
 /**
  * One published message on its way to a topic's local subscribers: the payload, and each frame

@@ -6,7 +6,8 @@ import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { serverFrame } from '../../src/protocol/frame-header.js';
-import { FanOut, Sender } from '../../src/protocol/sender.js';
+import { FanOut } from '../../src/protocol/fan-out.js';
+import { Sender } from '../../src/protocol/sender.js';
 import { decodeFrames } from '../helpers/raw.js';
 import { RecordingSink } from '../helpers/sink.js';
 
@@ -91,13 +92,14 @@ describe('the sender queue', () => {
     const run = new FanOut();
     run.add(serverFrame(Buffer.from('m1'), 1, false), 2);
     for (const sender of senders) {
-      sender.queueRun(run);
+      sender.queueRun(run, true);
       run.follow(1 << 20);
     }
     run.add(serverFrame(Buffer.from('m2'), 1, false), 2);
+    const all = run.all();
     await turn();
     for (const [i, sink] of sinks.entries()) {
-      expect(sink.chunks).toEqual([run.all()]);
+      expect(sink.chunks).toEqual([all]);
       expect(queueOf(senders[i]!)).toBe(queueOf(new Sender(new RecordingSink(), false)));
     }
     expect(decodeFrames(sinks[0]!.chunks[0]!).frames.map((f) => f.payload.toString())).toEqual(['m1', 'm2']);
@@ -108,7 +110,7 @@ describe('the sender queue', () => {
     const sender = new Sender(sink, false);
     const run = new FanOut();
     run.add(serverFrame(Buffer.from('m1'), 1, false), 2);
-    sender.queueRun(run);
+    sender.queueRun(run, true);
     run.follow(1 << 20);
     sender.queueFrame(1, 'own', 3, true, false);
     expect(run.add(serverFrame(Buffer.from('m2'), 1, false), 2)).toBe(false);

@@ -6,36 +6,17 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import WsClient from 'ws';
-import { upgrade, type UpgradeOptions, type WebSocket } from '@wsup/core';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { UpgradeOptions } from '@wsup/core';
+import { type Subscriber, subscribers, type TopicServer, topicServer } from '../helpers/topic-subscribers.js';
 
-let srv: TestServer & { conns: WebSocket[] };
+let srv: TopicServer;
 
-/** Every connection subscribes to 't'; one to `/?maxBuffered=N` gets that limit. */
 async function server(opts: UpgradeOptions = {}): Promise<void> {
-  const conns: WebSocket[] = [];
-  srv = Object.assign(
-    await startServer((req, res) => {
-      const max = new URL(req.url!, 'http://x').searchParams.get('maxBuffered');
-      const ws = upgrade(req, res, max === null ? opts : { ...opts, maxBuffered: Number(max) });
-      ws.subscribe('t');
-      conns.push(ws);
-    }),
-    { conns },
-  );
+  srv = await topicServer(opts);
 }
 
-async function clients(n: number, paths: string[] = []): Promise<(WsClient & { inbox: string[] })[]> {
-  const all = [];
-  for (let i = 0; i < n; i++) {
-    const c = Object.assign(new WsClient(`${srv.url}${paths[i] ?? '/'}`), { inbox: [] as string[] });
-    c.on('message', (d: Buffer) => c.inbox.push(d.toString()));
-    await once(c, 'open');
-    all.push(c);
-  }
-  await expect.poll(() => srv.router.hub.subscriberCount('t')).toBe(n);
-  return all;
+function clients(n: number, paths: string[] = []): Promise<Subscriber[]> {
+  return subscribers(srv, n, paths);
 }
 
 afterEach(() => srv?.close());
