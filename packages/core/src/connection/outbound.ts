@@ -54,10 +54,6 @@ export class Outbound {
   ownerWaits = false;
   /** Opcode of a message being sent in fragments with `sendFrame`, or -1. */
   fragmenting = -1;
-  /** Data messages queued here (the sender counts those of the runs this connection followed). */
-  private sentOwn = 0;
-  /** Their payload bytes, as they go on the wire (compressed, when they are). */
-  private sentBytesOwn = 0;
   /** A send went past `maxBuffered`: the connection is failing and nothing more is queued. */
   private overflowed = false;
   private readonly sender: Sender;
@@ -187,10 +183,10 @@ export class Outbound {
   fragment(fin: boolean, opcode: number, buf: Buffer): boolean {
     if (buf.length > this.options.maxSendPayload) this.checkSize(buf.length);
     if (!this.reserve(buf.length)) return false;
-    this.sentBytesOwn += buf.length;
+    this.sender.payloadBytesSent += buf.length;
     if (fin) {
       this.fragmenting = -1;
-      this.sentOwn++;
+      this.sender.messagesSent++;
     } else if (opcode !== Opcode.Continuation) {
       this.fragmenting = opcode;
     }
@@ -240,7 +236,7 @@ export class Outbound {
       frame = p.compressedFrame(deflate!);
       const wire = payloadLength(frame);
       if (!this.reserve(frame.length)) return false;
-      this.sentBytesOwn += wire;
+      this.sender.payloadBytesSent += wire;
       deflate!.savedOut += p.payload.length - wire;
     } else {
       // The common case, once per subscriber and message of a broadcast: kept short.
@@ -260,9 +256,9 @@ export class Outbound {
         }
       }
       if (!this.reserve(frame.length)) return false;
-      this.sentBytesOwn += p.payload.length;
+      this.sender.payloadBytesSent += p.payload.length;
     }
-    this.sentOwn++;
+    this.sender.messagesSent++;
     this.sender.queueShared(frame);
     this.afterSend();
     return true;
@@ -300,12 +296,12 @@ export class Outbound {
 
   /** Data messages queued (for the counters). */
   get sent(): number {
-    return this.sentOwn + this.sender.runMessages;
+    return this.sender.messagesSent;
   }
 
   /** Their payload bytes, as they go on the wire (compressed, when they are). */
   get sentBytes(): number {
-    return this.sentBytesOwn + this.sender.runPayloadBytes;
+    return this.sender.payloadBytesSent;
   }
 
   /** @internal The socket kept part of a batch: the memory budget asks what it holds until it holds nothing. */
@@ -350,8 +346,8 @@ export class Outbound {
 
   private frame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): boolean {
     if (!this.reserve(len)) return false;
-    this.sentOwn++;
-    this.sentBytesOwn += len;
+    this.sender.messagesSent++;
+    this.sender.payloadBytesSent += len;
     this.sender.queueFrame(opcode, payload, len, fin, rsv1);
     return this.afterSend();
   }

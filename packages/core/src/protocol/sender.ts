@@ -103,11 +103,15 @@ function payloadsOf(queue: (number | string | Buffer)[], count: number): (string
 const BATCH_BUFFER_SIZE = 4 * 1024;
 let batchBuffer = Buffer.allocUnsafeSlow(BATCH_BUFFER_SIZE);
 
-const enum Mode {
+const enum Flag {
   /** Frames are masked (a client's). */
   Masked = 1,
   /** Small batches may be framed in the shared batch Buffer (see BATCH_BUFFER_SIZE). */
   SharesBatchBuffer = 2,
+  /** Queued for this turn's flush. */
+  Scheduled = 4,
+  /** The owner waits to hear of the next flush (see {@link Sender.drainOwed}). */
+  DrainOwed = 8,
 }
 
 /**
@@ -138,17 +142,15 @@ export class Sender implements RunMember {
    */
   inSocket = 0;
   /**
-   * Set by the owner while it owes someone a 'drain' or waits for one: only then is it told of
-   * each flush ({@link SenderOwner.flushed}), so that a flush asks nothing else of it.
+   * Data messages queued, for the counters: those the owner queued (it counts them here) and
+   * those of the runs this connection followed (see {@link FanOut}). And their payload bytes.
    */
-  drainOwed = false;
-  /** Messages of the runs this connection followed (see {@link FanOut}), and their payload bytes. */
-  runMessages = 0;
-  runPayloadBytes = 0;
+  messagesSent = 0;
+  payloadBytesSent = 0;
 
   private readonly socket: FrameSink;
-  /** {@link Mode} bits: one field for what the sender knows of its frames and sink. */
-  private readonly mode: number;
+  /** {@link Flag} bits: one field for what the sender knows of its frames, its sink and its state. */
+  private flags: number;
   private readonly owner: SenderOwner | undefined;
   /**
    * The queued frames, three slots each: the header's first byte (or RAW, RUN), the payload,
@@ -157,7 +159,6 @@ export class Sender implements RunMember {
   private queue: (number | string | Buffer)[] = NO_FRAMES;
   /** Frames in `queue`. */
   private count = 0;
-  private scheduled = false;
   /**
    * @internal The run this connection follows: the last item of its queue, still growing, or,
    * for a member (see {@link FanOut}), a run written to it in an earlier turn that carried over.
@@ -172,8 +173,20 @@ export class Sender implements RunMember {
   constructor(socket: FrameSink, masked: boolean, owner?: SenderOwner, sharesBatchBuffer = false) {
     this.socket = socket;
     this.inSocket = socket.writableLength ?? 0;
-    this.mode = (masked ? Mode.Masked : 0) | (sharesBatchBuffer ? Mode.SharesBatchBuffer : 0);
+    this.flags = (masked ? Flag.Masked : 0) | (sharesBatchBuffer ? Flag.SharesBatchBuffer : 0);
     this.owner = owner;
+  }
+
+  /**
+   * Set by the owner while it owes someone a 'drain' or waits for one: only then is it told of
+   * each flush ({@link SenderOwner.flushed}), so that a flush asks nothing else of it.
+   */
+  get drainOwed(): boolean {
+    return (this.flags & Flag.DrainOwed) !== 0;
+  }
+
+  set drainOwed(owed: boolean) {
+    this.flags = owed ? this.flags | Flag.DrainOwed : this.flags & ~Flag.DrainOwed;
   }
 
   /** Bytes queued and not yet handed to the socket, the followed run's included. */
@@ -216,8 +229,8 @@ export class Sender implements RunMember {
     run.open = false;
     this.run = undefined;
     this.queuedBytes += run.bytes;
-    this.runMessages += run.messages;
-    this.runPayloadBytes += run.payloadBytes;
+    this.messagesSent += run.messages;
+    this.payloadBytesSent += run.payloadBytes;
   }
 
   /**
@@ -225,8 +238,8 @@ export class Sender implements RunMember {
    * @returns whether it may follow the run into the next turn: the socket took everything.
    */
   writeRun(run: FanOut, all: Buffer): boolean {
-    this.runMessages += run.messages;
-    this.runPayloadBytes += run.payloadBytes;
+    this.messagesSent += run.messages;
+    this.payloadBytesSent += run.payloadBytes;
     const socket = this.socket;
     if (!socket.writable) {
       this.run = undefined;
@@ -237,7 +250,7 @@ export class Sender implements RunMember {
     socket.write(all);
     const inSocket = (this.inSocket = socket.writableLength ?? 0);
     if (inSocket > 0) this.owner?.socketHolds();
-    if (this.drainOwed) owesDrain(this);
+    if ((this.flags & Flag.DrainOwed) !== 0) owesDrain(this);
     return inSocket === 0;
   }
 
@@ -259,7 +272,7 @@ export class Sender implements RunMember {
   queueFrame(opcode: number, payload: string | Buffer, len: number, fin: boolean, rsv1: boolean): void {
     if (typeof payload === 'string' && len >= STRING_ENCODE_LIMIT) payload = Buffer.from(payload, 'utf8');
     this.enqueue((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, payload, len);
-    this.queuedBytes += headerSize(len, (this.mode & Mode.Masked) !== 0) + len;
+    this.queuedBytes += headerSize(len, (this.flags & Flag.Masked) !== 0) + len;
   }
 
   private enqueue(head: number, payload: string | Buffer, len: number): void {
@@ -282,15 +295,15 @@ export class Sender implements RunMember {
 
   /** Has this sender flushed by the shared `setImmediate`, once per turn. */
   private schedule(): void {
-    if (!this.scheduled) {
-      this.scheduled = true;
+    if ((this.flags & Flag.Scheduled) === 0) {
+      this.flags |= Flag.Scheduled;
       writeAtTurnEnd(this);
     }
   }
 
   /** Writes everything queued now. */
   flush(): void {
-    this.scheduled = false;
+    this.flags &= ~Flag.Scheduled;
     const socket = this.socket;
     const run = this.run;
     if (run !== undefined) {
@@ -311,7 +324,7 @@ export class Sender implements RunMember {
       this.discard();
       return;
     }
-    const masked = (this.mode & Mode.Masked) !== 0;
+    const masked = (this.flags & Flag.Masked) !== 0;
     const queue = this.queue;
 
     // Size of the contiguous batch: every header plus every payload small enough to copy.
@@ -349,7 +362,7 @@ export class Sender implements RunMember {
       frames === undefined &&
       large === 0 &&
       size <= BATCH_BUFFER_SIZE &&
-      (this.mode & Mode.SharesBatchBuffer) !== 0 &&
+      (this.flags & Flag.SharesBatchBuffer) !== 0 &&
       socket.writableLength === 0;
     let buf = inBatchBuffer ? batchBuffer : Buffer.allocUnsafe(size);
     let at = 0;
@@ -431,7 +444,7 @@ export class Sender implements RunMember {
     const inSocket = (this.inSocket = this.socket.writableLength ?? 0);
     if (this.owner === undefined) return;
     if (inSocket > 0) this.owner.socketHolds();
-    if (this.drainOwed && !this.socket.writableNeedDrain) this.owner.flushed();
+    if ((this.flags & Flag.DrainOwed) !== 0 && !this.socket.writableNeedDrain) this.owner.flushed();
   }
 
   /** Empties the queue: every payload slot is let go here, whichever way the flush went. */

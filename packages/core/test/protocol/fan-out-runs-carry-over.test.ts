@@ -59,8 +59,8 @@ describe('a run of published frames over many turns', () => {
     run.add(frame('m3'), 2);
     await turn();
     for (const sender of senders) {
-      expect(sender.runMessages).toBe(3);
-      expect(sender.runPayloadBytes).toBe(6);
+      expect(sender.messagesSent).toBe(3);
+      expect(sender.payloadBytesSent).toBe(6);
     }
   });
 
@@ -148,7 +148,7 @@ describe('a run of published frames over many turns', () => {
     expect(run.open).toBe(false);
     expect(received(sinks[0]!)).toEqual(['m1']);
     expect(received(sinks[1]!)).toEqual(['m1', 'm2']);
-    expect(senders[0]!.runMessages).toBe(2);
+    expect(senders[0]!.messagesSent).toBe(2);
   });
 
   it('tells a member that waits for a drain after the run is settled, so that what it sends then comes after the run', async () => {
