@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { owedDrainsSettled, writeRunAtTurnEnd } from './turn-flush.js';
+import { writeRunAtTurnEnd } from './turn-flush.js';
 
 /** What a run asks of a connection that follows it as a member (its `Sender`). */
 export interface RunMember {
@@ -10,6 +10,10 @@ export interface RunMember {
    * @returns whether it may follow the run into the next turn: its socket took everything.
    */
   writeRun(run: FanOut, all: Buffer): boolean;
+  /** Its owner waits to hear of a flush (a 'drain' is owed). */
+  readonly drainOwed: boolean;
+  /** Tells its owner of the flush, which may call into the application. */
+  tellFlushed(): void;
 }
 
 /**
@@ -73,12 +77,12 @@ export class FanOut {
     if (room < this.room) this.room = room;
   }
 
-  /** @internal `sender` follows the run with nothing else queued, and the run may write to it. */
+  /** @internal `member` follows the run with nothing else queued, and the run may write to it. */
   join(member: RunMember): void {
     this.members.push(member);
   }
 
-  /** @internal `sender` follows the run behind frames of its own, or writes it itself. */
+  /** @internal A follower queued the run behind frames of its own, or writes it itself. */
   joinBehind(): void {
     this.queuedBehind = true;
   }
@@ -107,10 +111,15 @@ export class FanOut {
     this.open = false;
     const members = this.members;
     const all = this.all();
+    let owed: RunMember[] | undefined;
     for (let i = 0; i < members.length; i++) {
       const m = members[i]!;
       if (m.run !== this) carries = false;
-      else if (!m.writeRun(this, all)) carries = false;
+      else {
+        if (!m.writeRun(this, all)) carries = false;
+        // Written (a member whose socket is gone has left): one owed a 'drain' hears of it below.
+        if (m.run === this && m.drainOwed) (owed ??= []).push(m);
+      }
     }
     if (carries) {
       this.frames.length = 0;
@@ -124,6 +133,6 @@ export class FanOut {
       for (let i = 0; i < members.length; i++) if (members[i]!.run === this) members[i]!.run = undefined;
       members.length = 0;
     }
-    owedDrainsSettled();
+    if (owed !== undefined) for (let i = 0; i < owed.length; i++) owed[i]!.tellFlushed();
   }
 }

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { headerSize, writeHeader } from './frame-header.js';
 import type { FanOut, RunMember } from './fan-out.js';
 import { maskInto, unmask, writeMaskKey } from './mask.js';
-import { afterWriters, owesDrain, writeAtTurnEnd } from './turn-flush.js';
+import { afterWriters, writeAtTurnEnd } from './turn-flush.js';
 
 /**
  * Payloads at least this large are written as their own chunk (header copied into the batch,
@@ -247,16 +247,14 @@ export class Sender implements RunMember {
       return false;
     }
     // A member has nothing queued of its own (anything queued makes it leave): no queue to empty.
+    // Its owner, if owed a 'drain', is told by the run once the run has settled.
     socket.write(all);
-    const inSocket = (this.inSocket = socket.writableLength ?? 0);
-    if (inSocket > 0) this.owner?.socketHolds();
-    if ((this.flags & Flag.DrainOwed) !== 0) owesDrain(this);
-    return inSocket === 0;
+    return this.readSocket() === 0;
   }
 
-  /** @internal After a run's flush: tells the owner, which waits for a 'drain' (see {@link FanOut.flush}). */
-  runFlushed(): void {
-    if (!this.socket.writableNeedDrain) this.owner?.flushed();
+  /** @internal Tells the owner of a flush, while it is owed a 'drain' and the socket will not say one. */
+  tellFlushed(): void {
+    if ((this.flags & Flag.DrainOwed) !== 0 && !this.socket.writableNeedDrain) this.owner?.flushed();
   }
 
   /**
@@ -441,10 +439,15 @@ export class Sender implements RunMember {
   /** After a flush: the queue is empty, and the owner hears of it unless the socket will say 'drain'. */
   private reset(count: number): void {
     this.resetQueue(count);
+    this.readSocket();
+    this.tellFlushed();
+  }
+
+  /** After a write: what the socket kept (`inSocket`), of which the owner hears if anything. */
+  private readSocket(): number {
     const inSocket = (this.inSocket = this.socket.writableLength ?? 0);
-    if (this.owner === undefined) return;
-    if (inSocket > 0) this.owner.socketHolds();
-    if ((this.flags & Flag.DrainOwed) !== 0 && !this.socket.writableNeedDrain) this.owner.flushed();
+    if (inSocket > 0) this.owner?.socketHolds();
+    return inSocket;
   }
 
   /** Empties the queue: every payload slot is let go here, whichever way the flush went. */

@@ -10,14 +10,8 @@ export interface TurnWriter {
   flush(): void;
 }
 
-/** A member written to by a run's flush whose owner waits for a 'drain'. */
-export interface DrainOwed {
-  runFlushed(): void;
-}
-
 let writers: TurnWriter[] = [];
 let runs: TurnWriter[] = [];
-let owed: DrainOwed[] = [];
 let scheduled = false;
 let afterWritersHook: (() => void) | undefined;
 
@@ -36,22 +30,6 @@ export function writeRunAtTurnEnd(run: TurnWriter): void {
 /** Runs `hook` after every end-of-turn flush (one hook: the sender's). */
 export function afterWriters(hook: () => void): void {
   afterWritersHook = hook;
-}
-
-/**
- * `member` waits for a 'drain': it is told once the run being flushed has settled (see
- * {@link owedDrainsSettled}), since telling it may call into the application.
- */
-export function owesDrain(member: DrainOwed): void {
-  owed.push(member);
-}
-
-/** The run being flushed has settled: tells the members that wait for a 'drain'. */
-export function owedDrainsSettled(): void {
-  if (owed.length === 0) return;
-  const due = owed;
-  owed = [];
-  for (let i = 0; i < due.length; i++) due[i]!.runFlushed();
 }
 
 function schedule(): void {
