@@ -164,8 +164,33 @@ const TARGETS: Target[] = [
   ['', 'wsup ÷ raw node:net with whole messages', versus(rateOf, 'large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
   ['', 'raw node:net ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net'), (r) => r >= 0.95],
   ['', 'raw node:net with whole messages ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
-  ['broadcast ≥ raw node:net', 'wsup ÷ raw node:net, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
-  ['', 'raw node:net ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'raw-net'), (r) => r >= 1],
+  // The node:http fan-out floor: raw-net's own fan-out over sockets node:http accepted. Every
+  // socket.write reads Socket.prototype._handle through one getter; node:http's handling of a
+  // socket shows that getter more shapes than node:net's, so V8 compiles the load megamorphic
+  // in any process whose sockets came through node:http (README, broadcast).
+  [
+    'broadcast ≥ raw node:net',
+    'wsup ÷ raw node:net, deliveries/s',
+    versus(rateOf, 'broadcast', 'wsup', 'raw-net'),
+    (r) => r >= 1,
+    [versus(rateOf, 'broadcast', 'http-floor', 'raw-net'), 'the node:http fan-out floor'],
+  ],
+  [
+    '',
+    'raw node:net ÷ wsup, server CPU per delivery',
+    cheaper('broadcast', 'wsup', 'raw-net'),
+    (r) => r >= 1,
+    [cheaper('broadcast', 'http-floor', 'raw-net'), 'the node:http fan-out floor'],
+  ],
+  [
+    '',
+    "node:http fan-out floor ÷ raw node:net, deliveries/s (raw node:net's fan-out over sockets node:http accepted: below 1×, no server on node:http can meet the target)",
+    versus(rateOf, 'broadcast', 'http-floor', 'raw-net'),
+    (r) => r >= 1,
+  ],
+  ['', 'raw node:net ÷ that floor, server CPU per delivery', cheaper('broadcast', 'http-floor', 'raw-net'), (r) => r >= 1],
+  ['', 'wsup ÷ that floor, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'http-floor'), (r) => r >= 1],
+  ['', 'that floor ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'http-floor'), (r) => r >= 1],
   // Not a floor of the rows above: round by round it runs 0.91-1.06x raw-net, at the target
   // within the noise, so a run where it falls short proves nothing out of reach.
   [
@@ -174,8 +199,20 @@ const TARGETS: Target[] = [
     versus(rateOf, 'broadcast', 'raw-net-message', 'raw-net'),
     (r) => r >= 1,
   ],
-  ['', 'wsup ÷ raw node:net with whole messages, deliveries/s', versus(rateOf, 'broadcast', 'wsup', 'raw-net-message'), (r) => r >= 1],
-  ['', 'raw node:net with whole messages ÷ wsup, server CPU per delivery', cheaper('broadcast', 'wsup', 'raw-net-message'), (r) => r >= 1],
+  [
+    '',
+    'wsup ÷ raw node:net with whole messages, deliveries/s',
+    versus(rateOf, 'broadcast', 'wsup', 'raw-net-message'),
+    (r) => r >= 1,
+    [versus(rateOf, 'broadcast', 'http-floor', 'raw-net-message'), 'the node:http fan-out floor'],
+  ],
+  [
+    '',
+    'raw node:net with whole messages ÷ wsup, server CPU per delivery',
+    cheaper('broadcast', 'wsup', 'raw-net-message'),
+    (r) => r >= 1,
+    [cheaper('broadcast', 'http-floor', 'raw-net-message'), 'the node:http fan-out floor'],
+  ],
   ['idle ≤ 0.9× ws', 'wsup ÷ ws, RSS per connection', versus((f) => f.rssPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
   // RSS per connection moves by up to 1 KiB between rounds of one server; heap per connection does not.
   ['', 'wsup ÷ ws, heap per connection', versus((f) => f.heapPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],

@@ -48,8 +48,9 @@ export const SERVERS: ServerSpec[] = [
     name: 'http-floor',
     file: 'servers/http-floor.ts',
     about:
-      "node:http's 'upgrade' event, the accept key and one write of the 101, then raw-net's echo: the least a handshake on node:http costs",
+      "node:http's 'upgrade' event, the accept key and one write of the 101, then raw-net's echo: the least a handshake on node:http costs; broadcast: raw-net's fan-out over sockets node:http accepted",
     deflate: false,
+    broadcast: true,
   },
   {
     name: 'http-iter-floor',
