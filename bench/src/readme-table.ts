@@ -126,6 +126,29 @@ const best = (...ratios: (number | undefined)[]): number | undefined => {
   const known = ratios.filter((r): r is number => r !== undefined);
   return known.length === 0 ? undefined : Math.max(...known);
 };
+/**
+ * wsup's broadcast against a node:net fan-out, by rate and by CPU per delivery. Their floor is
+ * `http-floor`'s fan-out: raw-net's own over sockets node:http accepted. Every socket.write reads
+ * Socket.prototype._handle through one getter; node:http's handling of a socket shows that getter
+ * more shapes than node:net's, so V8 compiles the load megamorphic in any process whose sockets
+ * came through node:http (README, broadcast).
+ */
+const broadcastAgainst = (target: string, reference: string, label: string): Target[] => [
+  [
+    target,
+    `wsup ÷ ${label}, deliveries/s`,
+    versus(rateOf, 'broadcast', 'wsup', reference),
+    (r) => r >= 1,
+    [versus(rateOf, 'broadcast', 'http-floor', reference), 'the node:http fan-out floor'],
+  ],
+  [
+    '',
+    `${label} ÷ wsup, server CPU per delivery`,
+    cheaper('broadcast', 'wsup', reference),
+    (r) => r >= 1,
+    [cheaper('broadcast', 'http-floor', reference), 'the node:http fan-out floor'],
+  ],
+];
 const TARGETS: Target[] = [
   ['small ≥ uWebSockets.js', 'wsup ÷ uWS, 32 B msgs/s', versus(rateOf, 'small', 'wsup', 'uws'), (r) => r >= 1],
   [
@@ -164,24 +187,7 @@ const TARGETS: Target[] = [
   ['', 'wsup ÷ raw node:net with whole messages', versus(rateOf, 'large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
   ['', 'raw node:net ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net'), (r) => r >= 0.95],
   ['', 'raw node:net with whole messages ÷ wsup, server CPU per message', cheaper('large', 'wsup', 'raw-net-message'), (r) => r >= 0.95],
-  // The node:http fan-out floor: raw-net's own fan-out over sockets node:http accepted. Every
-  // socket.write reads Socket.prototype._handle through one getter; node:http's handling of a
-  // socket shows that getter more shapes than node:net's, so V8 compiles the load megamorphic
-  // in any process whose sockets came through node:http (README, broadcast).
-  [
-    'broadcast ≥ raw node:net',
-    'wsup ÷ raw node:net, deliveries/s',
-    versus(rateOf, 'broadcast', 'wsup', 'raw-net'),
-    (r) => r >= 1,
-    [versus(rateOf, 'broadcast', 'http-floor', 'raw-net'), 'the node:http fan-out floor'],
-  ],
-  [
-    '',
-    'raw node:net ÷ wsup, server CPU per delivery',
-    cheaper('broadcast', 'wsup', 'raw-net'),
-    (r) => r >= 1,
-    [cheaper('broadcast', 'http-floor', 'raw-net'), 'the node:http fan-out floor'],
-  ],
+  ...broadcastAgainst('broadcast ≥ raw node:net', 'raw-net', 'raw node:net'),
   [
     '',
     "node:http fan-out floor ÷ raw node:net, deliveries/s (raw node:net's fan-out over sockets node:http accepted: below 1×, no server on node:http can meet the target)",
@@ -199,20 +205,7 @@ const TARGETS: Target[] = [
     versus(rateOf, 'broadcast', 'raw-net-message', 'raw-net'),
     (r) => r >= 1,
   ],
-  [
-    '',
-    'wsup ÷ raw node:net with whole messages, deliveries/s',
-    versus(rateOf, 'broadcast', 'wsup', 'raw-net-message'),
-    (r) => r >= 1,
-    [versus(rateOf, 'broadcast', 'http-floor', 'raw-net-message'), 'the node:http fan-out floor'],
-  ],
-  [
-    '',
-    'raw node:net with whole messages ÷ wsup, server CPU per delivery',
-    cheaper('broadcast', 'wsup', 'raw-net-message'),
-    (r) => r >= 1,
-    [cheaper('broadcast', 'http-floor', 'raw-net-message'), 'the node:http fan-out floor'],
-  ],
+  ...broadcastAgainst('', 'raw-net-message', 'raw node:net with whole messages'),
   ['idle ≤ 0.9× ws', 'wsup ÷ ws, RSS per connection', versus((f) => f.rssPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
   // RSS per connection moves by up to 1 KiB between rounds of one server; heap per connection does not.
   ['', 'wsup ÷ ws, heap per connection', versus((f) => f.heapPerConn, 'idle', 'wsup', 'ws'), (r) => r <= 0.9],
