@@ -275,10 +275,12 @@ for (const [floor, path, about] of HANDSHAKE_FLOORS) {
 const shown = TARGETS.filter(([, , r]) => r !== undefined);
 if (shown.length > 0) {
   lines.push('', '| target | figure | ratio | |', '| --- | --- | ---: | --- |');
+  // Two decimals, or three where two would round across the target (0.999× "not met" read 1.00×).
+  const ratio = (r: number, ok: (r: number) => boolean): string => `${ok(Number(r.toFixed(2))) === ok(r) ? r.toFixed(2) : r.toFixed(3)}×`;
   for (const [target, figure, r, ok, floor] of shown) {
     const [reach, what] = floor ?? [undefined, ''];
-    const status = ok(r!) ? 'met' : reach !== undefined && !ok(reach) ? `out of reach: ${what} ${reach.toFixed(2)}×` : 'not met';
-    lines.push(`| ${target} | ${figure} | ${r!.toFixed(2)}× | ${status} |`);
+    const status = ok(r!) ? 'met' : reach !== undefined && !ok(reach) ? `out of reach: ${what} ${ratio(reach, ok)}` : 'not met';
+    lines.push(`| ${target} | ${figure} | ${ratio(r!, ok)} | ${status} |`);
   }
 }
 
