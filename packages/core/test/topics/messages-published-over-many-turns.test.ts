@@ -12,9 +12,9 @@ import { type Subscriber, subscribers, type TopicServer, topicServer } from '../
 
 let srv: TopicServer;
 
-async function clients(n: number, opts: UpgradeOptions = {}, paths: string[] = []): Promise<Subscriber[]> {
+async function clients(n: number, opts: UpgradeOptions = {}): Promise<Subscriber[]> {
   srv = await topicServer(opts);
-  return subscribers(srv, n, paths);
+  return subscribers(srv, n);
 }
 
 afterEach(() => srv?.close());
