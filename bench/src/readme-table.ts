@@ -124,7 +124,8 @@ type Target = [
   figure: string,
   ratio: number | undefined,
   ok: (r: number) => boolean,
-  floor?: [ratio: number | undefined, what: string] | RowKind,
+  /** A target row's floor, or the kind of a row that is not a target row. */
+  kind?: [floor: number | undefined, what: string] | RowKind,
 ];
 type RowKind = 'floor' | 'versus';
 const best = (...ratios: (number | undefined)[]): number | undefined => {
@@ -286,12 +287,12 @@ if (shown.length > 0) {
   lines.push('', '| target | figure | ratio | |', '| --- | --- | ---: | --- |');
   // Two decimals, or three where two would round across the target (0.999× "not met" read 1.00×).
   const ratio = (r: number, ok: (r: number) => boolean): string => `${ok(Number(r.toFixed(2))) === ok(r) ? r.toFixed(2) : r.toFixed(3)}×`;
-  for (const [target, figure, r, ok, floor] of shown) {
+  for (const [target, figure, r, ok, kind] of shown) {
     let status: string;
-    if (floor === 'floor') status = ok(r!) ? 'the floor meets the target' : 'the floor misses the target';
-    else if (floor === 'versus') status = ok(r!) ? 'as good or better' : `behind by ${(Math.abs(1 - r!) * 100).toFixed(1)}%`;
+    if (kind === 'floor') status = ok(r!) ? 'the floor meets the target' : 'the floor misses the target';
+    else if (kind === 'versus') status = ok(r!) ? 'as good or better' : `behind by ${(Math.abs(1 - r!) * 100).toFixed(1)}%`;
     else {
-      const [reach, what] = floor ?? [undefined, ''];
+      const [reach, what] = kind ?? [undefined, ''];
       status = ok(r!) ? 'met' : reach !== undefined && !ok(reach) ? `out of reach: ${what} ${ratio(reach, ok)}` : 'not met';
     }
     lines.push(`| ${target} | ${figure} | ${ratio(r!, ok)} | ${status} |`);
