@@ -184,6 +184,14 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
       state: () => this.refresh(),
       refused: (channel, err) =>
         this.fail(new DroppedMessageError(this.topicOf(channel), 1, `Redis refused a message: ${errorMessage(err)}`, err)),
+      lost: (channel, count) =>
+        this.fail(
+          new DroppedMessageError(
+            this.topicOf(channel),
+            count,
+            `the connection to Redis dropped with ${count} message(s) sent and not answered: they may not have reached the other nodes, and are not sent again (at most once)`,
+          ),
+        ),
     };
   }
 
@@ -302,6 +310,8 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
 
   private refresh(): void {
     if (this.closed) return;
+    // Standalone, both connections go to one server: hold publishes while either is down.
+    if (this.publisher instanceof Publisher) this.publisher.hold(!this.subscriber!.synced);
     const now = this.publisher!.live && this.subscriber!.synced;
     if (now === this.isConnected) return;
     this.isConnected = now;

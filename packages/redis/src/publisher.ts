@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { detectMode, type PubSubMode } from './capabilities.js';
+import { InFlight } from './in-flight.js';
 import { Outbox, type Pending } from './outbox.js';
 
 /** What the publishing connection tells the broker. */
@@ -9,6 +10,11 @@ export interface PublisherHooks {
   state(): void;
   /** Redis refused a message that was sent (it was not buffered, so it is lost). */
   refused(channel: string, err: unknown): void;
+  /**
+   * The connection dropped with `count` messages sent and not answered, the oldest on `channel`:
+   * Redis may or may not have passed them on, and they are not sent again (at most once).
+   */
+  lost(channel: string, count: number): void;
 }
 
 /** Poll interval while waiting for the other nodes to resubscribe after an outage. */
@@ -35,9 +41,15 @@ export class Publisher {
   private readonly outbox: Outbox;
   /** Channel → how many subscribed connections the last publish on it reached. */
   private readonly reached = new Map<string, number>();
-  /** Messages sent to Redis and not answered yet, and their bytes. */
-  private inflight = 0;
-  private inflightBytes = 0;
+  /** Messages sent on the current connection and not answered yet. */
+  private flight = new InFlight();
+  /**
+   * The broker's subscriber connection is down: messages wait in the outbox although this
+   * connection is up. Both connections go to the same server, so one dropping usually means the
+   * other is about to; a message sent meanwhile could be lost in flight. Held from the start
+   * until the broker sees that connection up.
+   */
+  private held = true;
 
   constructor(
     private readonly conn: Redis,
@@ -73,7 +85,7 @@ export class Publisher {
    */
   publish(channel: string, message: Buffer): boolean {
     // The status check covers the moment between the socket closing and the 'close' event.
-    if (this.isLive && this.conn.status === 'ready' && this.outbox.size === 0 && !this.behind(message.length)) {
+    if (this.flowing() && this.outbox.size === 0 && !this.behind(message.length)) {
       this.send(channel, message);
       return true;
     }
@@ -87,12 +99,28 @@ export class Publisher {
    * a Redis that is connected but not answering would otherwise let messages pile up without bound.
    */
   private behind(size: number): boolean {
-    return this.inflight > 0 && (this.inflight >= MAX_UNANSWERED || this.inflightBytes + size > this.maxBytes);
+    const { count, bytes } = this.flight;
+    return count > 0 && (count >= MAX_UNANSWERED || bytes + size > this.maxBytes);
+  }
+
+  /** Messages go straight to Redis (when nothing waits before them). */
+  private flowing(): boolean {
+    return this.isLive && !this.held && this.conn.status === 'ready';
   }
 
   /** Messages sent to Redis that it has not answered yet. */
   get unanswered(): number {
-    return this.inflight;
+    return this.flight.count;
+  }
+
+  /**
+   * Holds messages in the outbox while the broker's other connection is down (`true`), or lets
+   * them go again, oldest first (`false`).
+   */
+  hold(held: boolean): void {
+    if (held === this.held) return;
+    this.held = held;
+    if (this.outbox.size > 0 && this.flowing()) this.catchUp();
   }
 
   /** Stops for good; returns the messages that never went out. */
@@ -106,14 +134,16 @@ export class Publisher {
   private send(channel: string, message: Buffer): void {
     const reply = this.modeNow === 'sharded' ? this.conn.spublish(channel, message) : this.conn.publish(channel, message);
     const size = message.length;
-    this.inflight++;
-    this.inflightBytes += size;
+    const flight = this.flight;
+    flight.sent(channel, size);
     reply.then(
       (n) => {
+        if (flight !== this.flight) return; // written off when the connection dropped
         this.answered(size);
         this.remember(channel, Number(n));
       },
       (err: unknown) => {
+        if (flight !== this.flight) return;
         this.answered(size);
         this.hooks.refused(channel, err);
       },
@@ -121,9 +151,8 @@ export class Publisher {
   }
 
   private answered(size: number): void {
-    this.inflight--;
-    this.inflightBytes -= size;
-    if (this.outbox.size > 0 && this.isLive && this.conn.status === 'ready') this.catchUp();
+    this.flight.answered(size);
+    if (this.outbox.size > 0 && this.flowing()) this.catchUp();
   }
 
   /** Sends what waited while Redis was behind, oldest first, as far as the bounds allow. */
@@ -153,13 +182,17 @@ export class Publisher {
     }
     if (epoch !== this.epoch || this.conn.status !== 'ready') return;
     // Synchronously, so that nothing published meanwhile can overtake the buffered messages.
-    for (const { channel, message } of this.outbox.takeAll()) this.send(channel, message);
+    // While held, hold() sends them once the other connection is back.
+    if (!this.held) for (const { channel, message } of this.outbox.takeAll()) this.send(channel, message);
     this.isLive = true;
     this.hooks.state();
   }
 
   private onClose(): void {
     this.epoch++;
+    const lost = this.flight;
+    this.flight = new InFlight();
+    if (lost.count > 0) this.hooks.lost(lost.first!, lost.count);
     if (!this.isLive) return;
     this.isLive = false;
     this.hooks.state();

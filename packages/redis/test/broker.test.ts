@@ -250,6 +250,60 @@ describe('RedisBroker', () => {
     expect(sy.messages).toHaveLength(9);
   });
 
+  it('the connection drops with messages unanswered: one typed report of how many, and publishing flows again once it is back', async () => {
+    const gate = await Gate.to(redis.port);
+    cleanup.push(() => gate.close());
+    gate.open();
+    const x = await node({}, gate.port);
+    const y = await node();
+    const sy = await y.sub(['unanswered']);
+    await eventually(() => redis.subscribers('wsup:unanswered')).toBe(1);
+    const publisher = (x.broker as unknown as { publisher: { unanswered: number } }).publisher;
+
+    gate.stall();
+    for (const m of ['a', 'b', 'c']) x.hub.publish('unanswered', m);
+    expect(publisher.unanswered).toBe(3);
+    const back = once(x.broker, 'connected');
+    gate.shut();
+    gate.open();
+    await back;
+    // Redis never saw them, but the node cannot know that: reported as lost, not sent again.
+    const lost = x.errors.filter((e) => e instanceof DroppedMessageError);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ code: 'ERR_BROKER_UNAVAILABLE', topic: 'unanswered', count: 3 });
+    expect(lost[0]!.message).toContain('not answered');
+    // ioredis abandoned them on reconnecting; they no longer count against the bound.
+    expect(publisher.unanswered).toBe(0);
+    x.hub.publish('unanswered', 'after');
+    await eventually(() => sy.messages).toEqual(['after']);
+  });
+
+  it('its subscriber connection drops alone: publishes wait until it is back, then go out in order', async () => {
+    const x = await node();
+    const y = await node();
+    const sy = await y.sub(['held']);
+    await eventually(() => redis.subscribers('wsup:held')).toBe(1);
+    const list = String(await redis.client().call('CLIENT', 'LIST'));
+    const id = /id=(\d+) .*name=(\S+)/g;
+    const sub = [...list.matchAll(id)].find((m) => m[2] === `wsup-sub-${x.hub.nodeId}`)?.[1];
+    expect(sub).toBeDefined();
+
+    // Both connections go to one server: when one drops, the other may be going too, and a
+    // message sent on it could be lost in flight. So nothing goes out until both are back.
+    const bufferedWhenDown: number[] = [];
+    x.broker.once('disconnected', () => {
+      x.hub.publish('held', 'during');
+      bufferedWhenDown.push(x.broker.bufferedMessages);
+    });
+    const back = once(x.broker, 'connected');
+    await redis.client().call('CLIENT', 'KILL', 'ID', sub!);
+    await back;
+    expect(bufferedWhenDown).toEqual([1]);
+    expect(x.broker.bufferedMessages).toBe(0);
+    x.hub.publish('held', 'after');
+    await eventually(() => sy.messages).toEqual(['during', 'after']);
+  });
+
   it('keeps topics that UTF-8 cannot carry (unpaired surrogates) local, with a typed hub error', async () => {
     const x = await node();
     expect(x.hub.publish('bad\uD800topic', 'x')).toBe(0);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { InFlight } from '../in-flight.js';
 import { Outbox, type Pending } from '../outbox.js';
 import type { PublisherHooks } from '../publisher.js';
 import { subscriberCounts } from '../publisher.js';
@@ -40,6 +41,8 @@ export class ClusterPublisher {
   /** Messages a master answered with a redirect, to send again first, in their order. */
   private redirected: Pending[] = [];
   private readonly reached = new Map<string, number>();
+  /** Per connection, the messages sent on it and not answered; and their sum over all. */
+  private readonly flights = new Map<Redis, InFlight>();
   private inflight = 0;
   private inflightBytes = 0;
 
@@ -111,6 +114,7 @@ export class ClusterPublisher {
       this.conns.set(key, conn);
       conn.on('ready', () => this.check());
       conn.on('close', () => {
+        this.writeOff(conn);
         if (this.conns.get(key) === conn) this.pause(false);
       });
       conn.connect().catch(() => undefined);
@@ -130,16 +134,21 @@ export class ClusterPublisher {
 
   private send(conn: Redis, channel: string, message: Buffer): void {
     const size = message.length;
+    let flight = this.flights.get(conn);
+    if (!flight) this.flights.set(conn, (flight = new InFlight()));
+    flight.sent(channel, size);
     this.inflight++;
     this.inflightBytes += size;
     conn.spublish(channel, message).then(
       (n) => {
-        this.answered(size);
+        if (this.flights.get(conn) !== flight) return; // written off when the connection dropped
+        this.answered(flight, size);
         this.remember(channel, Number(n));
         this.pump();
       },
       (err: unknown) => {
-        this.answered(size);
+        if (this.flights.get(conn) !== flight) return;
+        this.answered(flight, size);
         if (isRedirect(err) && !this.stopped) {
           // It ran nowhere: send it again, in order, once the slot map says where.
           this.redirected.push({ channel, message });
@@ -153,9 +162,23 @@ export class ClusterPublisher {
     );
   }
 
-  private answered(size: number): void {
+  private answered(flight: InFlight, size: number): void {
+    flight.answered(size);
     this.inflight--;
     this.inflightBytes -= size;
+  }
+
+  /**
+   * `conn` closed: what was in flight on it is lost (see InFlight), so it no longer holds up
+   * resuming, which waits for nothing to be in flight.
+   */
+  private writeOff(conn: Redis): void {
+    const flight = this.flights.get(conn);
+    if (!flight) return;
+    this.flights.delete(conn);
+    this.inflight -= flight.count;
+    this.inflightBytes -= flight.bytes;
+    if (flight.count > 0) this.hooks.lost(flight.first!, flight.count);
   }
 
   /** After an answer: send what waited while Redis was behind, or try to resume. */

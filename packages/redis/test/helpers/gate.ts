@@ -8,6 +8,8 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 export class Gate {
   private passing = false;
   private readonly sockets = new Set<Socket>();
+  /** The relayed connections' client ends (what the node sends arrives there). */
+  private readonly clients = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -29,11 +31,23 @@ export class Gate {
     this.passing = true;
   }
 
+  /**
+   * Stops passing on what the node sends over the connections relayed now: they stay open, and
+   * nothing sent from here on is answered.
+   */
+  stall(): void {
+    for (const c of this.clients) {
+      c.unpipe();
+      c.pause();
+    }
+  }
+
   /** Drops every relayed connection and refuses new ones. */
   shut(): void {
     this.passing = false;
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.clients.clear();
   }
 
   async close(): Promise<void> {
@@ -49,6 +63,8 @@ export class Gate {
       return;
     }
     const upstream = connect(targetPort, '127.0.0.1');
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     upstream.on('error', () => client.destroy());
     for (const s of [client, upstream]) {
       this.sockets.add(s);
