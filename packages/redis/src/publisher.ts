@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { detectMode, type PubSubMode } from './capabilities.js';
-import { InFlight } from './in-flight.js';
+import { InFlight, overUnansweredBound } from './in-flight.js';
 import { Outbox, type Pending } from './outbox.js';
 
 /** What the publishing connection tells the broker. */
@@ -21,12 +21,6 @@ export interface PublisherHooks {
 const RECOVERY_POLL_MS = 50;
 /** Channels whose last subscriber count is remembered for that wait. */
 const MAX_REMEMBERED_CHANNELS = 10_000;
-/**
- * Most messages sent and not yet answered. Far above any burst a healthy Redis answers in time
- * (the byte bound, maxBufferedBytes, usually comes first); it caps ioredis's per-command memory
- * when messages are tiny.
- */
-const MAX_UNANSWERED = 65_536;
 
 /**
  * The publishing connection: sends messages while Redis is reachable and buffers them, bounded,
@@ -94,13 +88,8 @@ export class Publisher {
     return this.outbox.push({ channel, message });
   }
 
-  /**
-   * Whether `size` more bytes would put more than the buffer's bounds on the connection unanswered:
-   * a Redis that is connected but not answering would otherwise let messages pile up without bound.
-   */
   private behind(size: number): boolean {
-    const { count, bytes } = this.flight;
-    return count > 0 && (count >= MAX_UNANSWERED || bytes + size > this.maxBytes);
+    return overUnansweredBound(this.flight.count, this.flight.bytes, size, this.maxBytes);
   }
 
   /** Messages go straight to Redis (when nothing waits before them). */

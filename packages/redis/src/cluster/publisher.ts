@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { InFlight } from '../in-flight.js';
+import { InFlight, overUnansweredBound } from '../in-flight.js';
 import { Outbox, type Pending } from '../outbox.js';
 import type { PublisherHooks } from '../publisher.js';
 import { subscriberCounts } from '../publisher.js';
@@ -12,8 +12,6 @@ import type { ClusterTopology, NodeAddress } from './topology.js';
 const RECOVERY_POLL_MS = 50;
 /** Channels whose last subscriber count is remembered for that wait. */
 const MAX_REMEMBERED_CHANNELS = 10_000;
-/** Most messages sent and not yet answered (see the standalone Publisher). */
-const MAX_UNANSWERED = 65_536;
 
 /**
  * Publishing to a Redis Cluster: one connection per master, each message sent with `SPUBLISH`
@@ -129,7 +127,7 @@ export class ClusterPublisher {
   }
 
   private behind(size: number): boolean {
-    return this.inflight > 0 && (this.inflight >= MAX_UNANSWERED || this.inflightBytes + size > this.maxBytes);
+    return overUnansweredBound(this.inflight, this.inflightBytes, size, this.maxBytes);
   }
 
   private send(conn: Redis, channel: string, message: Buffer): void {
